@@ -1,0 +1,218 @@
+"""The saved-model format: a folder with ``config.json`` and ``model.safetensors``.
+
+``config.json`` fully describes the model: format version, architecture and its arguments,
+colour space and chroma scale, working resolution, decode settings, and what is known of its
+training and measured metrics. ``model.safetensors`` holds inference weights only (fp16 by
+default for shipped models). Loading is strict: an unknown format version or architecture, or
+weights that do not match the architecture, are clear errors. Resume state (optimizer, step,
+RNG) lives elsewhere (see ``tinct.train``) and is never part of a saved model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .color import CHROMA_SCALE, COLOR_SPACES
+from .registry import UnknownModelError, create_model, list_models
+
+FORMAT_NAME = "tinct-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+DEFAULT_MODEL = "tinct-base"
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MODELS_ENV = "TINCT_MODELS"  # extra folders of installed models, os.pathsep-separated
+
+
+class ModelLoadError(ValueError):
+    """A saved model is missing, malformed, from a newer tinct, or does not match its config."""
+
+
+def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str = "lab",
+                    working_size: int = 256, name: str | None = None,
+                    description: str = "", training: dict | None = None,
+                    metrics: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
+    """Writes ``model`` as a saved-model folder, atomically (a complete folder or none).
+
+    ``model`` must come from ``create_model`` (it carries ``tinct_spec``). ``dtype`` is the
+    storage type of floating-point weights (use ``torch.float16`` to ship compactly).
+    Returns the folder path.
+    """
+    spec = getattr(model, "tinct_spec", None)
+    if spec is None:
+        raise ValueError("model was not built by tinct.create_model; cannot record its spec")
+    if space not in COLOR_SPACES:
+        raise ValueError(f"unknown colour space {space!r}; choose one of {COLOR_SPACES}")
+    folder = Path(folder)
+    config: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "name": name or folder.name,
+        "description": description,
+        "architecture": spec["architecture"],
+        "model_args": _jsonable(spec["args"]),
+        "space": space,
+        "chroma_scale": CHROMA_SCALE,
+        "working_size": int(working_size),
+        "output_kind": getattr(model, "output_kind", "regression"),
+        "decode": {"temperature": model.temperature} if hasattr(model, "temperature") else {},
+        "training": training or {},
+        "metrics": metrics or {},
+        "tinct_version": __version__,
+    }
+    state = {
+        k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        _replace_dir(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Moves folder ``new`` to ``target``; an existing ``target`` is swapped out, then removed."""
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old.rmdir()
+        os.replace(target, old)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def read_config(folder: str | os.PathLike) -> dict[str, Any]:
+    """Reads and validates ``config.json`` of a saved-model folder."""
+    folder = Path(folder)
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"{folder}: not a tinct model folder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path}: unreadable JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise ModelLoadError(f"{path}: not a tinct model config (format must be {FORMAT_NAME!r})")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{path}: format version {version!r} is not supported by tinct {__version__} "
+            f"(it reads version {FORMAT_VERSION}); upgrade tinct to load this model"
+        )
+    for key in ("architecture", "model_args", "space", "working_size"):
+        if key not in config:
+            raise ModelLoadError(f"{path}: missing required key {key!r}")
+    if config["space"] not in COLOR_SPACES:
+        raise ModelLoadError(f"{path}: unknown colour space {config['space']!r}")
+    return config
+
+
+def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "cpu"
+                    ) -> tuple[nn.Module, dict[str, Any]]:
+    """Loads a saved-model folder -> (model in eval mode, float32, on ``device``; config)."""
+    folder = Path(folder)
+    config = read_config(folder)
+    args = dict(config["model_args"])
+    if "pretrained" in args:
+        args["pretrained"] = False  # the weights come from the file, not from ImageNet
+    try:
+        model = create_model(config["architecture"], **args)
+    except UnknownModelError:
+        raise ModelLoadError(
+            f"{folder}: unknown architecture {config['architecture']!r} "
+            f"(this tinct knows {', '.join(list_models())})"
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{folder}: model arguments do not fit: {exc}") from None
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelLoadError(f"{folder}: missing {WEIGHTS_FILE}")
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise ModelLoadError(f"{weights}: unreadable weights ({exc})") from None
+    own = model.state_dict()
+    state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{weights}: weights do not match architecture {config['architecture']!r} "
+            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})"
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise ModelLoadError(f"{weights}: weights do not fit the architecture: {first}") from None
+    if "temperature" in config.get("decode", {}) and hasattr(model, "temperature"):
+        model.temperature = float(config["decode"]["temperature"])
+    return model.to(device).eval(), config
+
+
+def model_search_path() -> list[Path]:
+    """Folders searched for installed models: ``$TINCT_MODELS`` entries, then the package's."""
+    extra = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    return [*extra, WEIGHTS_DIR]
+
+
+def installed_models() -> dict[str, Path]:
+    """Name -> folder of every installed saved model (first found on the search path wins)."""
+    found: dict[str, Path] = {}
+    for root in model_search_path():
+        if not root.is_dir():
+            continue
+        for sub in sorted(root.iterdir()):
+            if (sub / CONFIG_FILE).is_file() and sub.name not in found:
+                found[sub.name] = sub
+    return found
+
+
+def resolve_model(name_or_path: str | os.PathLike | None = None) -> Path:
+    """A model name (installed) or a folder path -> the saved-model folder.
+
+    ``None`` means the shipped default. Raises ``ModelLoadError`` with what is available.
+    """
+    if name_or_path is None:
+        name_or_path = DEFAULT_MODEL
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    models = installed_models()
+    if str(name_or_path) in models:
+        return models[str(name_or_path)]
+    if str(name_or_path) == DEFAULT_MODEL:
+        raise ModelLoadError(
+            "no trained model shipped yet: this tinct has no default model. Train one with "
+            "'tinct train' and pass its folder with --model"
+        )
+    available = ", ".join(models) or "none"
+    raise ModelLoadError(
+        f"{name_or_path}: no such model folder or installed model (installed: {available})"
+    )

@@ -1,0 +1,53 @@
+"""The base class every colorization network derives from.
+
+Contract (see DESIGN.md): ``forward(x)`` takes normalized lightness ``(B, 1, H, W)`` in [-1, 1]
+for any H and W and returns either chroma ``(B, 2, h, w)`` in network units (about [-1, 1]) or
+logits ``(B, Q, h, w)``, where ``h = ceil(H / output_stride)``. ``decode(out)`` turns that
+output into chroma in network units. Subclasses implement ``_forward`` on inputs whose sides
+are multiples of ``size_multiple``; the padding is done here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ColorizationNet(nn.Module):
+    """Base class: pads the input, runs ``_forward``, crops, and decodes.
+
+    Attributes set by subclasses:
+        size_multiple: input sides must be multiples of this for ``_forward``.
+        output_stride: the output is ``output_stride`` times smaller than the input.
+        output_kind: ``"regression"`` (chroma) or ``"classification"`` (logits over bins).
+    """
+
+    size_multiple: int = 1
+    output_stride: int = 1
+    output_kind: str = "regression"
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: normalized L ``(B, 1, H, W)`` in [-1, 1] -> ``(B, C, ceil(H/s), ceil(W/s))``."""
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(
+                f"expected normalized lightness of shape (B, 1, H, W), got {tuple(x.shape)}"
+            )
+        H, W = x.shape[-2:]
+        m = self.size_multiple
+        ph, pw = (-H) % m, (-W) % m
+        if ph or pw:
+            mode = "reflect" if ph < H and pw < W else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        out = self._forward(x)
+        s = self.output_stride
+        return out[..., : math.ceil(H / s), : math.ceil(W / s)]
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        """Network output -> chroma ``(B, 2, h, w)`` in network units. Identity for regression."""
+        return out.float()

@@ -1,0 +1,68 @@
+"""Per-pixel colour classification (Zhang et al. 2016) on a U-Net, with annealed-mean decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+from .. import color
+from ..registry import register_model
+from .base import ColorizationNet
+from .unet import UNetBackbone
+
+
+class ColorClassifier(ColorizationNet):
+    """U-Net that classifies each pixel into Q colour bins at stride 4.
+
+    ``forward``: ``(B, 1, H, W)`` -> logits ``(B, Q, H/4, W/4)``. ``decode``: annealed mean of
+    the bin centres at ``temperature`` -> chroma ``(B, 2, H/4, W/4)`` in network units.
+    Buffers saved with the model: ``centres`` ``(Q, 2)`` in colour-space units and ``prior``
+    ``(Q,)``, the empirical bin distribution of the training data (used for rebalancing).
+    """
+
+    size_multiple = 32
+    output_stride = 4
+    output_kind = "classification"
+
+    def __init__(self, encoder: str, decoder_channels: Sequence[int], centres: torch.Tensor,
+                 temperature: float, chroma_scale: float, pretrained: bool):
+        super().__init__()
+        self.backbone = UNetBackbone(encoder, decoder_channels, 1, pretrained)
+        q = centres.shape[0]
+        self.head = nn.Conv2d(self.backbone.out_channels, q, 1)
+        self.register_buffer("centres", centres.float().clone())
+        self.register_buffer("prior", torch.full((q,), 1.0 / q))
+        self.temperature = temperature
+        self.chroma_scale = chroma_scale
+
+    @property
+    def num_bins(self) -> int:
+        return self.centres.shape[0]
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+    def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        t = self.temperature if temperature is None else temperature
+        return color.annealed_mean(out, self.centres, t) / self.chroma_scale
+
+
+@register_model
+def classifier(encoder: str = "efficientnet_lite0",
+               decoder_channels: Sequence[int] = (192, 96, 64), bins: str = "gamut",
+               num_colors: int = 64, space: str = "lab", temperature: float = 0.38,
+               pretrained: bool = False) -> ColorClassifier:
+    """Colour classifier. ``bins="gamut"``: the in-gamut grid bins of step 10 (computed);
+    ``bins="kmeans"``: ``num_colors`` palette entries, learned from the data by training."""
+    if bins == "gamut":
+        centres = color.gamut_bins(10.0, space=space)
+    elif bins == "kmeans":
+        # placeholder palette on a circle; training replaces it with k-means centres of the data
+        angle = torch.arange(num_colors) * (2 * torch.pi / num_colors)
+        centres = torch.stack((angle.cos(), angle.sin()), 1) * 30
+    else:
+        raise ValueError(f"bins must be 'gamut' or 'kmeans', got {bins!r}")
+    return ColorClassifier(encoder, tuple(decoder_channels), centres, temperature,
+                           color.CHROMA_SCALE, pretrained)

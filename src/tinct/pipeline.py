@@ -1,0 +1,244 @@
+"""``Colorizer``: the one pipeline every entry point calls.
+
+preprocess (read, lightness at full resolution, resize to the working size) -> network ->
+decode to chroma -> upsample chroma -> merge with the original full-resolution lightness -> RGB.
+The network never sees or changes the full-resolution lightness, so detail and tonality of the
+original are kept exactly; only chroma is predicted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+from . import color
+from .checkpoint import load_pretrained, resolve_model
+from .imageio import LoadedImage, read_image
+from .runtime import autocast, resolve_device, resolve_precision
+
+ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
+
+_MERGE_CHUNK_PIXELS = 1 << 20  # full-resolution merge in chunks of about a megapixel
+
+
+def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """The network's input shape: the longer side becomes ``size``, aspect kept (>= 8 px)."""
+    scale = size / max(height, width)
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+class Colorizer:
+    """A colorization network with its pre- and post-processing.
+
+    Build it with ``Colorizer.from_pretrained(name_or_path)``; ``name_or_path=None`` loads the
+    model shipped with tinct. ``colorize(image)`` returns a colour ``PIL.Image`` of the same
+    size and orientation as the input; ``colorize_batch`` processes many images with batching.
+    """
+
+    def __init__(self, model: nn.Module, config: dict[str, Any], device: str | None = None,
+                 precision: str = "auto"):
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.space: str = config["space"]
+        self.chroma_scale: float = float(config.get("chroma_scale", color.CHROMA_SCALE))
+        self.working_size: int = int(config["working_size"])
+        self.name: str = config.get("name", config["architecture"])
+        self.amp_dtype = resolve_precision(precision, self.device)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None,
+                        device: str | None = None, precision: str = "auto") -> Colorizer:
+        """Loads an installed model by name, a saved-model folder, or (None) the default."""
+        model, config = load_pretrained(resolve_model(name_or_path))
+        return cls(model, config, device=device, precision=precision)
+
+    # ------------------------------------------------------------------ core tensor path
+
+    @torch.inference_mode()
+    def predict_chroma(self, L: torch.Tensor, size: int | None = None,
+                       out_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Lightness -> chroma.
+
+        ``L``: ``(B, 1, H, W)`` L* in [0, 100] (any device). The network runs at the working
+        ``size`` (longer side; default from the model). Returns chroma ``(B, 2, h, w)`` in
+        colour-space units (ab or uv) at ``out_size`` (default ``(H, W)``), float32 on the
+        colorizer's device.
+        """
+        size = size or self.working_size
+        if size < 8:
+            raise ValueError(f"working size must be at least 8 pixels, got {size}")
+        H, W = L.shape[-2:]
+        h, w = working_shape(H, W, size)
+        x = L.to(self.device, torch.float32)
+        if (h, w) != (H, W):
+            x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True,
+                              align_corners=False)
+        x = color.normalize_lightness(x)
+        with autocast(self.device, self.amp_dtype):
+            out = self.model(x)
+        chroma = color.denormalize_chroma(self.model.decode(out).float(), self.chroma_scale)
+        target = out_size or (H, W)
+        if tuple(chroma.shape[-2:]) != tuple(target):
+            chroma = F.interpolate(chroma, size=target, mode="bilinear", align_corners=False)
+        return chroma
+
+    def merge(self, L: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+        """(L ``(1, H, W)`` in [0, 100], chroma ``(2, h, w)``) -> sRGB ``(3, H, W)`` in [0, 1].
+
+        Chroma is upsampled to ``(H, W)`` in bands of rows, so a 12-megapixel merge never holds
+        more than about a megapixel of float intermediates.
+        """
+        H, W = L.shape[-2:]
+        h = chroma.shape[-2]
+        rows = max(1, _MERGE_CHUNK_PIXELS // max(W, 1))
+        out = torch.empty((3, H, W), dtype=torch.float32)
+        chroma = chroma.float().unsqueeze(0)
+        for top in range(0, H, rows):
+            bottom = min(H, top + rows)
+            band = _upsample_rows(chroma, top, bottom, H, W, h)
+            out[:, top:bottom] = color.merge_chroma_in_gamut(
+                L[:, top:bottom].float(), band[0], self.space
+            ).cpu()
+        return out
+
+    # ------------------------------------------------------------------ image API
+
+    def colorize(self, image: ImageInput, size: int | None = None) -> Image.Image:
+        """One image (path, PIL image, numpy array or LoadedImage) -> colour PIL image."""
+        return self.colorize_batch([image], size=size)[0]
+
+    def colorize_batch(self, images: Sequence[ImageInput], size: int | None = None,
+                       batch_size: int = 8) -> list[Image.Image]:
+        """Many images -> colour PIL images (RGB, or RGBA when the input had alpha).
+
+        Images whose working shapes agree run through the network together, ``batch_size``
+        at a time.
+        """
+        loaded = [im if isinstance(im, LoadedImage) else read_image(im) for im in images]
+        return [_to_pil(rgb, im.alpha) for rgb, im in
+                zip(self.colorize_loaded(loaded, size, batch_size), loaded, strict=True)]
+
+    def colorize_loaded(self, images: Sequence[LoadedImage], size: int | None = None,
+                        batch_size: int = 8) -> list[np.ndarray]:
+        """Loaded images -> colour arrays ``(H, W, 3)`` float32 in [0, 1], same sizes."""
+        size = size or self.working_size
+        lightness = [_lightness(im) for im in images]
+        results: list[np.ndarray | None] = [None] * len(images)
+        for group in _batches(lightness, size, batch_size):
+            shapes = {tuple(lightness[i].shape[-2:]) for i in group}
+            if len(shapes) == 1:  # identical full-resolution shapes: one tensor
+                L = torch.stack([lightness[i] for i in group])
+                chroma = self.predict_chroma(L, size, out_size=_small_shape(L.shape[-2:], size))
+            else:
+                ws = working_shape(*lightness[group[0]].shape[-2:], size)
+                L = torch.stack([_resize(lightness[i], ws) for i in group])
+                chroma = self.predict_chroma(L, size)
+            for j, i in enumerate(group):
+                rgb = self.merge(lightness[i], chroma[j].cpu())
+                results[i] = rgb.permute(1, 2, 0).numpy()
+        return [r for r in results if r is not None]
+
+    def colorize_frames(self, frames: np.ndarray, size: int | None = None) -> np.ndarray:
+        """Video frames ``(B, H, W, 3)`` uint8 RGB -> colour frames ``(B, H, W, 3)`` uint8."""
+        rgb = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+        L = color.rgb_to_lightness(rgb)
+        size = size or self.working_size
+        chroma = self.predict_chroma(L, size, out_size=_small_shape(L.shape[-2:], size)).cpu()
+        out = torch.stack([self.merge(L[i], chroma[i]) for i in range(len(L))])
+        return (out.permute(0, 2, 3, 1) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _small_shape(full: Sequence[int], size: int) -> tuple[int, int]:
+    """Chroma is handed to ``merge`` at the working shape; ``merge`` upsamples it in bands."""
+    return working_shape(int(full[0]), int(full[1]), size)
+
+
+def _upsample_rows(chroma: torch.Tensor, top: int, bottom: int, H: int, W: int, h: int):
+    """Rows ``top:bottom`` of the bilinear upsampling of ``chroma`` ``(1, 2, h, w)`` to (H, W)."""
+    if chroma.shape[-2:] == (H, W):
+        return chroma[..., top:bottom, :]
+    scale = h / H
+    # source rows needed by output rows top..bottom-1 (align_corners=False), with a margin
+    src_top = max(0, math.floor((top + 0.5) * scale - 0.5) - 1)
+    src_bottom = min(h, math.ceil((bottom - 0.5) * scale - 0.5) + 2)
+    part = chroma[..., src_top:src_bottom, :]
+    # the same coordinate mapping as F.interpolate(mode="bilinear", align_corners=False)
+    ys = (torch.arange(top, bottom, dtype=torch.float32) + 0.5) * scale - 0.5
+    ys = ys.clamp(min=0, max=h - 1) - src_top
+    y0 = ys.floor().long().clamp(max=part.shape[-2] - 1)
+    y1 = (y0 + 1).clamp(max=part.shape[-2] - 1)
+    wy = (ys - y0.float()).view(1, 1, -1, 1)
+    rows = part[..., y0, :] * (1 - wy) + part[..., y1, :] * wy
+    return _upsample_cols(rows, W)
+
+
+def _upsample_cols(rows: torch.Tensor, W: int) -> torch.Tensor:
+    """Bilinear (align_corners=False) resampling of the last axis of ``rows`` to ``W``."""
+    w = rows.shape[-1]
+    if w == W:
+        return rows
+    scale = w / W
+    xs = ((torch.arange(W, dtype=torch.float32) + 0.5) * scale - 0.5).clamp(min=0, max=w - 1)
+    x0 = xs.floor().long()
+    x1 = (x0 + 1).clamp(max=w - 1)
+    wx = xs - x0.float()
+    return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
+
+
+def _lightness(im: LoadedImage) -> torch.Tensor:
+    """LoadedImage -> L* ``(1, H, W)`` float32 in [0, 100] at full resolution."""
+    rgb = torch.from_numpy(im.to_float()).permute(2, 0, 1)
+    H, W = rgb.shape[-2:]
+    rows = max(1, _MERGE_CHUNK_PIXELS // max(W, 1))
+    out = torch.empty((1, H, W), dtype=torch.float32)
+    for top in range(0, H, rows):
+        out[:, top:top + rows] = color.rgb_to_lightness(rgb[:, top:top + rows])
+    return out
+
+
+def _resize(L: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(L.unsqueeze(0), size=shape, mode="bilinear", antialias=True,
+                         align_corners=False)[0]
+
+
+def _batches(lightness: list[torch.Tensor], size: int, batch_size: int) -> Iterable[list[int]]:
+    """Groups image indices by working shape, in chunks of at most ``batch_size``."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, L in enumerate(lightness):
+        groups.setdefault(working_shape(*L.shape[-2:], size), []).append(i)
+    for idx in groups.values():
+        for start in range(0, len(idx), max(1, batch_size)):
+            yield idx[start:start + batch_size]
+
+
+def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    rgb8 = (rgb * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    if alpha is None:
+        return Image.fromarray(rgb8, "RGB")
+    a8 = alpha if alpha.dtype == np.uint8 else (alpha.astype(np.float32) / 257 + 0.5).astype(
+        np.uint8)
+    return Image.fromarray(np.dstack((rgb8, a8)), "RGBA")
+
+
+def to_uint(rgb: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """Float RGB in [0, 1] -> uint8 or uint16 with rounding."""
+    peak = np.iinfo(dtype).max
+    return (rgb * peak + 0.5).clip(0, peak).astype(dtype)
+
+
+def load_or_path(image: ImageInput) -> LoadedImage:
+    """Reads anything ``Colorizer.colorize`` accepts into a LoadedImage."""
+    return image if isinstance(image, LoadedImage) else read_image(image)
+
+
+__all__ = ["Colorizer", "working_shape", "to_uint", "load_or_path", "Path"]
