@@ -127,7 +127,7 @@ def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 
 def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
-    """Lab ``(..., 3, H, W)`` -> sRGB ``(..., 3, H, W)``, clipped to [0, 1] unless ``clip=False``."""
+    """Lab ``(..., 3, H, W)`` -> sRGB ``(..., 3, H, W)``, clipped to [0, 1] unless ``clip``."""
     rgb = linear_to_srgb(lab_to_linear_rgb(lab))
     return rgb.clamp(0, 1) if clip else rgb
 
