@@ -41,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "allow_overrides", False):
+        args.overrides = extra  # --section.key=value config overrides
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -53,6 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"tinct {args.verb}: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as exc:  # library errors carry one-line messages
+    except (ValueError, OSError, KeyError) as exc:  # library errors carry one-line messages
         print(f"tinct {args.verb}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,30 @@
+"""``tinct train``: train any registered model family from a YAML recipe."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a colorization model",
+        description="Train a model from a YAML recipe (see configs/). Any config value can be "
+                    "overridden as --section.key=value, e.g. --run.steps=2000 --data.size=128. "
+                    "Runs are resumable: --resume RUN_DIR continues exactly where the last "
+                    "checkpoint left off. Launch with torchrun for several processes/GPUs: "
+                    "torchrun --nproc_per_node=N -m tinct train --config ...",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML recipe (default: built-in defaults)")
+    p.add_argument("--run-dir", help="run folder (default: runs/<config>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run, allow_overrides=True)
+
+
+def run(args) -> int:
+    from ..train.loop import run_from_cli
+
+    best = run_from_cli(args.config, args.overrides, args.run_dir, args.resume,
+                        progress=not args.no_progress)
+    print(f"best model: {best}")
+    return 0

@@ -1,0 +1,206 @@
+"""Training data: folders of colour photos -> ``{"L", "chroma", "index"}`` samples.
+
+- Several folders, each with a sampling weight (an image of a folder with weight 4 is drawn
+  four times as often as one of a folder with weight 1), scanned recursively; unreadable and
+  grayscale-looking photos are skipped and counted.
+- A deterministic train/validation split by a hash of each file's relative path, so the split
+  does not change when files are added elsewhere.
+- Augmentation (random resized crop, horizontal flip) driven by a per-sample seed derived from
+  (seed, epoch, position), so a resumed run sees exactly the images and crops it would have seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from . import color
+from .imageio import ImageReadError, list_images, read_image
+
+DATA_ENV = "TINCT_DATA"
+
+
+def default_data_root() -> Path:
+    """The shared photo collection: ``$TINCT_DATA`` or ``../shared/data`` from the working dir."""
+    return Path(os.environ.get(DATA_ENV, "../shared/data"))
+
+
+@dataclass
+class FolderSpec:
+    """One folder of photos and its per-image sampling weight."""
+
+    path: str
+    weight: float = 1.0
+
+
+@dataclass
+class ScanReport:
+    """What scanning found: usable files per folder, and what was skipped and why."""
+
+    files: list[tuple[str, float]] = field(default_factory=list)  # (path, weight)
+    unreadable: list[str] = field(default_factory=list)
+    gray: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{len(self.files)} colour photos, {len(self.gray)} grayscale-looking skipped, "
+                f"{len(self.unreadable)} unreadable skipped")
+
+
+def _check_file(path: Path) -> str:
+    """'ok', 'gray' or 'unreadable' for one image file (reads it fully)."""
+    try:
+        return "ok" if read_image(path).was_color else "gray"
+    except (ImageReadError, OSError):
+        return "unreadable"
+
+
+def scan_folders(folders: list[FolderSpec], root: Path | None = None,
+                 cache: Path | None = None, workers: int = 4) -> ScanReport:
+    """Lists the usable colour photos of ``folders`` (relative paths resolve against ``root``).
+
+    ``cache``: a JSON file remembering each file's verdict (keyed by path, size and mtime), so
+    a resumed or repeated run does not decode every photo again.
+    """
+    verdicts: dict[str, str] = {}
+    if cache is not None and cache.is_file():
+        verdicts = json.loads(cache.read_text(encoding="utf-8"))
+    report = ScanReport()
+    todo: list[tuple[Path, str, float]] = []
+    for spec in folders:
+        folder = Path(spec.path)
+        if root is not None and not folder.is_absolute():
+            folder = root / folder
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: data folder not found")
+        if spec.weight <= 0:
+            raise ValueError(f"{folder}: sampling weight must be positive, got {spec.weight}")
+        for path in list_images(folder):
+            st = path.stat()
+            todo.append((path, f"{path}|{st.st_size}|{int(st.st_mtime)}", spec.weight))
+    missing = [p for p, key, _ in todo if key not in verdicts]
+    if missing:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            found = dict(zip(missing, pool.map(_check_file, missing), strict=True))
+        for path, key, _ in todo:
+            if path in found:
+                verdicts[key] = found[path]
+    for path, key, weight in todo:
+        verdict = verdicts[key]
+        if verdict == "ok":
+            report.files.append((str(path), weight))
+        elif verdict == "gray":
+            report.gray.append(str(path))
+        else:
+            report.unreadable.append(str(path))
+    if cache is not None and missing:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(verdicts), encoding="utf-8")
+        os.replace(tmp, cache)
+    return report
+
+
+def split_files(files: list[tuple[str, float]], val_fraction: float
+                ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Deterministic split by a hash of the file name: (train, validation)."""
+    train, val = [], []
+    for item in files:
+        digest = hashlib.sha1(Path(item[0]).name.encode() + item[0].encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        (val if u < val_fraction else train).append(item)
+    return train, val
+
+
+def sample_seed(seed: int, epoch: int, position: int) -> int:
+    """A per-sample seed from (run seed, epoch, position in the epoch)."""
+    return (seed * 1_000_003 + epoch * 7_919 + position) % (2**63)
+
+
+def epoch_order(weights: np.ndarray, seed: int, epoch: int, fraction: float = 1.0
+                ) -> np.ndarray:
+    """The epoch's sequence of file indices: weighted draws with replacement.
+
+    An epoch has ``round(fraction * sum(weights))`` draws, so with all weights 1 and fraction 1
+    it is as long as the dataset. Deterministic in (seed, epoch).
+    """
+    rng = np.random.default_rng([seed, epoch])
+    p = weights / weights.sum()
+    n = max(1, round(fraction * float(weights.sum())))
+    return rng.choice(len(weights), size=n, replace=True, p=p)
+
+
+class ColorizationDataset(Dataset):
+    """Photos -> training samples at ``size`` x ``size``.
+
+    Item ``i`` of epoch ``e`` is the file ``order[i]`` with augmentation seeded by
+    ``sample_seed(seed, e, i)``. Returns a dict:
+    ``L`` ``(1, S, S)`` normalized lightness in [-1, 1]; ``chroma`` ``(2, S, S)`` in
+    colour-space units; ``index`` the file index.
+    """
+
+    def __init__(self, files: list[tuple[str, float]], size: int, space: str = "lab",
+                 augment: bool = True, seed: int = 0, crop_scale: tuple[float, float] = (0.35, 1.0)):
+        if not files:
+            raise ValueError("no usable photos to train on")
+        self.paths = [f for f, _ in files]
+        self.weights = np.array([w for _, w in files], dtype=np.float64)
+        self.size = size
+        self.space = space
+        self.augment = augment
+        self.seed = seed
+        self.crop_scale = crop_scale
+        self.order = np.arange(len(self.paths))
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int, fraction: float = 1.0) -> None:
+        """Draws this epoch's weighted order (training) or keeps the fixed order (validation)."""
+        self.epoch = epoch
+        if self.augment:
+            self.order = epoch_order(self.weights, self.seed, epoch, fraction)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        index = int(self.order[i])
+        rng = np.random.default_rng(sample_seed(self.seed, self.epoch, i))
+        with Image.open(self.paths[index]) as im:
+            im = im.convert("RGB")
+            im = self._crop(im, rng) if self.augment else _center_square(im)
+            im = im.resize((self.size, self.size), Image.BILINEAR, reducing_gap=2.0)
+            if self.augment and rng.random() < 0.5:
+                im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            rgb = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
+        L, chroma = color.to_lightness_chroma(rgb, self.space)
+        return {"L": color.normalize_lightness(L), "chroma": chroma,
+                "index": torch.tensor(index)}
+
+    def _crop(self, im: Image.Image, rng: np.random.Generator) -> Image.Image:
+        """Random resized crop: area share in ``crop_scale``, aspect ratio in [3/4, 4/3]."""
+        W, H = im.size
+        for _ in range(10):
+            area = W * H * rng.uniform(*self.crop_scale)
+            ratio = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+            w = int(round(np.sqrt(area * ratio)))
+            h = int(round(np.sqrt(area / ratio)))
+            if 0 < w <= W and 0 < h <= H:
+                x = int(rng.integers(0, W - w + 1))
+                y = int(rng.integers(0, H - h + 1))
+                return im.crop((x, y, x + w, y + h))
+        return _center_square(im)
+
+
+def _center_square(im: Image.Image) -> Image.Image:
+    W, H = im.size
+    s = min(W, H)
+    x, y = (W - s) // 2, (H - s) // 2
+    return im.crop((x, y, x + s, y + s))

@@ -1,0 +1,107 @@
+"""Training objectives: regression, rebalanced classification, GAN, and a colorfulness term.
+
+Shapes: predictions ``(B, C, h, w)``; targets are full-resolution chroma ``(B, 2, H, W)`` in
+colour-space units and are resized here to the prediction's resolution (area averaging).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import color
+
+REGRESSION_LOSSES = ("l1", "l2", "huber")
+
+
+def resize_target(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Full-resolution chroma ``(B, 2, H, W)`` -> ``(B, 2, *size)`` by area averaging."""
+    if tuple(chroma.shape[-2:]) == tuple(size):
+        return chroma
+    return F.adaptive_avg_pool2d(chroma, size)
+
+
+def regression_loss(pred: torch.Tensor, chroma: torch.Tensor, kind: str = "l1",
+                    scale: float = color.CHROMA_SCALE) -> torch.Tensor:
+    """``pred`` ``(B, 2, h, w)`` in network units vs chroma in colour-space units -> scalar."""
+    target = color.normalize_chroma(resize_target(chroma, pred.shape[-2:]), scale)
+    pred = pred.float()
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    if kind == "l2":
+        return F.mse_loss(pred, target)
+    if kind == "huber":
+        return F.smooth_l1_loss(pred, target, beta=0.05)
+    raise ValueError(f"unknown regression loss {kind!r}; choose one of {REGRESSION_LOSSES}")
+
+
+def rebalancing_weights(prior: torch.Tensor, mix: float = 0.5) -> torch.Tensor:
+    """Zhang et al.: ``w ∝ ((1 - mix) p + mix / Q)^-1``, normalized so ``sum(p * w) = 1``.
+
+    ``prior``: ``(Q,)`` empirical bin distribution. ``mix=1`` disables rebalancing.
+    """
+    q = prior.numel()
+    w = 1.0 / ((1 - mix) * prior + mix / q)
+    return w / (prior * w).sum()
+
+
+def classification_loss(logits: torch.Tensor, chroma: torch.Tensor, centres: torch.Tensor,
+                        weights: torch.Tensor | None = None, sigma: float = 5.0
+                        ) -> torch.Tensor:
+    """Cross-entropy against soft-encoded targets, each pixel weighted by its nearest bin.
+
+    ``logits`` ``(B, Q, h, w)``; ``chroma`` ``(B, 2, H, W)``; ``centres`` ``(Q, 2)``;
+    ``weights`` ``(Q,)`` rebalancing weights or None. Returns a scalar.
+    """
+    target = soft_targets(chroma, centres, logits.shape[-2:], sigma)
+    logp = F.log_softmax(logits.float(), dim=1)
+    per_pixel = -(target * logp).sum(dim=1)  # (B, h, w)
+    if weights is not None:
+        per_pixel = per_pixel * weights[target.argmax(dim=1)]
+    return per_pixel.mean()
+
+
+def soft_targets(chroma: torch.Tensor, centres: torch.Tensor, size, sigma: float = 5.0):
+    """Chroma ``(B, 2, H, W)`` -> soft-encoded bins ``(B, Q, *size)`` at the logits' size."""
+    return color.soft_encode(resize_target(chroma, size), centres, sigma=sigma)
+
+
+def colorfulness_loss(pred_chroma: torch.Tensor, chroma: torch.Tensor,
+                      scale: float = color.CHROMA_SCALE) -> torch.Tensor:
+    """Penalizes predictions less saturated than the truth (the desaturated 'sepia' look).
+
+    Per image: ``relu(mean |chroma_gt| - mean |chroma_pred|)`` in network units, averaged.
+    ``pred_chroma`` ``(B, 2, h, w)`` in network units; ``chroma`` in colour-space units.
+    """
+    target = color.normalize_chroma(resize_target(chroma, pred_chroma.shape[-2:]), scale)
+    sat_pred = pred_chroma.float().norm(dim=1).mean(dim=(1, 2))
+    sat_true = target.norm(dim=1).mean(dim=(1, 2))
+    return F.relu(sat_true - sat_pred).mean()
+
+
+def gan_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of PatchGAN logits against all-real or all-fake labels."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits.float(), target)
+
+
+def bin_prior(chroma_batches, centres: torch.Tensor, smooth_sigma: float = 5.0,
+              size: int = 32) -> torch.Tensor:
+    """Empirical distribution ``(Q,)`` of the nearest bins over an iterable of chroma batches.
+
+    Each batch ``(B, 2, H, W)`` is reduced to ``size`` x ``size``; counts are smoothed by a
+    Gaussian of ``smooth_sigma`` over the bin centres' positions (Zhang et al.).
+    """
+    counts = torch.zeros(centres.shape[0], dtype=torch.float64)
+    for chroma in chroma_batches:
+        small = resize_target(chroma.float(), (size, size))
+        flat = small.permute(0, 2, 3, 1).reshape(-1, 2)
+        nearest = torch.cdist(flat, centres.float()).argmin(dim=1)
+        counts += torch.bincount(nearest, minlength=centres.shape[0]).double()
+    p = counts / counts.sum().clamp(min=1)
+    if smooth_sigma > 0:
+        d2 = torch.cdist(centres.double(), centres.double()) ** 2
+        kernel = torch.exp(-d2 / (2 * smooth_sigma**2))
+        p = kernel @ p
+        p = p / p.sum()
+    return p.float()

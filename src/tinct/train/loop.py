@@ -1,0 +1,295 @@
+"""The training loop, readable top to bottom: ``train(config, run_dir)``.
+
+One loop serves every family; what differs is the objective (``objectives.py``). The run
+folder holds the resolved config, ``metrics.csv``, TensorBoard events, picture grids,
+``state.pt`` (resume state, written atomically every few minutes) and the saved models
+``best/`` and ``last/``.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import signal
+import time
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .. import checkpoint
+from ..data import ColorizationDataset, FolderSpec, default_data_root, scan_folders, split_files
+from ..registry import create_model
+from ..runtime import resolve_device, resolve_precision
+from . import distributed as dist_utils
+from .config import TrainConfig, load_config
+from .logging import RunLogger
+from .objectives import build_objective
+from .state import load_state, rng_state, save_state, set_rng_state
+
+CONFIG_FILE = "config.yaml"
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``optim.lr``, then cosine decay to ``lr * min_lr_ratio``."""
+    o, total = cfg.optim, cfg.run.steps
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    progress = (step - o.warmup_steps) / max(1, total - o.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine)
+
+
+def make_optimizer(params, cfg: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    o = cfg.optim
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if o.name not in kinds:
+        raise ValueError(f"optim.name must be adam or adamw, got {o.name!r}")
+    return kinds[o.name](params, lr=lr or o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+
+
+def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationDataset,
+                                                                 ColorizationDataset, dict]:
+    """Scans the folders, splits train/validation, builds the two datasets."""
+    root = Path(cfg.data.root) if cfg.data.root else default_data_root()
+    folders = [FolderSpec(**f) if isinstance(f, dict) else FolderSpec(str(f))
+               for f in cfg.data.folders]
+    report = scan_folders(folders, root=root, cache=run_dir / "data_scan.json")
+    log(f"data: {report.summary()}")
+    train_files, val_files = split_files(report.files, cfg.data.val_fraction)
+    if not val_files:
+        val_files = train_files[-1:]
+    val_files = val_files[: cfg.data.val_max]
+    space = cfg.model.space
+    train_set = ColorizationDataset(train_files, cfg.data.size, space, augment=True,
+                                    seed=cfg.run.seed, crop_scale=tuple(cfg.data.crop_scale))
+    val_set = ColorizationDataset(val_files, cfg.data.size, space, augment=False)
+    info = {"root": str(root), "folders": [vars(f) for f in folders],
+            "train_images": len(train_files), "val_images": len(val_files),
+            "skipped_gray": len(report.gray), "skipped_unreadable": len(report.unreadable)}
+    return train_set, val_set, info
+
+
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> Path:
+    """Trains (or resumes) the run in ``run_dir``; returns the folder of the best model."""
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg.run.device)
+    dist = dist_utils.setup(device.type)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    amp_dtype = resolve_precision(cfg.run.precision, device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logger = RunLogger(run_dir, enabled=dist.is_main, resume=resume)
+    if dist.is_main:  # the resolved config, overrides included
+        import yaml
+
+        (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    torch.manual_seed(cfg.run.seed)
+
+    train_set, val_set, data_info = prepare_data(cfg, run_dir, logger.note)
+    model = create_model(cfg.model.architecture, **cfg.model.args).to(device)
+    if cfg.run.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    objective = build_objective(cfg, model, device)
+    optimizer = make_optimizer(model.parameters(), cfg)
+    ema = _make_ema(model, cfg.optim.ema)
+
+    step, epoch, position, wall, best, bad_evals = 0, 0, 0, 0.0, math.inf, 0
+    if resume:
+        state = load_state(run_dir)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        objective.load_state_dict(state["objective"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+        step, epoch, wall = state["step"], state["epoch"], state["wall_time_s"]
+        position, best, bad_evals = state["position"], state["best_val"], state["bad_evals"]
+        set_rng_state(state["rng"])
+        logger.rewind(step)
+        logger.note(f"resumed at step {step} (epoch {epoch}, {position} samples into it)")
+    elif dist.is_main:
+        objective.prepare(train_set, logger.note)  # e.g. colour prior / palette from the data
+    if dist.enabled:  # every rank starts from rank 0's weights and buffers
+        for tensor in list(model.state_dict().values()):
+            torch.distributed.broadcast(tensor, 0)
+    net = DistributedDataParallel(model) if dist.enabled else model
+
+    stop = _StopFlag()
+    bar = tqdm(total=cfg.run.steps, initial=step, disable=not (progress and dist.is_main),
+               unit="step", dynamic_ncols=True)
+    last_ckpt = time.monotonic()
+    images_per_step = cfg.run.batch_size * dist.world_size
+    while step < cfg.run.steps and not stop.requested:
+        train_set.set_epoch(epoch, cfg.data.epoch_fraction)
+        per_rank = position // dist.world_size
+        loader = DataLoader(
+            train_set, batch_size=cfg.run.batch_size, drop_last=True,
+            sampler=dist_utils.ShardSampler(len(train_set), dist.rank, dist.world_size, per_rank),
+            num_workers=cfg.data.workers, persistent_workers=False,
+            pin_memory=device.type == "cuda")
+        t0 = time.monotonic()
+        for batch in loader:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            L = batch["L"].to(device, non_blocking=True)
+            chroma = batch["chroma"].to(device, non_blocking=True)
+            if cfg.run.channels_last:
+                L = L.contiguous(memory_format=torch.channels_last)
+            losses = objective.step(net, optimizer, L, chroma, step, amp_dtype)
+            if ema is not None:
+                ema.update_parameters(model)
+            step += 1
+            position += images_per_step
+            now = time.monotonic()
+            wall += now - t0
+            speed = images_per_step / max(now - t0, 1e-9)
+            t0 = now
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses['loss']:.4f}", img_s=f"{speed:.1f}")
+            if step % cfg.run.log_every == 0 or step == cfg.run.steps:
+                logger.log(step, epoch, "train", {**losses, "lr": lr_at(step - 1, cfg),
+                                                  "images_per_s": speed})
+            finished = step >= cfg.run.steps
+            if step % cfg.run.eval_every == 0 or finished:
+                val = evaluate_val(ema.module if ema is not None else model, objective, val_set,
+                                   cfg, device, amp_dtype)
+                if dist.is_main:
+                    logger.log(step, epoch, "val", val)
+                    logger.grid(step, ema.module if ema is not None else model, val_set,
+                                cfg, device)
+                    improved = val["loss"] < best
+                    best, bad_evals = (val["loss"], 0) if improved else (best, bad_evals + 1)
+                    summary = _summary(cfg, data_info, step, wall, val, dist, device, run_dir)
+                    if improved:
+                        _save_model(ema.module if ema is not None else model, cfg,
+                                    run_dir / "best", summary)
+                patience = cfg.run.early_stop_patience
+                if patience and bad_evals >= patience:
+                    logger.note(f"early stop: no improvement in {patience} validations")
+                    stop.requested = True
+            due = (step % cfg.run.checkpoint_every == 0
+                   or time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes)
+            if due or finished or stop.requested:
+                if dist.is_main:
+                    save_state(run_dir, {
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "objective": objective.state_dict(),
+                        "ema": ema.state_dict() if ema is not None else None,
+                        "step": step, "epoch": epoch, "position": position,
+                        "wall_time_s": wall, "best_val": best, "bad_evals": bad_evals,
+                        "rng": rng_state(), "world_size": dist.world_size})
+                dist_utils.barrier(dist)
+                last_ckpt = time.monotonic()
+            if finished or stop.requested:
+                break
+        else:
+            epoch, position = epoch + 1, 0
+    bar.close()
+    if dist.is_main:
+        val = logger.last_val or {}
+        final = ema.module if ema is not None else model
+        _save_model(final, cfg, run_dir / "last",
+                    _summary(cfg, data_info, step, wall, val, dist, device, run_dir))
+        if not (run_dir / "best").exists():
+            _save_model(final, cfg, run_dir / "best",
+                        _summary(cfg, data_info, step, wall, val, dist, device, run_dir))
+        logger.finish()
+        logger.note(f"{'stopped' if stop.requested else 'finished'} at step {step}; "
+                    f"models in {run_dir / 'best'} and {run_dir / 'last'}")
+    dist_utils.barrier(dist)
+    stop.restore()
+    dist_utils.teardown()
+    return run_dir / "best"
+
+
+@torch.no_grad()
+def evaluate_val(model, objective, val_set, cfg, device, amp_dtype) -> dict[str, float]:
+    """Validation loss and chroma metrics over the validation photos (all ranks agree)."""
+    from ..runtime import autocast
+
+    was_training = model.training
+    model.eval()
+    val_set.set_epoch(0)
+    loader = DataLoader(val_set, batch_size=cfg.run.batch_size, num_workers=0)
+    totals: dict[str, float] = {}
+    count = 0
+    for batch in loader:
+        L, chroma = batch["L"].to(device), batch["chroma"].to(device)
+        with autocast(device, amp_dtype):
+            out = model(L)
+        for k, v in objective.val_metrics(model, out, L, chroma).items():
+            totals[k] = totals.get(k, 0.0) + v * len(L)
+        count += len(L)
+    model.train(was_training)
+    return {k: v / max(count, 1) for k, v in totals.items()}
+
+
+def _make_ema(model, decay: float):
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _summary(cfg, data_info, step, wall, val, dist, device, run_dir) -> dict:
+    return {
+        "run_dir": str(run_dir.resolve()), "steps": step,
+        "images_seen": step * cfg.run.batch_size * dist.world_size,
+        "batch_size": cfg.run.batch_size, "world_size": dist.world_size,
+        "crop_size": cfg.data.size, "loss": vars(cfg.loss), "optim": vars(cfg.optim),
+        "data": data_info, "wall_time_s": round(wall, 1),
+        "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
+                     "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+                     "torch": torch.__version__},
+        "validation": val,
+    }
+
+
+def _save_model(model, cfg: TrainConfig, folder: Path, summary: dict) -> None:
+    checkpoint.save_pretrained(model, folder, space=cfg.model.space,
+                               working_size=cfg.model.working_size,
+                               name=cfg.run.name or folder.parent.name, training=summary,
+                               metrics={"validation": summary.get("validation", {})})
+
+
+class _StopFlag:
+    """Ctrl-C (SIGINT) and SIGTERM set a flag; the loop checkpoints and exits cleanly."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread
+                pass
+
+    def _handle(self, signum, frame):
+        if self.requested:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("tinct train: stopping after this step (checkpoint will be saved); "
+                   "press Ctrl-C again to abort")
+
+    def restore(self):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def run_from_cli(config_path: str | None, overrides: list[str], run_dir: str | None,
+                 resume: str | None, progress: bool = True) -> Path:
+    """Entry point of ``tinct train``: fresh run from a config, or ``--resume RUN_DIR``."""
+    if resume:
+        rd = Path(resume)
+        if not (rd / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"{rd}: not a tinct run folder (no {CONFIG_FILE})")
+        cfg = load_config(rd / CONFIG_FILE, overrides)
+        return train(cfg, rd, resume=(rd / "state.pt").is_file(), progress=progress)
+    cfg = load_config(config_path, overrides)
+    if run_dir is None:
+        stem = Path(config_path).stem if config_path else cfg.model.architecture
+        run_dir = str(Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return train(cfg, Path(run_dir), progress=progress)

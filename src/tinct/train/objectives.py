@@ -1,0 +1,175 @@
+"""What one optimizer step does for each family: regression, classification, pix2pix GAN.
+
+An objective owns its loss and anything extra it trains (the discriminator); the loop owns the
+data, schedule, checkpoints and logging. ``step`` returns floats for logging.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from .. import color, losses
+from ..models.gan import PatchDiscriminator
+from ..runtime import autocast
+from .config import TrainConfig
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    return net.module if hasattr(net, "module") else net
+
+
+class Objective:
+    """Regression objective (L1 / L2 / Huber) with an optional colorfulness term."""
+
+    def __init__(self, cfg: TrainConfig, model: nn.Module, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.scale = color.CHROMA_SCALE
+
+    # -- hooks
+    def prepare(self, train_set, log) -> None:
+        """One-off work on the training data before step 0 (nothing for regression)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    # -- loss
+    def loss(self, model: nn.Module, out: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+        loss = losses.regression_loss(out, chroma, self.cfg.loss.kind, self.scale)
+        if self.cfg.loss.colorfulness:
+            pred = _unwrap(model).decode(out)
+            loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(pred, chroma)
+        return loss
+
+    def step(self, net, optimizer, L, chroma, step: int, amp_dtype) -> dict[str, float]:
+        with autocast(self.device, amp_dtype):
+            out = net(L)
+        loss = self.loss(net, out, chroma)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._clip(net)
+        optimizer.step()
+        return {"loss": float(loss.detach())}
+
+    def _clip(self, net) -> None:
+        if self.cfg.optim.grad_clip:
+            nn.utils.clip_grad_norm_(net.parameters(), self.cfg.optim.grad_clip)
+
+    @torch.no_grad()
+    def val_metrics(self, model, out, L, chroma) -> dict[str, float]:
+        """Validation loss plus ab RMSE and mean saturation of prediction and truth (Lab units)."""
+        pred = color.denormalize_chroma(model.decode(out).float(), self.scale)
+        pred = F.interpolate(pred, size=chroma.shape[-2:], mode="bilinear", align_corners=False)
+        err = (pred - chroma).pow(2).sum(dim=1)
+        return {"loss": float(self.loss(model, out, chroma)),
+                "ab_rmse": float(err.mean().sqrt()),
+                "sat_pred": float(pred.norm(dim=1).mean()),
+                "sat_true": float(chroma.norm(dim=1).mean())}
+
+
+class ClassificationObjective(Objective):
+    """Cross-entropy on soft-encoded bins, rebalanced by the colour prior of the training data."""
+
+    def prepare(self, train_set, log) -> None:
+        model = self.model_ref
+        n = min(self.cfg.loss.prior_images, len(train_set.paths))
+        train_set.set_epoch(0, self.cfg.data.epoch_fraction)
+        loader = DataLoader(torch.utils.data.Subset(train_set, range(n)), batch_size=32,
+                            num_workers=self.cfg.data.workers)
+        batches = [b["chroma"] for b in loader]
+        if model.tinct_spec["args"].get("bins") == "kmeans":
+            pixels = torch.cat([losses.resize_target(b, (16, 16)) for b in batches])
+            pixels = pixels.permute(0, 2, 3, 1).reshape(-1, 2)
+            model.centres.copy_(color.kmeans_palette(pixels, model.num_bins, seed=self.cfg.run.seed))
+            log(f"k-means palette of {model.num_bins} colours from {n} photos")
+        model.prior.copy_(losses.bin_prior(batches, model.centres))
+        log(f"colour prior from {n} photos; entropy "
+            f"{float(-(model.prior * model.prior.clamp(min=1e-12).log()).sum()):.2f} nats")
+
+    def loss(self, model, out, chroma):
+        m = _unwrap(model)
+        weights = losses.rebalancing_weights(m.prior, self.cfg.loss.rebalance)
+        loss = losses.classification_loss(out, chroma, m.centres, weights)
+        if self.cfg.loss.colorfulness:
+            loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(m.decode(out),
+                                                                                chroma)
+        return loss
+
+
+class GANObjective(Objective):
+    """pix2pix: generator pre-trained on L1, then adversarial (PatchGAN) + weighted L1."""
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        self.disc = PatchDiscriminator().to(device)
+        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.optim.d_lr,
+                                      betas=(0.5, 0.999))
+        self.d_net = self.disc
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            from torch.nn.parallel import DistributedDataParallel
+
+            for tensor in self.disc.state_dict().values():
+                torch.distributed.broadcast(tensor, 0)
+            self.d_net = DistributedDataParallel(self.disc)
+
+    def state_dict(self) -> dict:
+        return {"disc": self.disc.state_dict(), "d_opt": self.d_opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.disc.load_state_dict(state["disc"])
+        self.d_opt.load_state_dict(state["d_opt"])
+
+    def loss(self, model, out, chroma):
+        return losses.regression_loss(out, chroma, "l1", self.scale)
+
+    def step(self, net, optimizer, L, chroma, step, amp_dtype):
+        if step < self.cfg.loss.gan_pretrain_steps:
+            return super().step(net, optimizer, L, chroma, step, amp_dtype)
+        real = color.normalize_chroma(chroma, self.scale)
+        with autocast(self.device, amp_dtype):
+            fake = net(L)
+            d_real = self.d_net(L, real)
+            d_fake = self.d_net(L, fake.detach())
+        d_loss = 0.5 * (losses.gan_loss(d_real, True) + losses.gan_loss(d_fake, False))
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_opt.step()
+        for p in self.disc.parameters():
+            p.requires_grad_(False)
+        with autocast(self.device, amp_dtype):
+            g_adv = losses.gan_loss(self.disc(L, fake), True)
+        l1 = losses.regression_loss(fake, chroma, "l1", self.scale)
+        g_loss = self.cfg.loss.gan_weight * g_adv + self.cfg.loss.l1_weight * l1
+        optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        for p in self.disc.parameters():
+            p.requires_grad_(True)
+        self._clip(net)
+        optimizer.step()
+        return {"loss": float(l1.detach()), "g_adv": float(g_adv.detach()),
+                "d_loss": float(d_loss.detach())}
+
+
+def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) -> Objective:
+    """The objective that fits the model family and ``loss.kind``."""
+    kind = cfg.loss.kind
+    if getattr(model, "output_kind", "regression") == "classification":
+        if kind != "ce":
+            raise ValueError(f"{cfg.model.architecture} is a classifier: set loss.kind=ce "
+                             f"(got {kind!r})")
+        obj: Objective = ClassificationObjective(cfg, model, device)
+    elif kind == "ce":
+        raise ValueError(f"loss.kind=ce needs a classifier model, not {cfg.model.architecture!r}")
+    elif cfg.model.architecture == "pix2pix":
+        obj = GANObjective(cfg, model, device)
+    elif kind in losses.REGRESSION_LOSSES:
+        obj = Objective(cfg, model, device)
+    else:
+        raise ValueError(f"unknown loss.kind {kind!r}; choose l1, l2, huber or ce")
+    obj.model_ref = model
+    return obj
