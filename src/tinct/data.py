@@ -148,7 +148,8 @@ class ColorizationDataset(Dataset):
     """
 
     def __init__(self, files: list[tuple[str, float]], size: int, space: str = "lab",
-                 augment: bool = True, seed: int = 0, crop_scale: tuple[float, float] = (0.35, 1.0)):
+                 augment: bool = True, seed: int = 0,
+                 crop_scale: tuple[float, float] = (0.35, 1.0)):
         if not files:
             raise ValueError("no usable photos to train on")
         self.paths = [f for f, _ in files]

@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..train.loop import run_from_cli
 
-    best = run_from_cli(args.config, args.overrides, args.run_dir, args.resume,
+    result = run_from_cli(args.config, args.overrides, args.run_dir, args.resume,
                         progress=not args.no_progress)
-    print(f"best model: {best}")
+    print(f"best model: {result.best}")
     return 0

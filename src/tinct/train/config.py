@@ -11,7 +11,7 @@ from typing import Any, get_type_hints
 
 @dataclass
 class DataConfig:
-    root: str | None = None          # base for relative folders; None: $TINCT_DATA or ../shared/data
+    root: str | None = None          # base of relative folders (None: $TINCT_DATA, ../shared/data)
     folders: list[dict] = field(default_factory=lambda: [{"path": "train", "weight": 1.0}])
     size: int = 160                  # training crop side in pixels
     crop_scale: list[float] = field(default_factory=lambda: [0.35, 1.0])  # area share range

@@ -8,10 +8,12 @@ folder holds the resolved config, ``metrics.csv``, TensorBoard events, picture g
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -72,8 +74,20 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationData
     return train_set, val_set, info
 
 
-def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> Path:
-    """Trains (or resumes) the run in ``run_dir``; returns the folder of the best model."""
+@dataclass
+class TrainResult:
+    """Where the run's models are, how far it got, and the trained module (this rank's)."""
+
+    run_dir: Path
+    best: Path
+    last: Path
+    step: int
+    model: torch.nn.Module
+
+
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
+          progress: bool = True) -> TrainResult:
+    """Trains (or resumes) the run in ``run_dir``."""
     run_dir = Path(run_dir)
     device = resolve_device(cfg.run.device)
     dist = dist_utils.setup(device.type)
@@ -128,7 +142,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool 
             train_set, batch_size=cfg.run.batch_size, drop_last=True,
             sampler=dist_utils.ShardSampler(len(train_set), dist.rank, dist.world_size, per_rank),
             num_workers=cfg.data.workers, persistent_workers=False,
-            pin_memory=device.type == "cuda")
+            pin_memory=device.type == "cuda",
+            generator=torch.Generator().manual_seed(cfg.run.seed + epoch))  # global RNG untouched
         t0 = time.monotonic()
         for batch in loader:
             for group in optimizer.param_groups:
@@ -201,7 +216,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, progress: bool 
     dist_utils.barrier(dist)
     stop.restore()
     dist_utils.teardown()
-    return run_dir / "best"
+    final = ema.module if ema is not None else model
+    return TrainResult(run_dir, run_dir / "best", run_dir / "last", step, final)
 
 
 @torch.no_grad()
@@ -262,10 +278,8 @@ class _StopFlag:
         self.requested = False
         self._old = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # ValueError: not in the main thread
                 self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not in the main thread
-                pass
 
     def _handle(self, signum, frame):
         if self.requested:  # second Ctrl-C: stop now
@@ -280,7 +294,7 @@ class _StopFlag:
 
 
 def run_from_cli(config_path: str | None, overrides: list[str], run_dir: str | None,
-                 resume: str | None, progress: bool = True) -> Path:
+                 resume: str | None, progress: bool = True) -> TrainResult:
     """Entry point of ``tinct train``: fresh run from a config, or ``--resume RUN_DIR``."""
     if resume:
         rd = Path(resume)

@@ -85,7 +85,8 @@ class ClassificationObjective(Objective):
         if model.tinct_spec["args"].get("bins") == "kmeans":
             pixels = torch.cat([losses.resize_target(b, (16, 16)) for b in batches])
             pixels = pixels.permute(0, 2, 3, 1).reshape(-1, 2)
-            model.centres.copy_(color.kmeans_palette(pixels, model.num_bins, seed=self.cfg.run.seed))
+            palette = color.kmeans_palette(pixels, model.num_bins, seed=self.cfg.run.seed)
+            model.centres.copy_(palette)
             log(f"k-means palette of {model.num_bins} colours from {n} photos")
         model.prior.copy_(losses.bin_prior(batches, model.centres))
         log(f"colour prior from {n} photos; entropy "
