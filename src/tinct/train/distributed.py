@@ -59,6 +59,17 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def broadcast_buffers(model: torch.nn.Module, info: DistInfo) -> None:
+    """Copies rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    DDP treats rank 0's buffers as the truth and broadcasts them before each forward; after
+    the last step of a phase the ranks hold their own updates, so sync before saving.
+    """
+    if info.enabled:
+        for buf in model.buffers():
+            dist.broadcast(buf, 0)
+
+
 class ShardSampler(Sampler[int]):
     """This rank's share of an epoch (every ``world``-th position, as DistributedSampler with
     ``shuffle=False``), starting after ``skip`` positions already consumed by the run.

@@ -168,6 +168,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
                                                   "images_per_s": speed})
             finished = step >= cfg.run.steps
             if step % cfg.run.eval_every == 0 or finished:
+                dist_utils.broadcast_buffers(model, dist)
                 val = evaluate_val(ema.module if ema is not None else model, objective, val_set,
                                    cfg, device, amp_dtype)
                 if dist.is_main:
@@ -202,6 +203,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
         else:
             epoch, position = epoch + 1, 0
     bar.close()
+    dist_utils.broadcast_buffers(model, dist)
     if dist.is_main:
         val = logger.last_val or {}
         final = ema.module if ema is not None else model

@@ -1,0 +1,301 @@
+"""Training: objectives learn, configs parse strictly, runs resume exactly, DDP agrees."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from tinct import color
+from tinct.data import ColorizationDataset, FolderSpec, epoch_order, scan_folders, split_files
+from tinct.registry import create_model
+from tinct.train.config import ConfigError, TrainConfig, load_config
+from tinct.train.loop import lr_at, train
+from tinct.train.objectives import build_objective
+
+TINY_UNET = {"decoder_channels": [32, 16, 16, 8]}
+
+
+@pytest.fixture(scope="module")
+def photo_root(tmp_path_factory) -> Path:
+    """Two folders of small colour photos (skimage) plus a gray and a broken file."""
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("photos")
+    names = ["astronaut", "coffee", "chelsea", "rocket", "cat", "immunohistochemistry"]
+    for i, name in enumerate(names):
+        folder = root / ("a" if i % 2 else "b")
+        folder.mkdir(exist_ok=True)
+        img = Image.fromarray(getattr(data, name)())
+        for flip in (False, True):
+            out = img.transpose(Image.FLIP_LEFT_RIGHT) if flip else img
+            out.resize((96, 80)).save(folder / f"{name}{'_f' if flip else ''}.jpg")
+    Image.fromarray(data.camera()).resize((96, 80)).save(root / "b" / "gray.png")
+    (root / "b" / "broken.jpg").write_bytes(b"not an image")
+    return root
+
+
+def _batch(photo_root: Path, n: int = 4, size: int = 64):
+    files = [(str(p), 1.0) for p in sorted((photo_root / "a").glob("*.jpg"))[:n]]
+    ds = ColorizationDataset(files, size, augment=False)
+    items = [ds[i] for i in range(len(ds))]
+    return torch.stack([it["L"] for it in items]), torch.stack([it["chroma"] for it in items])
+
+
+def _fit(cfg: TrainConfig, model, L, chroma, steps: int, photo_root=None) -> list[float]:
+    torch.manual_seed(0)
+    objective = build_objective(cfg, model, torch.device("cpu"))
+    if photo_root is not None:
+        files = [(str(p), 1.0) for p in sorted(photo_root.rglob("*.jpg"))[:6]]
+        objective.prepare(ColorizationDataset(files, 64), lambda msg: None)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    return [objective.step(model, opt, L, chroma, s, None)["loss"] for s in range(steps)]
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2", "huber"])
+def test_regression_objectives_learn(photo_root, kind):
+    cfg = load_config(None, [f"loss.kind={kind}", "model.architecture=unet"])
+    L, chroma = _batch(photo_root)
+    torch.manual_seed(0)
+    history = _fit(cfg, create_model("unet", **TINY_UNET), L, chroma, 25)
+    assert np.mean(history[-3:]) < 0.7 * np.mean(history[:3])
+
+
+def test_colorfulness_term_raises_saturation(photo_root):
+    from tinct import losses
+
+    _, chroma = _batch(photo_root)
+    truth = color.normalize_chroma(chroma)
+    pred = (0.3 * truth).requires_grad_(True)  # the desaturated "sepia" look
+    loss = losses.colorfulness_loss(pred, chroma)
+    assert float(loss.detach()) > 0
+    assert float(losses.colorfulness_loss(1.2 * truth, chroma)) == 0.0  # vivid enough: no cost
+    loss.backward()
+    stepped = pred - 0.5 * pred.grad
+    assert stepped.norm(dim=1).mean() > pred.norm(dim=1).mean()
+    # the objective adds the term with its weight
+    model = create_model("unet", **TINY_UNET).eval()
+    out = 0.3 * torch.nn.functional.adaptive_avg_pool2d(truth, (32, 32))
+    plain = build_objective(load_config(None, ["loss.kind=l1"]), model, torch.device("cpu"))
+    weighted = build_objective(load_config(None, ["loss.kind=l1", "loss.colorfulness=5"]),
+                               model, torch.device("cpu"))
+    assert float(weighted.loss(model, out, chroma)) > float(plain.loss(model, out, chroma))
+
+
+@pytest.mark.parametrize("bins", ["gamut", "kmeans"])
+def test_classification_objective_learns_with_prior(photo_root, bins):
+    cfg = load_config(None, ["loss.kind=ce", "model.architecture=classifier",
+                             "loss.prior_images=6", "data.workers=0"])
+    torch.manual_seed(0)
+    model = create_model("classifier", decoder_channels=[32, 16, 16], bins=bins, num_colors=16)
+    L, chroma = _batch(photo_root)
+    history = _fit(cfg, model, L, chroma, 25, photo_root=photo_root)
+    assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3])
+    # the prior came from the data (not uniform) and sums to 1
+    assert torch.isclose(model.prior.sum(), torch.tensor(1.0), atol=1e-4)
+    assert model.prior.max() > 1.5 / model.num_bins
+    if bins == "kmeans":  # palette replaced by k-means centres inside the data's ab range
+        assert model.centres.abs().max() < 110
+
+
+def test_gan_objective_pretrains_then_adversarial(photo_root):
+    cfg = load_config(None, ["model.architecture=pix2pix", "loss.gan_pretrain_steps=5"])
+    torch.manual_seed(0)
+    model = create_model("pix2pix", ngf=8, num_downs=5)
+    L, chroma = _batch(photo_root)
+    objective = build_objective(cfg, model, torch.device("cpu"))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    logs = [objective.step(model, opt, L, chroma, s, None) for s in range(30)]
+    assert "d_loss" not in logs[0] and "d_loss" in logs[-1]
+    l1 = [entry["loss"] for entry in logs]
+    assert np.mean(l1[-3:]) < np.mean(l1[:3])
+    assert all(np.isfinite(entry["d_loss"]) for entry in logs[5:])
+
+
+def test_config_overrides_and_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("run: {steps: 7}\nmodel: {architecture: cnn, args: {width: 8}}\n")
+    cfg = load_config(path, ["--run.batch_size=3", "optim.betas=[0.5, 0.9]",
+                             "run.channels_last=true", 'model.args={"width": 16}'])
+    assert (cfg.run.steps, cfg.run.batch_size, cfg.optim.betas) == (7, 3, [0.5, 0.9])
+    assert cfg.run.channels_last is True and cfg.model.args == {"width": 16}
+    with pytest.raises(ConfigError, match="unknown config key 'run.stepz'"):
+        load_config(path, ["run.stepz=3"])
+    with pytest.raises(ConfigError, match="unknown config section"):
+        load_config(path, ["nope.x=1"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(path, ["run.steps=many"])
+    path.write_text("run: {speed: 1}\n")
+    with pytest.raises(ConfigError, match="run.speed"):
+        load_config(path)
+
+
+def test_lr_schedule_warmup_then_cosine():
+    cfg = load_config(None, ["run.steps=100", "optim.warmup_steps=10", "optim.lr=1.0",
+                             "optim.min_lr_ratio=0.1"])
+    lrs = [lr_at(s, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))
+    assert lrs[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_data_scan_split_and_weighting(photo_root, tmp_path):
+    report = scan_folders([FolderSpec("a", 3.0), FolderSpec("b", 1.0)], root=photo_root,
+                          cache=tmp_path / "scan.json")
+    assert len(report.gray) == 1 and len(report.unreadable) == 1
+    assert len(report.files) == 12
+    again = scan_folders([FolderSpec("a", 3.0), FolderSpec("b", 1.0)], root=photo_root,
+                         cache=tmp_path / "scan.json")
+    assert again.files == report.files
+    train_files, val_files = split_files(report.files, 0.25)
+    assert set(train_files).isdisjoint(val_files) and len(train_files) + len(val_files) == 12
+    assert split_files(report.files, 0.25) == (train_files, val_files)  # deterministic
+    weights = np.array([w for _, w in report.files])
+    order = epoch_order(weights, seed=0, epoch=0, fraction=200)
+    drawn_a = np.isin(order, np.flatnonzero(weights == 3.0)).mean()
+    assert drawn_a == pytest.approx(0.75, abs=0.05)  # 6 photos x3 vs 6 photos x1
+
+
+def _tiny_overrides(photo_root: Path, steps: int) -> list[str]:
+    return [f"data.root={photo_root}", 'data.folders=[{"path": "a"}, {"path": "b"}]',
+            "data.size=64", "data.workers=0", "data.val_fraction=0.2",
+            "model.architecture=unet", f"model.args={json.dumps(TINY_UNET)}",
+            f"run.steps={steps}", "run.batch_size=2", "run.eval_every=4",
+            "run.checkpoint_every=2", "run.log_every=1", "run.grid_images=2",
+            "run.device=cpu", "run.precision=fp32", "optim.warmup_steps=2"]
+
+
+def test_run_folder_contents(photo_root, tmp_path):
+    cfg = load_config(None, _tiny_overrides(photo_root, 6))
+    result = train(cfg, tmp_path / "run", progress=False)
+    run = result.run_dir
+    for name in ("config.yaml", "metrics.csv", "train.log", "state.pt", "loss_curves.png",
+                 "best/config.json", "best/model.safetensors", "last/model.safetensors"):
+        assert (run / name).is_file(), name
+    assert sorted(p.name for p in (run / "grids").iterdir())[-1] == "step_000006.jpg"
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,epoch,split,loss")
+    assert sum(",val," in r for r in rows) == 2 and sum(",train," in r for r in rows) == 6
+    summary = json.loads((run / "last" / "config.json").read_text())["training"]
+    assert summary["steps"] == 6 and summary["images_seen"] == 12
+    assert summary["data"]["skipped_gray"] == 1 and summary["data"]["skipped_unreadable"] == 1
+    from tinct import Colorizer
+
+    out = Colorizer.from_pretrained(result.best).colorize(np.zeros((20, 30, 3), np.uint8))
+    assert out.size == (30, 20)
+
+
+def _train_cmd(run_dir: Path, overrides: list[str], resume: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "tinct", "train", "--no-progress"]
+    cmd += ["--resume", str(run_dir)] if resume else ["--run-dir", str(run_dir)]
+    return cmd + [f"--{o}" for o in overrides]
+
+
+def test_sigkill_and_resume_matches_uninterrupted(photo_root, tmp_path):
+    steps = 14
+    overrides = _tiny_overrides(photo_root, steps) + ["data.size=96"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(_train_cmd(tmp_path / "full", overrides), check=True, env=env,
+                   capture_output=True, timeout=300)
+    proc = subprocess.Popen(_train_cmd(tmp_path / "killed", overrides), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "killed" / "state.pt"
+    deadline = time.monotonic() + 240
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(state, weights_only=False)["step"]
+    assert killed_at < steps, "the run finished before it could be killed"
+    assert not (tmp_path / "killed" / "last").exists()
+    subprocess.run(_train_cmd(tmp_path / "killed", [], resume=True), check=True, env=env,
+                   capture_output=True, timeout=300)
+    a = load_file(str(tmp_path / "full" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "last" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+    rows = (tmp_path / "killed" / "metrics.csv").read_text().splitlines()[1:]
+    train_steps = [int(r.split(",")[0]) for r in rows if ",train," in r]
+    assert train_steps == list(range(1, steps + 1))  # no step logged twice after the resume
+
+
+def test_ctrl_c_saves_checkpoint_and_exits_cleanly(photo_root, tmp_path):
+    overrides = _tiny_overrides(photo_root, 100000) + ["data.size=96"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_train_cmd(tmp_path / "run", overrides), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    csv = tmp_path / "run" / "metrics.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if csv.exists() and len(csv.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    step = torch.load(tmp_path / "run" / "state.pt", weights_only=False)["step"]
+    assert 0 < step < 100000
+    assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+
+
+DDP_SCRIPT = """
+import sys, torch
+from pathlib import Path
+from tinct.train.config import load_config
+from tinct.train.loop import train
+run_dir, out_dir, *overrides = sys.argv[1:]
+result = train(load_config(None, overrides), Path(run_dir), progress=False)
+rank = int(__import__("os").environ["RANK"])
+torch.save(result.model.state_dict(), Path(out_dir) / f"rank{rank}.pt")
+"""
+
+
+def test_two_process_ddp_ranks_agree(photo_root, tmp_path):
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           "--master_port=0", "--rdzv_backend=c10d", "--rdzv_endpoint=127.0.0.1:0",
+           str(script), str(tmp_path / "run"), str(tmp_path),
+           *_tiny_overrides(photo_root, 4)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    r0 = torch.load(tmp_path / "rank0.pt")
+    r1 = torch.load(tmp_path / "rank1.pt")
+    for key in r0:
+        torch.testing.assert_close(r0[key], r1[key], msg=key)
+    run = tmp_path / "run"
+    assert [p.name for p in run.glob("state*.pt")] == ["state.pt"]
+    state = torch.load(run / "state.pt", weights_only=False)
+    assert state["world_size"] == 2 and state["step"] == 4
+    summary = json.loads((run / "last" / "config.json").read_text())["training"]
+    assert summary["images_seen"] == 4 * 2 * 2
+    # a 2-process run resumes in one process
+    cfg = load_config(run / "config.yaml", ["run.steps=6"])
+    result = train(cfg, run, resume=True, progress=False)
+    assert result.step == 6
+
+
+def test_dataset_sample_is_deterministic(photo_root):
+    files = [(str(p), 1.0) for p in sorted(photo_root.rglob("*.jpg"))]
+    ds = ColorizationDataset(files, 48, seed=3)
+    ds.set_epoch(2)
+    a, b = ds[5], ds[5]
+    assert torch.equal(a["L"], b["L"]) and torch.equal(a["chroma"], b["chroma"])
+    assert a["L"].shape == (1, 48, 48) and a["chroma"].shape == (2, 48, 48)
+    assert float(a["L"].min()) >= -1 and float(a["L"].max()) <= 1
+    rgb = color.from_lightness_chroma(color.denormalize_lightness(a["L"]), a["chroma"])
+    assert rgb.shape == (3, 48, 48)
