@@ -1,0 +1,310 @@
+"""``tinct colorize INPUT... -o OUT``: colorize image files and folders into an output folder.
+
+A folder input is searched recursively and its tree is mirrored under OUT; a file input is
+written to ``OUT/<name>``. A file that cannot be read or written is reported in one line
+(``path: problem``) and skipped; the rest continue and the exit status is 1 at the end. An
+existing output is skipped unless ``--overwrite``; an input is never written over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time, so 'tinct --help' stays fast
+    import numpy as np
+
+    from ..imageio import LoadedImage
+    from ..pipeline import Colorizer
+
+FORMATS = ("same", "png", "jpg", "webp", "tif")
+FALLBACK_SUFFIX = ".png"  # for inputs whose own format cannot be written (e.g. GIF)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "colorize", help="colorize photos (files or folders)",
+        description="Colorize black-and-white photos. Each INPUT is an image file or a folder "
+                    "(searched recursively; its tree is mirrored under OUT). Colour photos are "
+                    "treated as their lightness. The original lightness is kept exactly; only "
+                    "colour is added. A file that cannot be read is reported and skipped, and "
+                    "the exit status is then 1.",
+        epilog="example: tinct colorize old_photos/ scan.tif -o coloured/ --format jpg")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file or folder of images")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder (created if missing)")
+    p.add_argument("--format", choices=FORMATS, default="same",
+                   help="output format; 'same' keeps the input's format, or PNG when that "
+                        "format cannot be written (default: same)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q",
+                   help="JPEG/WebP quality, 1-100 (default: 95)")
+    p.add_argument("--model", metavar="NAME_OR_FOLDER",
+                   help="installed model name or saved-model folder (default: the shipped "
+                        "model; see 'tinct models')")
+    p.add_argument("--size", type=int, metavar="PX",
+                   help="working resolution: the network sees the image with its longer side "
+                        "at PX pixels (default: the model's)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the network runs (default: auto = CUDA when available)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="images read and colorized together (default: 8)")
+    p.add_argument("--max-pixels", type=int, metavar="N",
+                   help="refuse images larger than N pixels (default: $TINCT_MAX_PIXELS or "
+                        "100 million)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (default: skip them)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (there is none anyway when stderr is not a terminal)")
+    p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class Job:
+    """One image to colorize: where it comes from and where it goes."""
+
+    source: Path
+    target: Path
+
+
+@dataclass
+class Plan:
+    """What a run will do, decided before any image is decoded."""
+
+    jobs: list[Job] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one-line messages
+    skipped: list[Path] = field(default_factory=list)  # outputs that exist already
+
+
+def output_suffix(source: Path, fmt: str) -> str:
+    """The output file suffix for ``source`` under ``--format fmt`` (lower case, with dot)."""
+    from ..imageio import WRITE_SUFFIXES
+
+    if fmt != "same":
+        return f".{fmt}"
+    suffix = source.suffix.lower()
+    return suffix if suffix in WRITE_SUFFIXES else FALLBACK_SUFFIX
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def collect_jobs(inputs: Sequence[str], out: Path, fmt: str) -> tuple[list[Job], list[str]]:
+    """Input files and folders -> (jobs in input order, one-line failures).
+
+    Folders are listed recursively (``imageio.list_images``) and mirrored under ``out``; files
+    inside ``out`` are left out of a folder's listing, so an output folder placed inside an
+    input folder is never read back. A file reached twice is done once; two files that would
+    write the same output file are a failure for the second one.
+    """
+    from ..imageio import ImageReadError, list_images
+
+    out_resolved = out.resolve()
+    jobs: list[Job] = []
+    failures: list[str] = []
+    claimed: dict[Path, Path] = {}  # resolved target -> source that claimed it
+    sources: set[Path] = set()  # resolved sources, so a file named twice is done once
+    for given in inputs:
+        root = Path(given)
+        try:
+            files = list_images(root)
+        except ImageReadError as exc:
+            failures.append(str(exc))
+            continue
+        is_folder = root.is_dir()
+        for path in files:
+            resolved = path.resolve()
+            if resolved in sources or (is_folder and _is_inside(resolved, out_resolved)):
+                continue
+            sources.add(resolved)
+            relative = path.relative_to(root) if is_folder else Path(path.name)
+            target = out / relative.with_suffix(output_suffix(path, fmt))
+            key = target.resolve()
+            if key in claimed:
+                failures.append(f"{path}: output {target} is also the output of "
+                                f"{claimed[key]}; skipped (rename one of them)")
+                continue
+            claimed[key] = path
+            jobs.append(Job(path, target))
+    return jobs, failures
+
+
+class InputGuard:
+    """Knows every input file by device and inode, so no output is written over one."""
+
+    def __init__(self, paths: Iterable[Path]):
+        self._by_id: dict[tuple[int, int], Path] = {}
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            self._by_id[(st.st_dev, st.st_ino)] = path
+
+    def inputs_at(self, path: Path) -> list[Path]:
+        """The input files that ``path`` currently is (empty when it is none of them)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return []
+        found = self._by_id.get((st.st_dev, st.st_ino))
+        return [found] if found is not None else []
+
+
+def make_plan(inputs: Sequence[str], out: Path, fmt: str,
+              overwrite: bool) -> tuple[Plan, InputGuard]:
+    """Collects the jobs and sorts out those that would overwrite an input or an output."""
+    jobs, failures = collect_jobs(inputs, out, fmt)
+    guard = InputGuard(job.source for job in jobs)
+    plan = Plan(failures=failures)
+    for job in jobs:
+        if guard.inputs_at(job.target):
+            plan.failures.append(f"{job.source}: output {job.target} is an input image; "
+                                 "refusing to overwrite it (choose another output folder)")
+        elif job.target.exists() and not overwrite:
+            plan.skipped.append(job.target)
+        else:
+            plan.jobs.append(job)
+    return plan, guard
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _check_options(args) -> None:
+    from . import CLIError
+
+    if not 1 <= args.quality <= 100:
+        raise CLIError(f"--quality must be in 1..100, got {args.quality}")
+    if args.size is not None and args.size < 8:
+        raise CLIError(f"--size must be at least 8 pixels, got {args.size}")
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise CLIError(f"--max-pixels must be positive, got {args.max_pixels}")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"{out}: output must be a folder, and this is a file")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class Runner:
+    """Reads, colorizes and writes the jobs of a plan in batches, reporting as it goes."""
+
+    def __init__(self, colorizer: Colorizer, guard: InputGuard, *, size: int | None,
+                 batch_size: int, max_pixels: int | None, quality: int,
+                 report: Callable[[str], None], progress):
+        self.colorizer = colorizer
+        self.guard = guard
+        self.size = size
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.quality = quality
+        self.report = report  # prints one line
+        self.progress = progress  # a tqdm bar
+        self.done = 0
+        self.failed = 0
+
+    def fail(self, message: str) -> None:
+        self.failed += 1
+        self.report(message)
+
+    def run(self, jobs: Sequence[Job]) -> None:
+        for start in range(0, len(jobs), self.batch_size):
+            batch = jobs[start:start + self.batch_size]
+            loaded = self._read(batch)
+            for job, image, rgb in self._colorize(loaded):
+                self._write(job, image, rgb)
+            self.progress.update(len(batch))
+
+    def _read(self, batch: Sequence[Job]) -> list[tuple[Job, LoadedImage]]:
+        from ..imageio import ImageReadError, read_image
+
+        loaded = []
+        for job in batch:
+            try:
+                loaded.append((job, read_image(job.source, max_pixels=self.max_pixels)))
+            except ImageReadError as exc:
+                self.fail(str(exc))
+            except MemoryError:
+                self.fail(f"{job.source}: not enough memory to decode this image")
+        return loaded
+
+    def _colorize(self, loaded: list[tuple[Job, LoadedImage]]
+                  ) -> Iterator[tuple[Job, LoadedImage, np.ndarray]]:
+        """Yields (job, image, rgb); a batch that fails is retried image by image."""
+        if not loaded:
+            return
+        images = [image for _, image in loaded]
+        try:
+            results = self.colorizer.colorize_loaded(images, self.size, self.batch_size)
+        except (RuntimeError, MemoryError, ValueError) as exc:
+            if len(loaded) == 1:
+                job = loaded[0][0]
+                self.fail(f"{job.source}: colorization failed ({_one_line(exc)})")
+                return
+            for item in loaded:  # find the image that breaks the batch
+                yield from self._colorize([item])
+            return
+        for (job, image), rgb in zip(loaded, results, strict=True):
+            yield job, image, rgb
+
+    def _write(self, job: Job, image: LoadedImage, rgb: np.ndarray) -> None:
+        from ..imageio import write_image
+
+        protect = [job.source, *self.guard.inputs_at(job.target)]
+        try:
+            write_image(job.target, rgb, image.alpha, quality=self.quality,
+                        icc_profile=image.icc_profile, protect=protect)
+        except (OSError, ValueError) as exc:
+            self.fail(_one_line(exc))
+            return
+        self.done += 1
+
+
+def summary_line(done: int, failed: int, skipped: int, out: Path) -> str:
+    line = f"{done} colorized, {failed} failed, {skipped} skipped"
+    if skipped:
+        line += " (outputs exist; --overwrite replaces them)"
+    return f"{line}; output folder: {out}"
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_options(args)
+    from tqdm import tqdm
+
+    from ..pipeline import Colorizer
+    from . import CLIError
+
+    out = Path(args.output)
+    plan, guard = make_plan(args.inputs, out, args.format, args.overwrite)
+    if not (plan.jobs or plan.skipped or plan.failures):
+        raise CLIError(f"no image files found in {', '.join(args.inputs)}")
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device)
+
+    def report(line: str) -> None:
+        tqdm.write(line, file=sys.stderr)
+
+    for line in plan.failures:
+        report(line)
+    # disable=None: a bar on a terminal, none in logs and pipes
+    hide = True if args.no_progress or not plan.jobs else None
+    with tqdm(total=len(plan.jobs), unit="img", desc="colorizing", file=sys.stderr,
+              disable=hide, dynamic_ncols=True) as bar:
+        runner = Runner(colorizer, guard, size=args.size, batch_size=args.batch_size,
+                        max_pixels=args.max_pixels, quality=args.quality, report=report,
+                        progress=bar)
+        runner.run(plan.jobs)
+    failed = runner.failed + len(plan.failures)
+    print(summary_line(runner.done, failed, len(plan.skipped), out))
+    return 1 if failed else 0

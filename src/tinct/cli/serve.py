@@ -1,0 +1,105 @@
+"""``tinct serve``: the web page and HTTP API (and the Turing test) on a local server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from . import CLIError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "serve", help="web page and HTTP API for colorizing (and the Turing test)",
+        description="Serve the colorizing web page and HTTP API (POST /api/colorize, "
+                    "GET /api/models, GET /healthz; reference at /docs). Binds to 127.0.0.1 "
+                    "unless --host says otherwise. Uploads stay in memory and nothing is kept "
+                    "after a response. Needs the web extra: pip install 'tinct[web]'.",
+        epilog="example: tinct serve --model tinct-base --model runs/mine/model --port 8080")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default: 127.0.0.1, this machine only; 0.0.0.0 "
+                        "exposes the server to the network)")
+    p.add_argument("--port", type=_positive_int, default=8000, help="TCP port (default: 8000)")
+    p.add_argument("--model", action="append", metavar="NAME_OR_FOLDER",
+                   help="a model to offer: installed name or saved-model folder; repeat for "
+                        "several (the first is the default; default: the shipped model)")
+    p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, metavar="MB",
+                   help="largest upload in megabytes; larger requests get 413 (default: 20)")
+    p.add_argument("--max-pixels", type=_positive_int, default=25_000_000, metavar="N",
+                   help="largest image (width x height) accepted; larger get 413 "
+                        "(default: 25e6)")
+    p.add_argument("--max-size", type=_positive_int, default=1024, metavar="PX",
+                   help="largest working resolution a request may ask for (default: 1024)")
+    p.add_argument("--concurrency", type=_positive_int, default=1, metavar="N",
+                   help="colorizations running at once (default: 1; on CPU each uses "
+                        "cores/N threads)")
+    p.add_argument("--queue", type=_non_negative_int, default=16, metavar="N",
+                   help="requests that may wait for a worker; beyond that the server answers "
+                        "503 at once (default: 16)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the networks run (default: auto = CUDA when available)")
+    p.add_argument("--study", metavar="STUDY_DIR",
+                   help="enable the Turing test pages with a study folder from "
+                        "'tinct turing prepare'")
+    p.add_argument("--votes", metavar="FILE",
+                   help="SQLite file for Turing votes (default: STUDY_DIR/votes.sqlite)")
+    p.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"),
+                   default="info", help="server log level (default: info)")
+    p.set_defaults(func=run)
+
+
+def _share_cores(concurrency: int, device: str) -> None:
+    """On CPU, split the cores among the workers instead of oversubscribing them."""
+    import torch
+
+    if device != "cuda" and not torch.cuda.is_available():
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // concurrency))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from ..web import create_app
+        from ..web.server import serve
+    except ModuleNotFoundError as exc:
+        raise CLIError(f"the web server needs {exc.name}: pip install 'tinct[web]'") from None
+    if args.votes and not args.study:
+        raise CLIError("--votes needs --study")
+    _share_cores(args.concurrency, args.device)
+    app = create_app(args.model, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
+                     concurrency=args.concurrency, queue=args.queue, max_size=args.max_size,
+                     study=args.study, votes=args.votes, device=args.device)
+    pool = app.state.pool
+    print(f"tinct serve: models {', '.join(pool.names)} (default {pool.default}); "
+          f"{args.concurrency} worker(s), queue {args.queue}")
+    if args.study:
+        print(f"tinct serve: Turing test at http://{args.host}:{args.port}/turing "
+              f"(votes in {app.state.votes.path})")
+    print(f"tinct serve: open http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    serve(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

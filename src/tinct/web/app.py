@@ -1,0 +1,186 @@
+"""The FastAPI app: the colorizing page, the HTTP API and (optionally) the Turing test.
+
+``create_app(models, ...)`` builds it; ``tinct serve`` runs it with uvicorn. Routes:
+
+- ``GET /``: the page (static HTML/CSS/JS from ``static/``, no CDN).
+- ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``) ->
+  the colorized image (PNG or JPEG), same pixel size as the upload.
+- ``GET /api/models``, ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (an offline
+  API reference rendered from openapi.json).
+- with a study: ``/turing``, ``/turing/results`` and ``/api/turing/*``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..turing import load_study
+from .errors import ApiError, error_responses, install_error_handlers
+from .imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
+from .models import ModelPool, ModelSpec
+from .service import Busy, WorkQueue
+from .turing_routes import turing_router
+from .uploads import MULTIPART_OVERHEAD, discard_body, read_upload
+from .votes import VoteStore
+
+STATIC_DIR = Path(__file__).parent / "static"
+MIN_SIZE = 32
+FORM_FIELDS = ("file", "model", "size", "format")
+
+COLORIZE_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": "the photo (JPEG, PNG, TIFF, WebP, BMP or GIF); "
+                                    "its content decides, not its name or type"},
+            "model": {"type": "string", "description": "a name from GET /api/models "
+                                                       "(default: the first)"},
+            "size": {"type": "integer", "description": "working resolution of the network "
+                                                       "(longer side; default: the model's)"},
+            "format": {"type": "string", "enum": ["png", "jpeg"], "default": "png"},
+        },
+    }}},
+}
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+class ColorizeParams:
+    """The text fields of a colorize request, checked (422 for anything wrong)."""
+
+    def __init__(self, fields: dict[str, str], pool: ModelPool, max_size: int):
+        unknown = sorted(set(fields) - set(FORM_FIELDS))
+        if unknown:
+            raise ApiError(422, f"unknown form field(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(FORM_FIELDS)}")
+        self.model = fields.get("model") or pool.default
+        if self.model not in pool.infos:
+            raise ApiError(422, f"model: unknown model {self.model!r}; available: "
+                                f"{', '.join(pool.names)}")
+        fmt = (fields.get("format") or "png").lower()
+        self.format = FORMAT_ALIASES.get(fmt, fmt)
+        if self.format not in OUTPUT_FORMATS:
+            raise ApiError(422, f"format: must be png or jpeg, got {fmt!r}")
+        self.size: int | None = None
+        if fields.get("size"):
+            raw = fields["size"]
+            if not raw.isdigit() or not MIN_SIZE <= int(raw) <= max_size:
+                raise ApiError(422, f"size: must be a whole number of pixels from {MIN_SIZE} "
+                                    f"to {max_size}, got {raw!r}")
+            self.size = int(raw)
+
+
+def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 20.0,
+               max_pixels: int = 25_000_000, concurrency: int = 1, queue: int = 8,
+               max_size: int = 1024, study: str | os.PathLike | None = None,
+               votes: str | os.PathLike | None = None, device: str | None = None,
+               preload: bool = True) -> FastAPI:
+    """Builds the app.
+
+    Args:
+        models: installed model names or saved-model folders; the first is the default.
+            Empty or None: the model shipped with tinct.
+        max_upload_mb: largest upload, enforced while reading (413 above it).
+        max_pixels: largest width * height, checked from the header (413 above it).
+        concurrency: colorizations running at once (worker threads).
+        queue: requests allowed to wait for a worker; beyond that, 503 at once.
+        max_size: largest working ``size`` a request may ask for.
+        study: a folder from ``tinct turing prepare``: enables the Turing pages.
+        votes: the SQLite file for Turing votes (default ``STUDY/votes.sqlite``).
+        device: torch device for the models (default: the best available).
+        preload: load every model now (errors surface at start-up, not on a request).
+    """
+    if max_upload_mb <= 0 or max_pixels <= 0 or max_size < MIN_SIZE:
+        raise ValueError("max_upload_mb and max_pixels must be positive, max_size >= "
+                         f"{MIN_SIZE}")
+    pool = ModelPool(list(models or []), device=device)
+    if preload:
+        pool.preload()
+    work = WorkQueue(concurrency, queue)
+    max_bytes = int(max_upload_mb * 2**20)
+    the_study = load_study(study) if study is not None else None
+    store = (VoteStore(votes if votes is not None else Path(study) / "votes.sqlite")
+             if the_study is not None else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        work.shutdown()
+
+    app = FastAPI(title="tinct", version=__version__, lifespan=lifespan,
+                  description="Colorize black-and-white photographs over HTTP. Errors are "
+                              "JSON `{\"error\": message}`.",
+                  docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.state.pool, app.state.work, app.state.study, app.state.votes = pool, work, the_study, store
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return _page("index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return _page("docs.html")
+
+    @app.get("/healthz", tags=["service"], summary="Health and load")
+    def healthz() -> dict:
+        """Liveness and load: workers running, requests queued, capacity."""
+        return {"status": "ok", "version": __version__, "models": pool.names,
+                "turing": the_study is not None, **work.stats()}
+
+    @app.get("/api/models", tags=["colorize"], summary="Models and limits")
+    def list_models() -> dict:
+        """The models this server offers (the first is the default) and its upload limits."""
+        return {"default": pool.default,
+                "models": [info.public() for info in pool.infos.values()],
+                "limits": {"max_upload_bytes": max_bytes, "max_pixels": max_pixels,
+                           "min_size": MIN_SIZE, "max_size": max_size,
+                           "formats": list(OUTPUT_FORMATS)}}
+
+    @app.post("/api/colorize", tags=["colorize"], summary="Colorize an image",
+              openapi_extra={"requestBody": COLORIZE_BODY},
+              response_class=Response,
+              responses={200: {"description": "The colorized image, same size as the upload",
+                               "content": {"image/png": {}, "image/jpeg": {}}},
+                         **error_responses(400, 413, 415, 422, 503)})
+    async def colorize(request: Request) -> Response:
+        """Colorizes one uploaded image and returns it as PNG (default) or JPEG."""
+        try:
+            with work.admit() as ticket:
+                upload = await read_upload(request, max_bytes)
+                params = ColorizeParams(upload.fields, pool, max_size)
+                sniff(upload.data, max_pixels)
+                started = time.perf_counter()
+                data = await work.run(ticket, lambda: colorize_bytes(
+                    pool.get(params.model), upload.data, params.format, params.size,
+                    max_pixels))
+                seconds = time.perf_counter() - started
+        except Busy:
+            await discard_body(request, max_bytes + MULTIPART_OVERHEAD)
+            raise
+        name = download_name(upload.filename, params.format)
+        return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "Cache-Control": "no-store",
+            "X-Tinct-Model": params.model,
+            "X-Tinct-Seconds": f"{seconds:.3f}",
+        })
+
+    if the_study is not None and store is not None:
+        app.include_router(turing_router(the_study, store, _page))
+    return app

@@ -1,0 +1,96 @@
+"""Upload bytes -> checked, decoded, colorized, encoded bytes. No file is ever written.
+
+``sniff`` looks at the content only (never the file name or the declared content type):
+bytes that no decoder recognises are 415, a recognised image above the pixel limit is 413
+(read from the header, before decoding), and ``colorize_bytes`` turns a recognised image that
+fails to decode into 400.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from PIL import Image, UnidentifiedImageError
+
+from ..imageio import _READ_FORMATS as READ_FORMATS
+from ..imageio import ImageReadError, read_image
+from ..pipeline import Colorizer
+from .errors import ApiError
+
+OUTPUT_FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg")}
+FORMAT_ALIASES = {"jpg": "jpeg"}
+JPEG_QUALITY = 92
+PNG_COMPRESS_LEVEL = 3  # a good size/speed trade-off for photos; 6 (default) is much slower
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    format: str  # Pillow's name: JPEG, PNG, ...
+    width: int
+    height: int
+
+
+def _pixels(n: int) -> str:
+    return f"{n / 1e6:.3g} megapixels" if n >= 1_000_000 else f"{n:,} pixels"
+
+
+def sniff(data: bytes, max_pixels: int) -> Sniffed:
+    """The image format and size from the header of ``data``; raises ``ApiError`` 400/413/415."""
+    if not data:
+        raise ApiError(400, "the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=READ_FORMATS) as im:
+                found = Sniffed(str(im.format), *im.size)
+    except Image.DecompressionBombError:
+        raise ApiError(413, f"the image has more than {_pixels(max_pixels)}") from None
+    except UnidentifiedImageError:
+        raise ApiError(415, "expected a JPEG, PNG, TIFF, WebP, BMP or GIF file; the content "
+                            "of this one is none of these") from None
+    except Exception as exc:  # a recognised format with a broken header
+        raise ApiError(400, f"the image cannot be decoded ({exc})") from None
+    if found.width * found.height > max_pixels:
+        raise ApiError(413, f"the image is {found.width}x{found.height} = "
+                            f"{_pixels(found.width * found.height)}, above the limit of "
+                            f"{_pixels(max_pixels)}")
+    return found
+
+
+def colorize_bytes(colorizer: Colorizer, data: bytes, output_format: str, size: int | None,
+                   max_pixels: int) -> bytes:
+    """Decodes ``data``, colorizes it at working ``size`` and encodes it as ``output_format``.
+
+    The result has the input's pixel size (EXIF orientation applied) and its ICC profile;
+    alpha is kept in PNG. Raises ``ApiError`` 400 when the image does not decode.
+    """
+    try:
+        loaded = read_image(data, max_pixels=max_pixels)
+    except ImageReadError as exc:
+        problem = str(exc).split(": ", 1)[-1]
+        raise ApiError(400, f"the image cannot be decoded: {problem}") from None
+    result = colorizer.colorize(loaded, size=size)
+    pil_format, _, _ = OUTPUT_FORMATS[output_format]
+    options: dict[str, object] = {}
+    if pil_format == "JPEG":
+        result = result.convert("RGB")
+        options.update(quality=JPEG_QUALITY)
+    else:
+        options.update(compress_level=PNG_COMPRESS_LEVEL)
+    if loaded.icc_profile:
+        options["icc_profile"] = loaded.icc_profile
+    out = io.BytesIO()
+    result.save(out, format=pil_format, **options)
+    return out.getvalue()
+
+
+def download_name(uploaded: str, output_format: str) -> str:
+    """A safe file name for the result: the upload's stem (ASCII letters, digits, ``._-``) plus
+    ``-colorized`` and the format's suffix. Used only in a response header, never on disk."""
+    stem = PurePath(uploaded.replace("\\", "/")).stem if uploaded else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "image"
+    return f"{stem}-colorized{OUTPUT_FORMATS[output_format][2]}"

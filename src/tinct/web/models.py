@@ -1,0 +1,85 @@
+"""The models a server offers: resolved and checked at start-up, loaded once, then cached."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import read_config, resolve_model
+from ..pipeline import Colorizer
+
+ModelSpec = str | os.PathLike | None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``GET /api/models`` tells about one model."""
+
+    name: str
+    folder: Path
+    config: dict[str, Any]
+
+    def public(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "name": self.name,
+            "description": c.get("description", ""),
+            "architecture": c["architecture"],
+            "working_size": int(c["working_size"]),
+            "space": c["space"],
+            "metrics": c.get("metrics", {}),
+        }
+
+
+class ModelPool:
+    """Name -> :class:`Colorizer`, each loaded at most once (thread-safe), in start-up order.
+
+    ``specs`` are installed model names or saved-model folders (``None``: the shipped default).
+    Every folder and its ``config.json`` are checked here, so a bad ``--model`` fails at
+    start-up rather than on the first request. The first model is the default.
+    """
+
+    def __init__(self, specs: list[ModelSpec], device: str | None = None):
+        if not specs:
+            specs = [None]
+        self.device = device
+        self.infos: dict[str, ModelInfo] = {}
+        for spec in specs:
+            folder = resolve_model(spec)
+            config = read_config(folder)
+            name = str(config.get("name") or folder.name)
+            if name in self.infos:
+                if self.infos[name].folder.resolve() == folder.resolve():
+                    continue
+                raise ValueError(f"two models are named {name!r} ({self.infos[name].folder} "
+                                 f"and {folder}); rename one")
+            self.infos[name] = ModelInfo(name, folder, config)
+        self._loaded: dict[str, Colorizer] = {}
+        self._locks = {name: threading.Lock() for name in self.infos}
+
+    @property
+    def default(self) -> str:
+        return next(iter(self.infos))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.infos)
+
+    def get(self, name: str) -> Colorizer:
+        """The loaded colorizer for ``name`` (loads it on first use). ``KeyError`` if unknown."""
+        info = self.infos[name]
+        colorizer = self._loaded.get(name)
+        if colorizer is None:
+            with self._locks[name]:
+                colorizer = self._loaded.get(name)
+                if colorizer is None:
+                    colorizer = Colorizer.from_pretrained(info.folder, device=self.device)
+                    self._loaded[name] = colorizer
+        return colorizer
+
+    def preload(self) -> None:
+        for name in self.infos:
+            self.get(name)

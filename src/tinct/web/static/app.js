@@ -1,0 +1,314 @@
+// The colorizing page: pick or drop photos, upload them (two at a time), show each result with
+// a before/after slider, download one or all (a zip built here, in the browser).
+import { formatBytes, getJSON, showBanner, showTuringLink } from "./common.js";
+import { makeZip } from "./zip.js";
+
+const PARALLEL_UPLOADS = 2;
+const BUSY_RETRIES = 6; // a 503 (queue full) is retried after Retry-After seconds
+
+const STATUS_WORDS = {
+  0: "Could not reach the server",
+  400: "This image could not be decoded",
+  413: "Too large",
+  415: "Not an image",
+  422: "Request refused",
+  500: "The server failed",
+  503: "The server is busy",
+};
+
+const el = (id) => document.getElementById(id);
+const jobs = [];
+let limits = null;
+let running = 0;
+
+// ---------------------------------------------------------------- start-up
+
+async function init() {
+  showTuringLink();
+  try {
+    const info = await getJSON("/api/models");
+    limits = info.limits;
+    const select = el("model");
+    select.replaceChildren(...info.models.map((m) => {
+      const option = new Option(m.description ? `${m.name} — ${m.description}` : m.name, m.name);
+      option.selected = m.name === info.default;
+      return option;
+    }));
+    select.disabled = info.models.length < 2;
+    el("limits").textContent = `, up to ${formatBytes(limits.max_upload_bytes)} and ` +
+      `${Math.round(limits.max_pixels / 1e6)} megapixels each`;
+  } catch (error) {
+    showBanner(error.message);
+  }
+}
+
+// ---------------------------------------------------------------- adding files
+
+function settings() {
+  return { model: el("model").value, size: el("size").value, format: el("format").value };
+}
+
+function addFiles(files) {
+  for (const file of files) {
+    const job = { file, settings: settings(), state: "waiting", card: makeCard(file) };
+    jobs.push(job);
+    if (limits && file.size > limits.max_upload_bytes) {
+      fail(job, 413, `${formatBytes(file.size)} is above this server's limit of ` +
+        `${formatBytes(limits.max_upload_bytes)}.`);
+    }
+  }
+  el("progress").hidden = jobs.length === 0;
+  pump();
+  updateProgress();
+}
+
+function pump() {
+  while (running < PARALLEL_UPLOADS) {
+    const job = jobs.find((j) => j.state === "waiting");
+    if (!job) break;
+    run(job);
+  }
+}
+
+// ---------------------------------------------------------------- one job
+
+async function run(job) {
+  running += 1;
+  job.state = "working";
+  setWorking(job, "Uploading…", 0);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const reply = await send(job);
+      if (reply.status === 200) {
+        finish(job, reply);
+        break;
+      }
+      if (reply.status === 503 && attempt < BUSY_RETRIES) {
+        setWorking(job, "Server busy, retrying…", null);
+        await new Promise((r) => setTimeout(r, 1000 * (reply.retryAfter || 2)));
+        continue;
+      }
+      fail(job, reply.status, reply.error);
+      break;
+    }
+  } finally {
+    running -= 1;
+    updateProgress();
+    pump();
+  }
+}
+
+/** POSTs the job's file; resolves {status, blob, name, model, seconds} or {status, error}. */
+function send(job) {
+  const form = new FormData();
+  form.append("file", job.file, job.file.name);
+  const { model, size, format } = job.settings;
+  if (model) form.append("model", model);
+  if (size) form.append("size", size);
+  form.append("format", format);
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/colorize");
+    xhr.responseType = "blob";
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) setWorking(job, "Uploading…", e.loaded / e.total);
+    };
+    xhr.upload.onload = () => setWorking(job, "Colorizing…", null);
+    xhr.onerror = () => resolve({ status: 0, error: "the connection failed." });
+    xhr.onload = async () => {
+      if (xhr.status === 200) {
+        const disposition = xhr.getResponseHeader("Content-Disposition") || "";
+        const match = disposition.match(/filename="([^"]+)"/);
+        resolve({
+          status: 200, blob: xhr.response, name: match ? match[1] : "colorized.png",
+          model: xhr.getResponseHeader("X-Tinct-Model"),
+          seconds: parseFloat(xhr.getResponseHeader("X-Tinct-Seconds") || "0"),
+        });
+        return;
+      }
+      let message = `the server answered ${xhr.status}.`;
+      try {
+        message = JSON.parse(await xhr.response.text()).error || message;
+      } catch {
+        /* not JSON */
+      }
+      resolve({ status: xhr.status, error: message,
+        retryAfter: parseFloat(xhr.getResponseHeader("Retry-After") || "2") });
+    };
+    xhr.send(form);
+  });
+}
+
+// ---------------------------------------------------------------- cards
+
+function makeCard(file) {
+  const card = el("card-template").content.firstElementChild.cloneNode(true);
+  card.classList.add("waiting");
+  card.querySelector(".name").textContent = file.name;
+  card.querySelector(".name").title = file.name;
+  card.querySelector(".meta").textContent = formatBytes(file.size);
+  const before = card.querySelector(".before");
+  before.src = URL.createObjectURL(file);
+  before.onerror = () => before.removeAttribute("src"); // e.g. TIFF: shown from the result
+  before.onload = () => setAspect(card, before);
+  const slider = card.querySelector(".slider");
+  slider.addEventListener("input", () => setSplit(card, slider.value));
+  card.querySelector(".working-text").textContent = "Waiting…";
+  el("results").append(card);
+  return card;
+}
+
+function setAspect(card, img) {
+  if (img.naturalWidth && img.naturalHeight) {
+    card.querySelector(".compare").style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+  }
+}
+
+/** value in 0..100: the colorized image shows left of it, the original right of it. */
+function setSplit(card, value) {
+  card.querySelector(".after").style.clipPath = `inset(0 ${100 - value}% 0 0)`;
+  card.querySelector(".handle").style.left = `${value}%`;
+}
+
+function setWorking(job, text, fraction) {
+  const card = job.card;
+  card.classList.remove("waiting");
+  card.querySelector(".working-text").textContent = text;
+  const fill = card.querySelector(".working .bar-fill");
+  fill.classList.toggle("indeterminate", fraction === null);
+  if (fraction !== null) fill.style.width = `${Math.round(fraction * 100)}%`;
+}
+
+function finish(job, reply) {
+  job.state = "done";
+  job.result = reply;
+  const card = job.card;
+  const url = URL.createObjectURL(reply.blob);
+  const after = card.querySelector(".after");
+  const before = card.querySelector(".before");
+  after.onload = () => {
+    setAspect(card, after);
+    card.querySelector(".meta").textContent =
+      `${after.naturalWidth}×${after.naturalHeight} · ${reply.seconds.toFixed(1)} s`;
+    if (!before.getAttribute("src")) { // the browser cannot show the original: gray result
+      before.src = url;
+      before.classList.add("gray");
+    }
+  };
+  after.src = url;
+  const link = card.querySelector(".download");
+  link.href = url;
+  link.download = reply.name;
+  link.textContent = `Download ${reply.name.split(".").pop().toUpperCase()}`;
+  link.hidden = false;
+  card.classList.add("done");
+  setSplit(card, card.querySelector(".slider").value);
+}
+
+function fail(job, status, message) {
+  job.state = "failed";
+  const card = job.card;
+  card.classList.add("failed");
+  const error = card.querySelector(".error");
+  const title = document.createElement("strong");
+  title.textContent = STATUS_WORDS[status] || `Error ${status}`;
+  error.replaceChildren(title, document.createElement("br"), capitalize(message));
+  error.hidden = false;
+  const retry = card.querySelector(".retry");
+  retry.hidden = ![0, 500, 503].includes(status);
+  retry.onclick = () => {
+    card.classList.remove("failed");
+    error.hidden = true;
+    retry.hidden = true;
+    job.state = "waiting";
+    pump();
+    updateProgress();
+  };
+}
+
+function capitalize(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
+// ---------------------------------------------------------------- overall progress, zip
+
+function updateProgress() {
+  const done = jobs.filter((j) => j.state === "done").length;
+  const failed = jobs.filter((j) => j.state === "failed").length;
+  const total = jobs.length;
+  const finished = done + failed;
+  el("progress-bar").style.width = total ? `${(100 * finished) / total}%` : "0";
+  const failedText = failed ? `, ${failed} failed` : "";
+  el("progress-label").textContent = finished < total
+    ? `Colorizing… ${finished} of ${total} finished${failedText}`
+    : `Done: ${done} colorized${failedText}`;
+  el("download-all").disabled = done === 0;
+}
+
+async function downloadAll() {
+  const button = el("download-all");
+  button.disabled = true;
+  const label = button.textContent;
+  button.textContent = "Zipping…";
+  try {
+    const entries = jobs.filter((j) => j.state === "done")
+      .map((j) => ({ name: j.result.name, blob: j.result.blob }));
+    const zip = await makeZip(entries);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(zip);
+    link.download = "tinct-colorized.zip";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  } finally {
+    button.textContent = label;
+    updateProgress();
+  }
+}
+
+function clearFinished() {
+  for (let i = jobs.length - 1; i >= 0; i--) {
+    const job = jobs[i];
+    if (job.state === "done" || job.state === "failed") {
+      for (const img of job.card.querySelectorAll("img")) {
+        if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+      }
+      job.card.remove();
+      jobs.splice(i, 1);
+    }
+  }
+  el("progress").hidden = jobs.length === 0;
+  updateProgress();
+}
+
+// ---------------------------------------------------------------- wiring
+
+const drop = el("drop");
+el("files").addEventListener("change", (e) => {
+  addFiles([...e.target.files]);
+  e.target.value = "";
+});
+for (const type of ["dragenter", "dragover"]) {
+  drop.addEventListener(type, (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  });
+}
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  addFiles([...e.dataTransfer.files]);
+});
+// a photo dropped beside the zone must not make the browser navigate away
+window.addEventListener("dragover", (e) => e.preventDefault());
+window.addEventListener("drop", (e) => e.preventDefault());
+window.addEventListener("paste", (e) => {
+  const files = [...(e.clipboardData?.files || [])];
+  if (files.length) addFiles(files);
+});
+el("download-all").addEventListener("click", downloadAll);
+el("clear").addEventListener("click", clearFinished);
+
+init();

@@ -1,0 +1,95 @@
+"""The Turing-test pages and their JSON API (enabled by ``tinct serve --study STUDY_DIR``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from ..turing import Study
+from .errors import ApiError, error_responses
+from .votes import Tally, VoteStore
+
+SCENE_LIST = re.compile(r"^[A-Za-z0-9_,-]*$")
+
+
+class Vote(BaseModel):
+    """A visitor's answer about one image."""
+
+    item: str = Field(min_length=1, max_length=64, description="the id from /api/turing/next")
+    answer: Literal["real", "colorized"]
+    session: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                         description="a random id the browser keeps for this visitor")
+    response_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+
+
+def turing_router(study: Study, store: VoteStore, page) -> APIRouter:
+    """Routes for ``study``; votes go to ``store``; ``page(name)`` serves a static page."""
+    router = APIRouter()
+
+    @router.get("/turing", include_in_schema=False)
+    def turing_page() -> FileResponse:
+        return page("turing.html")
+
+    @router.get("/turing/results", include_in_schema=False)
+    def results_page() -> FileResponse:
+        return page("results.html")
+
+    @router.get("/api/turing/next", tags=["turing"], summary="Next image to judge",
+                responses=error_responses(422))
+    def next_image(exclude: str = Query("", max_length=20_000,
+                                        description="comma-separated scene ids already seen")
+                   ) -> dict:
+        """One image to judge, from a scene the visitor has not seen; `done` when none is left."""
+        if not SCENE_LIST.match(exclude):
+            raise ApiError(422, "exclude: comma-separated scene ids expected")
+        item = study.pick(set(filter(None, exclude.split(","))))
+        total = len(study.scenes)
+        if item is None:
+            return {"done": True, "scenes": total}
+        return {"done": False, "item": item.id, "scene": item.scene, "scenes": total,
+                "image": f"/api/turing/image/{item.id}"}
+
+    @router.get("/api/turing/image/{item_id}", tags=["turing"], summary="A study image",
+                response_class=FileResponse,
+                responses={200: {"content": {"image/jpeg": {}}}, **error_responses(404)})
+    def image(item_id: str) -> FileResponse:
+        """The image of one study item (its URL tells nothing about what it is)."""
+        item = study.items.get(item_id)
+        if item is None:
+            raise ApiError(404, "unknown study image (the server may have restarted; reload)")
+        return FileResponse(item.path, media_type="image/jpeg",
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+    @router.post("/api/turing/vote", tags=["turing"], summary="Record a vote",
+                 responses=error_responses(404, 422))
+    def vote(body: Vote) -> dict:
+        """Records a vote; the answer tells what the image really was."""
+        item = study.items.get(body.item)
+        if item is None:
+            raise ApiError(404, "unknown study image (the server may have restarted; reload)")
+        store.record(study=study.study_id, session=body.session, scene=item.scene,
+                     model=item.model, answered_real=body.answer == "real",
+                     response_ms=body.response_ms)
+        truth = "real" if item.is_real else "colorized"
+        return {"recorded": True, "truth": truth, "model": item.model,
+                "correct": body.answer == truth}
+
+    @router.get("/api/turing/results", tags=["turing"], summary="Fooling rates")
+    def results() -> dict:
+        """Per model: how often its colorizations were taken for real (rate, 95% Wilson CI);
+        `real`: the same for the real photos (the control)."""
+        tallies = store.tallies(study.study_id)
+        none = Tally(0, 0)
+        return {
+            "study": study.study_id,
+            "scenes": len(study.scenes),
+            "votes": sum(t.votes for t in tallies.values()),
+            "real": tallies.get(None, none).as_dict(),
+            "models": [{"model": m, **tallies.get(m, none).as_dict()} for m in study.models],
+        }
+
+    return router

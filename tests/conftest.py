@@ -1,0 +1,88 @@
+"""Shared fixtures: a tiny real (untrained) saved model, its Colorizer, and small test photos.
+
+No test needs the internet, a GPU or ../shared/data: models are built with ``create_model``
+from random initial weights and photos come from ``skimage.data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from tinct import checkpoint, create_model
+
+TINY_UNET_ARGS = {"encoder": "efficientnet_lite0", "decoder_channels": (32, 16, 16, 8)}
+TINY_WORKING_SIZE = 64
+
+
+def make_tiny_model(seed: int = 0, **overrides):
+    """A small random-init U-Net (about 3.5 M parameters, fast on CPU at 64 px)."""
+    torch.manual_seed(seed)
+    return create_model("unet", **{**TINY_UNET_ARGS, **overrides}).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The factory :func:`make_tiny_model`: ``tiny_model(seed=0, **unet_args)`` -> model."""
+    return make_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved-model folder (config.json + model.safetensors) of an untrained tiny U-Net."""
+    folder = tmp_path_factory.mktemp("models") / "tiny-unet"
+    return checkpoint.save_pretrained(make_tiny_model(), folder,
+                                      working_size=TINY_WORKING_SIZE,
+                                      description="untrained test model")
+
+
+@pytest.fixture(scope="session")
+def colorizer(tiny_model_dir):
+    """A CPU float32 Colorizer over ``tiny_model_dir``. Do not modify it in a test."""
+    from tinct import Colorizer
+
+    return Colorizer.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+
+
+@pytest.fixture
+def no_installed_models(tmp_path, monkeypatch) -> Path:
+    """Empties the model search path (no $TINCT_MODELS, no shipped models). Returns its folder."""
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", empty)
+    monkeypatch.delenv(checkpoint.MODELS_ENV, raising=False)
+    return empty
+
+
+def photo(name: str = "astronaut", size: tuple[int, int] = (64, 48)) -> np.ndarray:
+    """A skimage colour photo resized to ``size`` = (width, height): (H, W, 3) uint8."""
+    rgb = getattr(data, name)()
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
+
+
+def gray_photo(name: str = "astronaut", size: tuple[int, int] = (64, 48)) -> np.ndarray:
+    """The gray version of :func:`photo`: (H, W) uint8."""
+    return np.asarray(Image.fromarray(photo(name, size)).convert("L"))
+
+
+@pytest.fixture(scope="session")
+def photo_of():
+    """The factory :func:`photo`: ``photo_of(name, (width, height))`` -> (H, W, 3) uint8."""
+    return photo
+
+
+@pytest.fixture(scope="session")
+def rgb_photo() -> np.ndarray:
+    """A colour photo, (48, 64, 3) uint8."""
+    return photo()
+
+
+@pytest.fixture(scope="session")
+def gray_image() -> np.ndarray:
+    """A gray photo, (48, 64) uint8."""
+    return gray_photo()

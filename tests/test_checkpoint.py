@@ -1,0 +1,221 @@
+"""Tests for the saved-model format: config contents, strict loading, atomic saving, lookup."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from tinct import __version__, checkpoint, create_model
+from tinct.checkpoint import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    WEIGHTS_FILE,
+    ModelLoadError,
+    installed_models,
+    load_pretrained,
+    read_config,
+    resolve_model,
+    save_pretrained,
+)
+
+CNN_ARGS = {"width": 8, "depth": 2}
+
+
+def small_cnn(seed: int = 0):
+    torch.manual_seed(seed)
+    return create_model("cnn", **CNN_ARGS)
+
+
+@pytest.fixture
+def saved(tmp_path) -> Path:
+    """A freshly saved small model folder that a test may damage."""
+    return save_pretrained(small_cnn(), tmp_path / "model", working_size=96)
+
+
+def edit_config(folder: Path, **changes) -> None:
+    path = folder / CONFIG_FILE
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+
+
+def load_error(folder: Path) -> str:
+    """Loads ``folder`` expecting a ModelLoadError; returns its (one-line) message."""
+    with pytest.raises(ModelLoadError) as info:
+        load_pretrained(folder)
+    message = str(info.value)
+    assert "\n" not in message and str(folder) in message
+    return message
+
+
+def test_config_contents(tmp_path, tiny_model):
+    model = tiny_model()
+    folder = save_pretrained(model, tmp_path / "tiny", space="luv", working_size=128,
+                             description="a test", training={"steps": 5},
+                             metrics={"psnr": 21.5})
+    assert sorted(os.listdir(folder)) == [CONFIG_FILE, WEIGHTS_FILE]
+    config = read_config(folder)
+    assert config["format"] == "tinct-model"
+    assert config["format_version"] == FORMAT_VERSION
+    assert config["name"] == "tiny"
+    assert config["architecture"] == "unet"
+    assert config["model_args"] == {"encoder": "efficientnet_lite0",
+                                    "decoder_channels": [32, 16, 16, 8]}
+    assert config["space"] == "luv"
+    assert config["working_size"] == 128
+    assert config["chroma_scale"] == pytest.approx(110.0)
+    assert config["output_kind"] == "regression"
+    assert config["description"] == "a test"
+    assert config["training"] == {"steps": 5}
+    assert config["metrics"] == {"psnr": 21.5}
+    assert config["tinct_version"] == __version__
+
+
+def test_classifier_config_records_decode_temperature(tmp_path):
+    model = create_model("classifier", decoder_channels=(16, 8, 8), temperature=0.5)
+    folder = save_pretrained(model, tmp_path / "cls")
+    assert read_config(folder)["decode"] == {"temperature": 0.5}
+    loaded, _ = load_pretrained(folder)
+    assert loaded.temperature == 0.5
+
+
+def test_load_round_trip_restores_weights(saved):
+    model, config = load_pretrained(saved)
+    reference = small_cnn()
+    for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert config["working_size"] == 96
+
+
+def test_save_rejects_models_not_built_by_create_model(tmp_path):
+    with pytest.raises(ValueError, match="create_model"):
+        save_pretrained(torch.nn.Conv2d(1, 2, 3), tmp_path / "x")
+    with pytest.raises(ValueError, match="colour space"):
+        save_pretrained(small_cnn(), tmp_path / "y", space="hsv")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+# --------------------------------------------------------------------------- strict loading
+
+
+def test_unknown_format_version(saved):
+    edit_config(saved, format_version=FORMAT_VERSION + 1)
+    assert "format version" in load_error(saved)
+
+
+def test_unknown_architecture(saved):
+    edit_config(saved, architecture="transformer9000")
+    message = load_error(saved)
+    assert "unknown architecture 'transformer9000'" in message and "unet" in message
+
+
+def test_unfitting_model_arguments(saved):
+    edit_config(saved, model_args={"width": 8, "colour": True})
+    assert "model arguments do not fit" in load_error(saved)
+
+
+def test_missing_weights_file(saved):
+    (saved / WEIGHTS_FILE).unlink()
+    assert f"missing {WEIGHTS_FILE}" in load_error(saved)
+
+
+def test_corrupt_weights_file(saved):
+    (saved / WEIGHTS_FILE).write_bytes(b"\x00garbage")
+    assert "unreadable weights" in load_error(saved)
+
+
+def test_weights_of_another_architecture(saved, tmp_path, tiny_model):
+    other = save_pretrained(tiny_model(), tmp_path / "unet")
+    shutil.copy(other / WEIGHTS_FILE, saved / WEIGHTS_FILE)
+    assert "do not match architecture 'cnn'" in load_error(saved)
+
+
+def test_weights_of_another_size(saved, tmp_path):
+    wider = save_pretrained(create_model("cnn", width=16, depth=2), tmp_path / "wide")
+    shutil.copy(wider / WEIGHTS_FILE, saved / WEIGHTS_FILE)
+    assert "do not fit" in load_error(saved)
+
+
+def test_corrupt_json(saved):
+    (saved / CONFIG_FILE).write_text('{"format": "tinct-model", ')
+    assert "unreadable JSON" in load_error(saved)
+
+
+def test_not_a_model_folder(tmp_path):
+    assert "not a tinct model folder" in load_error(tmp_path)
+    (tmp_path / CONFIG_FILE).write_text('{"format": "something-else"}')
+    assert "not a tinct model config" in load_error(tmp_path)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def test_saving_over_a_model_replaces_it_completely(saved):
+    (saved / "stale-notes.txt").write_text("from the old model")
+    save_pretrained(create_model("cnn", width=16, depth=2), saved, working_size=32)
+    assert sorted(os.listdir(saved)) == [CONFIG_FILE, WEIGHTS_FILE]
+    assert read_config(saved)["model_args"] == {"width": 16, "depth": 2}
+    model, _ = load_pretrained(saved)
+    assert model.encoder[0][0].out_channels == 16
+    assert sorted(os.listdir(saved.parent)) == ["model"]  # no temporary folders left
+
+
+def test_failed_save_leaves_the_old_model_and_no_temp_folders(saved, monkeypatch):
+    before = (saved / WEIGHTS_FILE).read_bytes()
+
+    def broken_save_file(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", broken_save_file)
+    with pytest.raises(OSError, match="disk full"):
+        save_pretrained(small_cnn(seed=1), saved)
+    assert (saved / WEIGHTS_FILE).read_bytes() == before
+    assert sorted(os.listdir(saved.parent)) == ["model"]
+
+
+def test_fp16_storage_halves_the_file(tmp_path, tiny_model):
+    model = tiny_model()
+    full = save_pretrained(model, tmp_path / "fp32") / WEIGHTS_FILE
+    half = save_pretrained(model, tmp_path / "fp16", dtype=torch.float16) / WEIGHTS_FILE
+    ratio = half.stat().st_size / full.stat().st_size
+    assert 0.48 <= ratio <= 0.52, ratio
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def test_installed_models_from_env(tmp_path, monkeypatch, no_installed_models):
+    first, second = tmp_path / "first", tmp_path / "second"
+    save_pretrained(small_cnn(), first / "alpha")
+    save_pretrained(small_cnn(), first / "shared")
+    save_pretrained(small_cnn(), second / "shared")
+    save_pretrained(small_cnn(), second / "beta")
+    (second / "not-a-model").mkdir()
+    monkeypatch.setenv(checkpoint.MODELS_ENV, os.pathsep.join([str(first), str(second)]))
+
+    found = installed_models()
+    assert sorted(found) == ["alpha", "beta", "shared"]
+    assert found["shared"] == first / "shared"  # the first folder on the path wins
+    assert resolve_model("beta") == second / "beta"
+    assert resolve_model(str(first / "alpha")) == first / "alpha"  # a folder path
+    with pytest.raises(ModelLoadError, match=r"nope: no such model.*: alpha, shared, beta"):
+        resolve_model("nope")
+
+
+def test_default_model_missing_says_none_is_shipped(no_installed_models):
+    assert installed_models() == {}
+    with pytest.raises(ModelLoadError, match="no trained model shipped yet"):
+        resolve_model(None)
+    with pytest.raises(ModelLoadError, match="installed: none"):
+        resolve_model("tinct-large")
+
+
+def test_default_model_is_found_when_installed(no_installed_models):
+    save_pretrained(small_cnn(), no_installed_models / checkpoint.DEFAULT_MODEL)
+    assert resolve_model(None) == no_installed_models / checkpoint.DEFAULT_MODEL
