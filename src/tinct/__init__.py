@@ -4,9 +4,26 @@
 >>> Colorizer.from_pretrained().colorize("photo.jpg").save("photo-colour.png")
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
-
-from .pipeline import Colorizer  # noqa: E402
-from .registry import create_model, list_models  # noqa: E402
-
 __all__ = ["Colorizer", "create_model", "list_models", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .pipeline import Colorizer
+    from .registry import create_model, list_models
+
+
+def __getattr__(name: str):
+    """Imports lazily, so ``tinct --help`` does not load torch."""
+    if name == "Colorizer":
+        from .pipeline import Colorizer
+
+        return Colorizer
+    if name in ("create_model", "list_models"):
+        from . import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'tinct' has no attribute {name!r}")

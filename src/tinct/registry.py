@@ -50,6 +50,13 @@ def model_signature(name: str) -> inspect.Signature:
     return inspect.signature(_get(name))
 
 
+def model_doc(name: str) -> str:
+    """The first paragraph of the factory's docstring, on one line: what ``name`` is."""
+    _ensure_builtin_models()
+    doc = inspect.getdoc(_get(name)) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
 def _get(name: str) -> Callable[..., nn.Module]:
     try:
         return _REGISTRY[name]

@@ -37,7 +37,7 @@ def _plain(value: Any) -> Any:
 
 def architectures() -> list[dict[str, Any]]:
     """Each registered architecture: name, one-line description, arguments with defaults."""
-    from ..registry import list_models, model_signature
+    from ..registry import list_models, model_doc, model_signature
 
     found = []
     for name in list_models():
@@ -52,20 +52,9 @@ def architectures() -> list[dict[str, Any]]:
             else:
                 entry["default"] = _plain(param.default)
             args.append(entry)
-        found.append({"name": name, "description": _first_line(_factory_doc(name)),
+        found.append({"name": name, "description": model_doc(name),
                       "arguments": args})
     return found
-
-
-def _factory_doc(name: str) -> str:
-    from ..registry import _get
-
-    return inspect.getdoc(_get(name)) or ""
-
-
-def _first_line(text: str) -> str:
-    """The first paragraph of a docstring, on one line."""
-    return " ".join(text.strip().split("\n\n")[0].split())
 
 
 def installed() -> list[dict[str, Any]]:
