@@ -1,0 +1,71 @@
+"""Copy a trained model into the package as a shipped model, stored compactly (fp16).
+
+    python scripts/ship_model.py RUN_DIR/best --name tinct-base [--metrics eval.json]
+
+Writes ``src/tinct/weights/NAME/`` (``config.json`` + fp16 ``model.safetensors``) and a
+``MODEL_CARD.md`` beside them with the training summary and the measured metrics. Run it only
+when the new model measurably beats the one it replaces: shipped weights stay in git forever.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from tinct.checkpoint import WEIGHTS_DIR, load_pretrained, save_pretrained
+
+
+def model_card(config: dict) -> str:
+    t = config.get("training", {})
+    data = t.get("data", {})
+    lines = [
+        f"# {config['name']}", "",
+        config.get("description", ""), "",
+        "| | |", "|---|---|",
+        f"| architecture | `{config['architecture']}` {json.dumps(config['model_args'])} |",
+        f"| colour space | {config['space']} |",
+        f"| working size | {config['working_size']} px (longer side) |",
+        f"| training steps | {t.get('steps')} (batch {t.get('batch_size')} x "
+        f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",
+        f"| crop size | {t.get('crop_size')} px |",
+        f"| data | {data.get('train_images')} training photos from "
+        f"{', '.join(f['path'] + ' x' + str(f['weight']) for f in data.get('folders', []))} |",
+        f"| hardware | {t.get('hardware', {}).get('device')} "
+        f"({t.get('hardware', {}).get('cpu') or ''}) |",
+        f"| wall time | {t.get('wall_time_s', 0) / 3600:.2f} h |",
+        "", "## Validation (held-out split of the training photos)", "",
+        "```json", json.dumps(t.get("validation", {}), indent=2), "```", "",
+    ]
+    if config.get("metrics", {}).get("eval"):
+        lines += ["## Evaluation", "", "```json",
+                  json.dumps(config["metrics"]["eval"], indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="saved-model folder (e.g. RUN_DIR/best)")
+    ap.add_argument("--name", default="tinct-base")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--metrics", help="JSON file of evaluation metrics to record")
+    args = ap.parse_args()
+    model, config = load_pretrained(args.model)
+    metrics = dict(config.get("metrics", {}))
+    if args.metrics:
+        metrics["eval"] = json.loads(Path(args.metrics).read_text())
+    out = save_pretrained(model, WEIGHTS_DIR / args.name, space=config["space"],
+                          working_size=config["working_size"], name=args.name,
+                          description=args.description or config.get("description", ""),
+                          training=config.get("training", {}), metrics=metrics,
+                          dtype=torch.float16)
+    _, shipped = load_pretrained(out)
+    (out / "MODEL_CARD.md").write_text(model_card(shipped), encoding="utf-8")
+    size = (out / "model.safetensors").stat().st_size / 2**20
+    print(f"shipped {out} ({size:.1f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
