@@ -84,7 +84,8 @@ class RunLogger:
         was_training = model.training
         model.eval()
         val_set.set_epoch(0)
-        items = [val_set[i] for i in range(n)]
+        picks = np.linspace(0, len(val_set) - 1, n).round().astype(int)  # spread over folders
+        items = [val_set[int(i)] for i in picks]
         L = torch.stack([it["L"] for it in items]).to(device)
         truth = torch.stack([it["chroma"] for it in items]).to(device)
         pred = color.denormalize_chroma(model.decode(model(L)).float())
