@@ -42,6 +42,8 @@ __all__ = [
     "write_image",
     "list_images",
     "is_same_file",
+    "to_uint",
+    "READ_FORMATS",
 ]
 
 PathLike = str | os.PathLike
@@ -58,7 +60,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
 """Lower-case file suffixes that :func:`list_images` picks up."""
 
 # Pillow formats read_image decodes. Deliberately short: no EPS (Ghostscript), no exotic plugins.
-_READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF")
+READ_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP", "GIF")
 
 # suffix -> (Pillow format, keeps alpha)
 _WRITE_FORMATS = {
@@ -261,7 +263,7 @@ def _decode_stream(fp: BinaryIO, name: str, limit: int) -> LoadedImage:
         with warnings.catch_warnings():
             # Our own limit replaces Pillow's DecompressionBombWarning (checked just below).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(fp, formats=_READ_FORMATS)
+            im = Image.open(fp, formats=READ_FORMATS)
     except Image.DecompressionBombError as e:
         raise _bomb_error(name, e, limit) from None
     except UnidentifiedImageError:
@@ -624,3 +626,9 @@ def is_same_file(a: PathLike, b: PathLike) -> bool:
     except (OSError, TypeError, ValueError, RuntimeError):
         return False
     return os.path.normcase(pa) == os.path.normcase(pb)
+
+
+def to_uint(rgb: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """Float RGB in [0, 1] -> uint8 or uint16 with rounding."""
+    peak = np.iinfo(dtype).max
+    return (rgb * peak + 0.5).clip(0, peak).astype(dtype)

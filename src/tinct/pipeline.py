@@ -22,7 +22,7 @@ from PIL import Image
 
 from . import color
 from .checkpoint import load_pretrained, resolve_model
-from .imageio import LoadedImage, read_image
+from .imageio import LoadedImage, read_image, to_uint
 from .runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
@@ -228,12 +228,6 @@ def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     a8 = alpha if alpha.dtype == np.uint8 else (alpha.astype(np.float32) / 257 + 0.5).astype(
         np.uint8)
     return Image.fromarray(np.dstack((rgb8, a8)), "RGBA")
-
-
-def to_uint(rgb: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
-    """Float RGB in [0, 1] -> uint8 or uint16 with rounding."""
-    peak = np.iinfo(dtype).max
-    return (rgb * peak + 0.5).clip(0, peak).astype(dtype)
 
 
 def load_or_path(image: ImageInput) -> LoadedImage:

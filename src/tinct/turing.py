@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .imageio import ImageReadError, list_images, read_image, write_image
-from .pipeline import to_uint
+from .imageio import ImageReadError, list_images, read_image, to_uint, write_image
 
 STUDY_FORMAT = "tinct-turing-study"
 STUDY_VERSION = 1

@@ -16,7 +16,7 @@ from pathlib import PurePath
 
 from PIL import Image, UnidentifiedImageError
 
-from ..imageio import _READ_FORMATS as READ_FORMATS
+from ..imageio import READ_FORMATS as READ_FORMATS
 from ..imageio import ImageReadError, read_image
 from ..pipeline import Colorizer
 from .errors import ApiError

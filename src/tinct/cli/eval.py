@@ -1,0 +1,194 @@
+"""``tinct eval``: measure a model (and the gray baseline) on a folder of colour photos.
+
+The options shared with ``tinct compare`` and the evaluate-then-report step live here too
+(:func:`add_evaluation_options`, :func:`evaluate_and_report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from . import CLIError
+
+DESCRIPTION = """\
+Measure a colorization model the way colorization papers do. Every colour photo under --data
+is reduced to its lightness, colorized at full resolution and compared with the original:
+ab error (MSE, RMSE, accuracy within 2.5/5/10/20 units, AuC), PSNR, SSIM, colorfulness and
+dCF, a Fréchet distance on EfficientNet-Lite2 features (not the Inception FID of papers),
+semantic agreement of ImageNet top-1 classes, and seconds per photo. The gray baseline (no
+colour at all) is always measured too. Gray-looking photos are skipped; unreadable files are
+listed and make the exit status 1.
+
+Writes REPORT_DIR/report.html (self-contained: open it in any browser), metrics.json and
+per_image.csv."""
+
+EPILOG = """\
+examples:
+  tinct eval --model tinct-base --data photos/ -o report/
+  tinct eval --model runs/unet/model --data photos/ --also-size 512 --limit 500 -o report/
+  tinct eval --model gray --data photos/ -o gray-report/"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _size(text: str) -> int:
+    value = _positive_int(text)
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"a working size must be at least 8 pixels, got {value}")
+    return value
+
+
+def _metric_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value != 0 and value < 16:
+        raise argparse.ArgumentTypeError(f"must be 0 (full resolution) or at least 16, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_evaluation_options(p: argparse.ArgumentParser) -> None:
+    """Options of every evaluating verb: data, output, limits, ranking, batching, device."""
+    from ..metric_info import DEFAULT_METRIC_SIZE, RANKABLE
+
+    p.add_argument("--data", "-d", required=True, metavar="DIR",
+                   help="folder of colour photos (searched recursively), or one photo")
+    p.add_argument("--output", "-o", required=True, metavar="REPORT_DIR",
+                   help="folder for report.html, metrics.json and per_image.csv (created; "
+                        "existing report files in it are replaced)")
+    p.add_argument("--size", type=_size, metavar="S",
+                   help="working size (longer side, px) the network runs at; default: the "
+                        "size each model was saved with")
+    p.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="evaluate only the first N image files (sorted by path)")
+    p.add_argument("--rank-by", default="psnr", choices=RANKABLE, metavar="METRIC",
+                   help=f"metric that picks the best and worst photos shown (default psnr; "
+                        f"one of {', '.join(RANKABLE)})")
+    p.add_argument("--gallery", type=_non_negative_int, default=6, metavar="N",
+                   help="how many best and worst photos to show (default 6)")
+    p.add_argument("--metric-size", type=_metric_size, default=DEFAULT_METRIC_SIZE,
+                   metavar="PX",
+                   help=f"compare on copies whose longer side is at most PX pixels (default "
+                        f"{DEFAULT_METRIC_SIZE}: fast, flat memory); 0 = full resolution")
+    p.add_argument("--no-features", action="store_true",
+                   help="skip the EfficientNet-Lite2 metrics (Fréchet distance, semantic "
+                        "agreement), which take most of the time on a CPU")
+    p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+                   help="photos read and colorized together (default 8)")
+    p.add_argument("--workers", type=_non_negative_int, default=2, metavar="N",
+                   help="processes that read and decode photos (default 2; 0 = none)")
+    p.add_argument("--device", default="auto",
+                   help="where the networks run: auto (CUDA when available), cpu, cuda, cuda:1")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="measure a model on a folder of colour photos; HTML report",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", "-m", required=True, metavar="M",
+                   help="installed model name, saved-model folder, or 'gray' for the "
+                        "no-colour baseline alone")
+    p.add_argument("--also-size", type=_size, metavar="S2",
+                   help="also measure the same model at this working size")
+    add_evaluation_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluate import EvalEntry, GrayBaseline, load_entry
+
+    device = None if args.device == "auto" else args.device
+    if args.model == GrayBaseline.name:
+        if args.also_size:
+            raise CLIError("--also-size needs a model; the gray baseline has no working size")
+        entries = [load_entry(GrayBaseline.name)]
+    else:
+        main = load_entry(args.model, device=device, size=args.size)
+        entries = [main]
+        if args.also_size:
+            info = {**main.info, "working_size": args.also_size}
+            entries.append(EvalEntry(f"{main.label} @ {args.also_size} px", main.model,
+                                     args.also_size, info))
+        entries.append(load_entry(GrayBaseline.name))
+    return evaluate_and_report(entries, args, kind="eval")
+
+
+def evaluate_and_report(entries, args: argparse.Namespace, kind: str) -> int:
+    """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable."""
+    from ..evaluate import evaluate_many
+    from ..report import write_report
+
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise CLIError(f"{output}: exists and is not a folder")
+    results = evaluate_many(
+        entries, args.data, metric_size=args.metric_size or None, batch_size=args.batch_size,
+        workers=args.workers, limit=args.limit, rank_by=args.rank_by,
+        gallery_size=args.gallery, features=not args.no_features,
+        device=None if args.device == "auto" else args.device, progress=not args.quiet)
+    paths = write_report(results, output, kind=kind, command=_command_line())
+    print(summary_text(results))
+    first = results[0]
+    skipped = len(first.gray_skipped)
+    note = f"; {skipped} gray-looking photo(s) skipped" if skipped else ""
+    print(f"\n{first.n_images} photo(s) evaluated{note}. Report: {paths['html']}")
+    if first.features_note and not args.no_features:
+        print(f"note: {first.features_note}", file=sys.stderr)
+    if first.failed:
+        print(f"tinct {kind}: {len(first.failed)} file(s) could not be read:", file=sys.stderr)
+        for name, error in first.failed[:10]:
+            print(f"  {name}: {error}", file=sys.stderr)
+        if len(first.failed) > 10:
+            print(f"  ... and {len(first.failed) - 10} more (see {paths['json']})",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+SUMMARY_COLUMNS = ("psnr", "ssim", "ab_rmse", "auc", "dcf", "fd_effnet_lite2",
+                   "semantic_agreement", "seconds")
+
+
+def summary_text(results) -> str:
+    """A plain-text table: one row per model, the headline metrics as columns."""
+    from ..evaluate import METRICS
+
+    keys = [k for k in SUMMARY_COLUMNS if any(r.summary.get(k) is not None for r in results)]
+    header = ["model", *[METRICS[k].label for k in keys]]
+    rows = [[r.name, *[METRICS[k].format(r.summary.get(k)) for k in keys]] for r in results]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in [header, *rows]]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def _command_line() -> str | None:
+    """The command as typed, when this process was started as ``tinct`` / ``python -m tinct``."""
+    if Path(sys.argv[0]).name in ("tinct", "__main__.py"):
+        return shlex.join(["tinct", *sys.argv[1:]])
+    return None

@@ -1,0 +1,178 @@
+"""``tinct video IN -o OUT``: colorize a film (video file or frame folder) with steady colours.
+
+Frames are decoded with PyAV, colorized in batches by the same Colorizer as photos, stabilized
+over time (chroma propagated along optical flow, reset at scene cuts; ``--temporal none``
+switches it off) and encoded (H.264 by default). Frame rate, size, duration, rotation, metadata
+and audio are kept. The output appears only when complete: it is written to a hidden temporary
+file beside OUT and renamed at the end, and removed if the run fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from . import CLIError
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, --size, --batch-size, --device: shared by ``video`` and ``eval-video``."""
+    p.add_argument("--model", metavar="NAME_OR_FOLDER",
+                   help="installed model name or saved-model folder (default: the shipped "
+                        "model; see 'tinct models')")
+    p.add_argument("--size", type=int, metavar="PX",
+                   help="working resolution: the network sees each frame with its longer side "
+                        "at PX pixels (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="frames colorized together; also the most frames held in memory "
+                        "(default: 8)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the network runs (default: auto = CUDA when available)")
+    p.add_argument("--fps", type=float, metavar="RATE",
+                   help="frame rate of a frame-folder input (default: 24); videos keep theirs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_temporal_arguments(p: argparse.ArgumentParser, choices: tuple[str, ...],
+                           default: str) -> None:
+    """The temporal-consistency options."""
+    from ..video.temporal import FLOW_PRESETS, TemporalSettings
+
+    d = TemporalSettings()
+    p.add_argument("--temporal", choices=choices, default=default,
+                   help="temporal consistency: 'flow' propagates colours along the motion "
+                        "between frames (less flicker), 'none' colorizes frame by frame "
+                        f"(default: {default})")
+    p.add_argument("--temporal-strength", type=float, default=d.strength, metavar="W",
+                   help="weight of the propagated colour where the motion is reliable, in "
+                        f"[0, 1): higher = steadier but slower to follow changes "
+                        f"(default: {d.strength})")
+    p.add_argument("--occlusion-sigma", type=float, default=d.occlusion_sigma, metavar="L",
+                   help="lightness mismatch after motion compensation (L* units) at which the "
+                        "propagated colour loses most of its weight; smaller = more cautious "
+                        f"at occlusions (default: {d.occlusion_sigma})")
+    p.add_argument("--cut-threshold", type=float, default=d.cut_threshold, metavar="L",
+                   help="mean lightness change of a 16x16 thumbnail (L* units) above which "
+                        "a frame starts a new shot, unless the motion explains the change; "
+                        f"colour history is dropped at a cut (default: {d.cut_threshold})")
+    p.add_argument("--flow-preset", choices=FLOW_PRESETS, default=d.flow_preset,
+                   help=f"optical-flow speed/quality (default: {d.flow_preset})")
+
+
+def temporal_settings(args: argparse.Namespace, method: str):
+    """A TemporalSettings for ``method`` from the parsed options."""
+    from ..video.temporal import TemporalSettings
+
+    return TemporalSettings(method=method, strength=args.temporal_strength,
+                            occlusion_sigma=args.occlusion_sigma,
+                            cut_threshold=args.cut_threshold, flow_preset=args.flow_preset)
+
+
+def load_colorizer(args: argparse.Namespace):
+    from ..pipeline import Colorizer
+
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.size is not None and args.size < 8:
+        raise CLIError(f"--size must be at least 8 pixels, got {args.size}")
+    if args.fps is not None and args.fps <= 0:
+        raise CLIError(f"--fps must be positive, got {args.fps}")
+    return Colorizer.from_pretrained(args.model, device=args.device)
+
+
+def add_parser(sub) -> None:
+    from ..video.sinks import EncodeSettings
+
+    e = EncodeSettings()
+    p = sub.add_parser(
+        "video", help="colorize a film (video file or frame folder)",
+        description="Colorize a black-and-white film. IN is a video file or a folder of frame "
+                    "images (sorted by name). OUT is a video file (format from its suffix) or, "
+                    "when it ends with '/' or is a folder, a folder of numbered PNGs. Frame "
+                    "rate, size, duration, rotation, metadata and audio are kept (audio is "
+                    "copied without re-encoding when the output format allows). OUT appears "
+                    "only once complete; an interrupted run leaves nothing behind.",
+        epilog="example: tinct video reel.mp4 -o reel_colour.mp4 --crf 20 --preset slow")
+    p.add_argument("input", metavar="IN", help="video file or folder of frames")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output video file, or folder (ending with '/') for PNG frames")
+    add_model_arguments(p)
+    add_temporal_arguments(p, ("flow", "none"), "flow")
+    p.add_argument("--codec", metavar="NAME",
+                   help="FFmpeg video encoder (default: libx264 when the format takes H.264, "
+                        "else the format's default)")
+    p.add_argument("--crf", type=int, default=e.crf, metavar="Q",
+                   help="constant rate factor: lower = better quality and bigger file; 18 is "
+                        f"visually lossless with H.264 (default: {e.crf})")
+    p.add_argument("--preset", default=e.preset,
+                   help="x264/x265 speed preset, ultrafast ... veryslow: slower = smaller file "
+                        f"(default: {e.preset})")
+    p.add_argument("--pix-fmt", default=e.pix_fmt, metavar="FMT",
+                   help=f"output pixel format (default: {e.pix_fmt}, which plays everywhere; "
+                        "odd sizes are padded by one row/column)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output file (default: refuse)")
+    p.set_defaults(func=run)
+
+
+def check_output(output: str, overwrite: bool) -> None:
+    """Refuses to replace an existing output unless ``overwrite``."""
+    from ..video.sinks import is_folder_destination
+
+    path = Path(output)
+    if overwrite:
+        return
+    if is_folder_destination(output):
+        if path.is_dir() and any(path.glob("frame_*.png")):
+            raise CLIError(f"{output}: already holds frame_*.png files; use --overwrite to "
+                           "replace them")
+    elif path.exists():
+        raise CLIError(f"{output}: exists; use --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def media_errors(source: str):
+    """FFmpeg errors that escape the library become one-line CLIErrors naming ``source``."""
+    import av
+
+    try:
+        yield
+    except av.FFmpegError as exc:
+        raise CLIError(f"{source}: {' '.join(str(exc).split())}") from None
+
+
+def require_video_libraries(methods: tuple[str, ...]) -> None:
+    """PyAV always, OpenCV for the flow method: a missing one is a one-line CLIError."""
+    from ..video.sources import import_av
+    from ..video.temporal import import_cv2
+
+    try:
+        import_av()
+        if "flow" in methods:
+            import_cv2()
+    except ModuleNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..video.colorize import colorize_video
+    from ..video.sinks import EncodeSettings
+
+    require_video_libraries((args.temporal,))
+    if args.crf < 0:
+        raise CLIError(f"--crf must be at least 0, got {args.crf}")
+    check_output(args.output, args.overwrite)
+    colorizer = load_colorizer(args)
+    with media_errors(args.input):
+        result = colorize_video(
+            args.input, args.output, colorizer, size=args.size, batch_size=args.batch_size,
+            temporal=temporal_settings(args, args.temporal),
+            encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset,
+                                  pix_fmt=args.pix_fmt),
+            fps=args.fps, progress=not args.no_progress)
+    cuts = f"; scene cuts at frames {result.cuts}" if result.cuts else ""
+    print(f"{result.path}: {result.frames} frames in {result.seconds:.1f} s "
+          f"({result.fps:.1f} frames/s){cuts}", file=sys.stderr)
+    return 0

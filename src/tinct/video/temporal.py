@@ -1,0 +1,222 @@
+"""Temporal consistency: chroma propagated along optical flow, reset at scene cuts.
+
+Frame-by-frame colorization flickers: small changes of the input (noise, motion, compression)
+change the predicted colours. :class:`ChromaStabilizer` turns the per-frame predictions into an
+exponential moving average *along the motion*: for frame t, at the network's working resolution,
+
+    flow_t      = optical flow from frame t to frame t-1 (DIS, on lightness)
+    warped      = out_{t-1} sampled at x + flow_t(x)             (chroma follows the motion)
+    residual    = |L_t(x) - L_{t-1}(x + flow_t(x))|, box-blurred   (how well the warp explains t)
+    confidence  = strength * exp(-(residual / occlusion_sigma)^2), 0 where x + flow leaves the frame
+    out_t       = pred_t + confidence * (warped - pred_t)
+
+so static and well-tracked pixels average their colour over about ``1 / (1 - strength)`` frames,
+while occluded or newly visible pixels (large residual) take the current prediction and moving
+objects do not smear. At the first frame and at scene cuts the history is dropped:
+``out_t = pred_t``. A cut is a frame whose 16x16 lightness thumbnail changed by more than
+``cut_threshold`` (:class:`SceneCutDetector`) *and* that the motion does not explain: more than
+half of its pixels keep a residual above ``2 * occlusion_sigma`` after warping. The second test
+keeps fast pans, which also change a thumbnail a lot, from resetting the history.
+
+Arrays here are numpy float32: lightness ``(h, w)`` in [0, 100], chroma ``(2, h, w)`` in
+colour-space units (ab or uv). OpenCV (``opencv-python-headless``) computes the flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TEMPORAL_METHODS = ("flow", "none")
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+CUT_UNEXPLAINED_SHARE = 0.5  # a cut candidate is a cut if more of it than this stays unmatched
+
+
+@dataclass
+class TemporalSettings:
+    """Settings of the temporal-consistency step (see the module docstring).
+
+    ``method``: "flow" (propagation along optical flow) or "none" (frame by frame).
+    ``strength``: weight of the propagated chroma where the motion is reliable, in [0, 1);
+    higher = steadier colours but slower to follow real changes.
+    ``occlusion_sigma``: lightness residual (L* units) at which the weight falls to 1/e.
+    ``cut_threshold``: mean absolute lightness change of a 16x16 thumbnail (L* units) above
+    which a frame is a scene-cut candidate (confirmed when the motion does not explain it).
+    ``flow_preset``: speed/quality of DIS optical flow (ultrafast, fast, medium).
+    """
+
+    method: str = "flow"
+    strength: float = 0.85
+    occlusion_sigma: float = 4.0
+    cut_threshold: float = 12.0
+    flow_preset: str = "medium"
+
+    def __post_init__(self) -> None:
+        if self.method not in TEMPORAL_METHODS:
+            raise ValueError(f"unknown temporal method {self.method!r}; choose one of "
+                             f"{', '.join(TEMPORAL_METHODS)}")
+        if not 0.0 <= self.strength < 1.0:
+            raise ValueError(f"temporal strength must be in [0, 1), got {self.strength}")
+        if self.occlusion_sigma <= 0:
+            raise ValueError(f"occlusion sigma must be positive, got {self.occlusion_sigma}")
+        if self.cut_threshold <= 0:
+            raise ValueError(f"cut threshold must be positive, got {self.cut_threshold}")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise ValueError(f"unknown flow preset {self.flow_preset!r}; choose one of "
+                             f"{', '.join(FLOW_PRESETS)}")
+
+
+def import_cv2():
+    """Imports OpenCV, or fails with a one-line hint on how to install it."""
+    try:
+        import cv2
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "temporal consistency needs OpenCV: pip install 'tinct[video]' "
+            "(or use --temporal none)", name="cv2") from None
+    return cv2
+
+
+class SceneCutDetector:
+    """Detects hard cuts from the change of a 16x16 lightness thumbnail.
+
+    ``score(L)`` is the mean absolute difference (L* units) between the thumbnails of ``L``
+    and of the previous frame given; :meth:`is_cut` compares it with ``threshold``. A pan
+    or zoom moves a thumbnail little; a cut to another shot changes it everywhere.
+    """
+
+    THUMB = 16
+
+    def __init__(self, threshold: float = 12.0):
+        self.threshold = threshold
+        self._previous: np.ndarray | None = None
+
+    def thumbnail(self, L: np.ndarray) -> np.ndarray:
+        """``(h, w)`` lightness -> ``(16, 16)`` area average."""
+        import torch  # here, so the CLI can read the settings above without loading torch
+        import torch.nn.functional as F
+
+        t = torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[None, None]
+        return F.adaptive_avg_pool2d(t, self.THUMB)[0, 0].numpy()
+
+    def score(self, L: np.ndarray) -> float | None:
+        """Change from the previous frame (None for the first frame); remembers ``L``."""
+        thumb = self.thumbnail(L)
+        previous, self._previous = self._previous, thumb
+        if previous is None:
+            return None
+        return float(np.abs(thumb - previous).mean())
+
+    def is_cut(self, L: np.ndarray) -> bool:
+        """True when ``L`` starts a new shot (never for the first frame)."""
+        s = self.score(L)
+        return s is not None and s > self.threshold
+
+    def reset(self) -> None:
+        self._previous = None
+
+
+class FlowEstimator:
+    """Dense optical flow between two lightness images with OpenCV's DIS method."""
+
+    def __init__(self, preset: str = "medium"):
+        self.cv2 = import_cv2()
+        code = {"ultrafast": self.cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+                "fast": self.cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                "medium": self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[preset]
+        self.dis = self.cv2.DISOpticalFlow_create(code)
+
+    def __call__(self, L_from: np.ndarray, L_to: np.ndarray) -> np.ndarray:
+        """Flow ``(h, w, 2)`` float32 (dx, dy in pixels) with ``L_from(x) ~ L_to(x + flow(x))``.
+
+        ``L_from``, ``L_to``: ``(h, w)`` lightness in [0, 100].
+        """
+        return self.dis.calc(_to_u8(L_from), _to_u8(L_to), None)
+
+    def warp(self, image: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Samples ``image`` ``(C, h, w)`` at ``x + flow(x)`` (bilinear).
+
+        Returns the warped ``(C, h, w)`` float32 and a mask ``(h, w)`` float32 that is 1 where
+        ``x + flow(x)`` lies inside the image and 0 elsewhere.
+        """
+        h, w = flow.shape[:2]
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        map_x = xs + flow[..., 0]
+        map_y = ys + flow[..., 1]
+        planes = [self.cv2.remap(np.ascontiguousarray(c, dtype=np.float32), map_x, map_y,
+                                 self.cv2.INTER_LINEAR, borderMode=self.cv2.BORDER_REPLICATE)
+                  for c in image]
+        inside = ((map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5))
+        return np.stack(planes), inside.astype(np.float32)
+
+
+def _to_u8(L: np.ndarray) -> np.ndarray:
+    return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
+
+
+class ChromaStabilizer:
+    """Stateful per-frame filter: ``stabilizer(L, chroma) -> chroma`` (see the module docstring).
+
+    Feed frames in display order. ``cuts`` lists the frame indices (0-based, counting every
+    frame fed) where a scene cut reset the history; ``confidence`` holds the last frame's
+    blending weight map ``(h, w)``.
+    """
+
+    def __init__(self, settings: TemporalSettings | None = None):
+        self.settings = settings or TemporalSettings()
+        self.detector = SceneCutDetector(self.settings.cut_threshold)
+        self.flow = FlowEstimator(self.settings.flow_preset)
+        self.cuts: list[int] = []
+        self.frame_index = -1
+        self.confidence: np.ndarray | None = None
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (L, chroma out)
+
+    def reset(self) -> None:
+        """Forgets the history (the next frame is treated as the first of a shot)."""
+        self._previous = None
+        self.detector.reset()
+
+    def __call__(self, L: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        """``L`` ``(h, w)`` in [0, 100], ``chroma`` ``(2, h, w)`` -> stabilized chroma ``(2, h, w)``
+        float32."""
+        self.frame_index += 1
+        L = np.asarray(L, dtype=np.float32)
+        chroma = np.asarray(chroma, dtype=np.float32)
+        if L.shape != chroma.shape[1:]:
+            raise ValueError(f"lightness {L.shape} and chroma {chroma.shape[1:]} sizes differ")
+        candidate = self.detector.is_cut(L)
+        previous = self._previous
+        out = chroma
+        self.confidence = np.zeros_like(L)
+        if previous is not None and previous[0].shape == L.shape:
+            warped, residual, inside = self._track(L, *previous)
+            unexplained = np.mean(residual > 2 * self.settings.occlusion_sigma)
+            if candidate and unexplained > CUT_UNEXPLAINED_SHARE:
+                self.cuts.append(self.frame_index)
+            else:
+                out = self._blend(chroma, warped, residual, inside)
+        self._previous = (L, out)
+        return out
+
+    def _track(self, L: np.ndarray, L_prev: np.ndarray, out_prev: np.ndarray):
+        """Warps the previous frame onto this one: (warped chroma ``(2, h, w)``, blurred
+        lightness residual ``(h, w)``, inside mask ``(h, w)``)."""
+        flow = self.flow(L, L_prev)
+        warped, inside = self.flow.warp(np.concatenate((L_prev[None], out_prev)), flow)
+        residual = self.flow.cv2.blur(np.abs(L - warped[0]), (3, 3))
+        return warped[1:], residual, inside
+
+    def _blend(self, chroma: np.ndarray, warped: np.ndarray, residual: np.ndarray,
+               inside: np.ndarray) -> np.ndarray:
+        s = self.settings
+        confidence = s.strength * np.exp(-np.square(residual / s.occlusion_sigma)) * inside
+        self.confidence = confidence
+        return chroma + confidence[None] * (warped - chroma)
+
+
+def make_stabilizer(settings: TemporalSettings | None) -> ChromaStabilizer | None:
+    """A :class:`ChromaStabilizer` for method "flow"; None for "none" (or no settings)."""
+    if settings is None or settings.method == "none":
+        return None
+    return ChromaStabilizer(settings)

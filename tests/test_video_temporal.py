@@ -1,0 +1,236 @@
+"""Temporal consistency (propagation along flow, scene cuts), the flicker metric, and
+``tinct eval-video``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("av")
+pytest.importorskip("cv2")
+
+from tinct.cli import main  # noqa: E402
+from tinct.color import lab_to_rgb  # noqa: E402
+from tinct.video.colorize import FrameColorizer, lightness  # noqa: E402
+from tinct.video.evaluate import evaluate_video  # noqa: E402
+from tinct.video.flicker import FlickerMeter, static_mask  # noqa: E402
+from tinct.video.temporal import (  # noqa: E402
+    ChromaStabilizer,
+    SceneCutDetector,
+    TemporalSettings,
+)
+from tinct.video.testclips import clip_frames, make_clip, skimage_photos  # noqa: E402
+
+W, H = 64, 48
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    """Two shots of 12 frames (hold, pan, zoom), cut at 12: ``(24, 48, 64, 3)`` uint8."""
+    return np.stack(list(clip_frames(skimage_photos()[:2], W, H, 12)))
+
+
+@pytest.fixture(scope="module")
+def small_L(frames) -> list[np.ndarray]:
+    return [lightness(f)[0].numpy() for f in frames]
+
+
+def texture(seed: int = 0, shape=(H, W)) -> np.ndarray:
+    """Smooth random lightness ``(h, w)`` in about [20, 80]: trackable by optical flow."""
+    rng = np.random.default_rng(seed)
+    coarse = torch.from_numpy(rng.uniform(20, 80, (1, 1, shape[0] // 4, shape[1] // 4)))
+    return torch.nn.functional.interpolate(coarse, size=shape, mode="bicubic",
+                                           align_corners=False)[0, 0].numpy().astype(np.float32)
+
+
+def mean_change(chromas: list[np.ndarray]) -> float:
+    return float(np.mean([np.linalg.norm(b - a, axis=0).mean()
+                          for a, b in itertools.pairwise(chromas)]))
+
+
+# --------------------------------------------------------------------------- scene cuts
+
+
+def test_scene_cut_detected_at_the_right_frame(small_L):
+    detector = SceneCutDetector(threshold=12.0)
+    cuts = [i for i, L in enumerate(small_L) if detector.is_cut(L)]
+    assert cuts == [12]
+
+
+def test_scene_cut_score_is_zero_for_a_still_and_large_for_a_cut(small_L):
+    detector = SceneCutDetector()
+    assert detector.score(small_L[0]) is None
+    assert detector.score(small_L[0]) == 0.0
+    assert detector.score(small_L[12]) > 12.0
+
+
+def test_fast_pans_are_not_cuts():
+    """8-frame shots pan 4 px per frame at 64 px: the thumbnail changes as much as at a cut,
+    but the motion explains it, so only the real cuts reset the history."""
+    frames = clip_frames(skimage_photos()[:3], W, H, 8)
+    L = [lightness(f)[0].numpy() for f in frames]
+    detector = SceneCutDetector()
+    candidates = [i for i, x in enumerate(L) if detector.is_cut(x)]
+    assert {8, 16} < set(candidates)  # the thumbnail test alone also flags the pans
+    stabilizer = ChromaStabilizer()
+    for x in L:
+        stabilizer(x, np.zeros((2, H, W), np.float32))
+    assert stabilizer.cuts == [8, 16]
+
+
+def test_propagation_does_not_carry_chroma_across_a_cut(small_L):
+    """Chroma is (+40, 0) before the cut and (-40, 0) after: the first frame after the cut
+    must be exactly the new prediction, not a blend with the old shot."""
+    before = np.stack([np.full((H, W), 40.0), np.zeros((H, W))]).astype(np.float32)
+    after = -before
+    stabilizer = ChromaStabilizer(TemporalSettings())
+    outs = [stabilizer(L, before if i < 12 else after) for i, L in enumerate(small_L[:14])]
+    assert stabilizer.cuts == [12]
+    np.testing.assert_array_equal(outs[12], after)
+    assert np.abs(outs[13] - after).max() < 1e-4  # the new shot propagates its own colour
+    # without cut detection the old colour leaks into the new shot
+    blind = ChromaStabilizer(TemporalSettings(cut_threshold=1e9))
+    leaked = [blind(L, before if i < 12 else after) for i, L in enumerate(small_L[:13])][12]
+    assert blind.cuts == [] and np.abs(leaked - after).max() > 1.0
+
+
+# --------------------------------------------------------------------------- propagation
+
+
+def test_flow_propagation_cuts_flicker_on_a_still_scene():
+    L = texture()
+    rng = np.random.default_rng(1)
+    base = np.stack([np.full((H, W), 20.0), np.full((H, W), -10.0)]).astype(np.float32)
+    noisy = [base + rng.normal(0, 5, base.shape).astype(np.float32) for _ in range(30)]
+    stabilizer = ChromaStabilizer(TemporalSettings(strength=0.85))
+    steady = [stabilizer(L, c) for c in noisy]
+    assert mean_change(steady[10:]) < 0.3 * mean_change(noisy[10:])
+    assert stabilizer.confidence.mean() > 0.8  # a still scene is fully trusted
+    # ... and follows the truth on average rather than drifting
+    assert np.abs(np.mean(steady[10:], axis=0) - base).mean() < 1.0
+
+
+def test_method_none_leaves_predictions_untouched(frames, colorizer):
+    a = FrameColorizer(colorizer, temporal=TemporalSettings(method="none"))
+    b = FrameColorizer(colorizer, temporal=None)
+    np.testing.assert_array_equal(a(frames[:4]), b(frames[:4]))
+    assert a.stabilizer is None and a.cuts == []
+
+
+def test_chroma_follows_motion_without_smearing():
+    """A textured scene moves 1.5 px/frame right, its colour moving with it: the propagated
+    colour must stay on the moving content (no trail), close to the per-frame truth."""
+    big = texture(2, (H, W + 64))
+    hue = np.stack([np.where(big > 50, 30.0, -30.0), np.where(big > 50, -20.0, 20.0)])
+    stabilizer = ChromaStabilizer(TemporalSettings(strength=0.85))
+    errors, frozen = [], []
+    for t in range(20):
+        x = 32 - 1.5 * t  # window moves left over the scene = content moves right
+        L = shift(big, x)[:, :W]
+        truth = np.stack([shift(c, x)[:, :W] for c in hue]).astype(np.float32)
+        out = stabilizer(L, truth)
+        inner = (slice(4, -4), slice(8, -8))
+        errors.append(np.abs(out - truth)[:, inner[0], inner[1]].mean())
+        if t == 0:
+            first = truth
+        frozen.append(np.abs(first - truth)[:, inner[0], inner[1]].mean())
+    assert max(errors[5:]) < 0.2 * np.mean(frozen[5:])
+
+
+def shift(image: np.ndarray, x: float) -> np.ndarray:
+    """``image`` sampled at columns ``x + j`` (linear interpolation)."""
+    cols = np.arange(image.shape[1]) + x
+    j0 = np.clip(np.floor(cols).astype(int), 0, image.shape[1] - 1)
+    j1 = np.clip(j0 + 1, 0, image.shape[1] - 1)
+    w = (cols - np.floor(cols))[None]
+    return (image[:, j0] * (1 - w) + image[:, j1] * w).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- flicker metric
+
+
+def lab_frame(a: float, b: float, L: np.ndarray | None = None) -> torch.Tensor:
+    """An sRGB frame ``(3, H, W)`` float64 with lightness ``L`` (default a gradient) and
+    constant chroma (a, b)."""
+    L = torch.linspace(30, 70, W).expand(H, W) if L is None else torch.from_numpy(L)
+    lab = torch.stack([L.double(), torch.full((H, W), a).double(), torch.full((H, W), b).double()])
+    return lab_to_rgb(lab)
+
+
+def test_flicker_is_zero_for_a_static_clip_with_constant_chroma():
+    meter = FlickerMeter()
+    frame = lab_frame(10, 20)
+    for _ in range(6):
+        meter.update(frame, frame)
+    assert meter.pairs == 5 and meter.static_share == 1.0
+    assert meter.score == 0.0 and meter.pred_change == 0.0
+
+
+def test_flicker_of_alternating_chroma_on_static_pixels():
+    """Output chroma alternates between (10, 20) and (10 + 6, 20 + 8): |change| = 10 each
+    pair; the ground truth is still, so the score is 10."""
+    meter = FlickerMeter()
+    gt = lab_frame(0, 0)
+    for t in range(8):
+        meter.update(lab_frame(10, 20) if t % 2 == 0 else lab_frame(16, 28), gt)
+    assert meter.score == pytest.approx(10.0, abs=0.02)
+    assert meter.gt_change == pytest.approx(0.0, abs=1e-6)
+
+
+def test_flicker_counts_only_pixels_static_in_the_ground_truth():
+    L0 = np.tile(np.linspace(30, 70, W, dtype=np.float64), (H, 1))
+    L1 = L0.copy()
+    L1[:, W // 2:] += 10  # the right half changes in the truth
+    meter = FlickerMeter()
+    meter.update(lab_frame(0, 0, L0), lab_frame(0, 0, L0))
+    pair = meter.update(lab_frame(30, 0, L1), lab_frame(0, 0, L1))
+    assert meter.static_share == pytest.approx(0.5)
+    assert pair.static_pixels == H * W // 2
+    assert meter.score == pytest.approx(30.0, abs=0.05)
+    mask = static_mask(lab_frame(0, 0, L1), lab_frame(0, 0, L0))
+    assert mask[:, : W // 2].all() and not mask[:, W // 2:].any()
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@pytest.fixture(scope="module")
+def colour_clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("eval") / "clip.mp4", skimage_photos()[:2], W, H,
+                     frames_per_shot=8, fps=8, audio=False)
+
+
+def test_evaluate_video_scores_both_methods_on_the_same_predictions(colour_clip, colorizer):
+    scores = evaluate_video(colorizer, colour_clip.path,
+                            {"none": None, "flow": TemporalSettings()}, batch_size=5,
+                            progress=False)
+    none, flow = scores["none"], scores["flow"]
+    assert none.frames == flow.frames == 16 == len(flow.per_frame)
+    assert none.cuts == [] and flow.cuts == [8]
+    # identical until the first frame with history: the first frames of each shot agree
+    assert none.per_frame[0]["psnr"] == flow.per_frame[0]["psnr"]
+    assert none.per_frame[8]["psnr"] == flow.per_frame[8]["psnr"]
+    for s in (none, flow):
+        assert 5 < s.psnr < 60 and 0 < s.ssim <= 1 and s.dcf >= 0
+        assert np.isfinite(s.flicker) and 0 < s.static_share < 1
+        assert s.gt_change == none.gt_change
+
+
+def test_cli_eval_video_prints_table_and_writes_json(colour_clip, tiny_model_dir, tmp_path,
+                                                     capsys):
+    report = tmp_path / "scores.json"
+    per_frame = tmp_path / "frames.csv"
+    rc = main(["eval-video", "--model", str(tiny_model_dir), "--video", str(colour_clip.path),
+               "--json", str(report), "--per-frame", str(per_frame), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "flicker" in out and "temporal 'flow' vs frame by frame" in out
+    data = json.loads(report.read_text())
+    assert set(data["methods"]) == {"none", "flow"}
+    assert data["methods"]["flow"]["cuts"] == [8]
+    lines = per_frame.read_text().splitlines()
+    assert len(lines) == 1 + 2 * 16 and lines[0].startswith("method,frame,psnr")
