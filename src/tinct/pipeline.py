@@ -58,7 +58,13 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None,
                         device: str | None = None, precision: str = "auto") -> Colorizer:
-        """Loads an installed model by name, a saved-model folder, or (None) the default."""
+        """Loads an installed model by name, a saved-model folder, an ONNX file exported by
+        ``tinct export`` (run by ONNX Runtime on the CPU), or (None) the default."""
+        if name_or_path is not None and str(name_or_path).lower().endswith(".onnx"):
+            from .export import load_onnx
+
+            model, config = load_onnx(name_or_path)
+            return cls(model, config, device="cpu", precision="fp32")
         model, config = load_pretrained(resolve_model(name_or_path))
         return cls(model, config, device=device, precision=precision)
 

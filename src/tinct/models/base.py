@@ -34,20 +34,35 @@ class ColorizationNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: normalized L ``(B, 1, H, W)`` in [-1, 1] -> ``(B, C, ceil(H/s), ceil(W/s))``."""
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(
-                f"expected normalized lightness of shape (B, 1, H, W), got {tuple(x.shape)}"
-            )
-        H, W = x.shape[-2:]
-        m = self.size_multiple
-        ph, pw = (-H) % m, (-W) % m
-        if ph or pw:
-            mode = "reflect" if ph < H and pw < W else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        out = self._forward(x)
-        s = self.output_stride
-        return out[..., : math.ceil(H / s), : math.ceil(W / s)]
+        return run_padded(self._forward, x, self.size_multiple, self.output_stride)
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         """Network output -> chroma ``(B, 2, h, w)`` in network units. Identity for regression."""
         return out.float()
+
+
+def check_lightness_batch(x: torch.Tensor) -> None:
+    """Raises ``ValueError`` unless ``x`` has the shape ``(B, 1, H, W)``."""
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError(
+            f"expected normalized lightness of shape (B, 1, H, W), got {tuple(x.shape)}"
+        )
+
+
+def run_padded(fn, x: torch.Tensor, size_multiple: int, output_stride: int) -> torch.Tensor:
+    """Pads ``x`` ``(B, 1, H, W)`` on the bottom/right to multiples of ``size_multiple``
+    (reflection; replication when the image is too small to reflect), applies ``fn`` and crops
+    its output ``(B, C, H'/s, W'/s)`` to ``(B, C, ceil(H/s), ceil(W/s))``, ``s = output_stride``.
+
+    Shared by every network and by the ONNX runtime path, so both see the same padding.
+    """
+    check_lightness_batch(x)
+    H, W = x.shape[-2:]
+    m = size_multiple
+    ph, pw = (-H) % m, (-W) % m
+    if ph or pw:
+        mode = "reflect" if ph < H and pw < W else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    out = fn(x)
+    s = output_stride
+    return out[..., : math.ceil(H / s), : math.ceil(W / s)]

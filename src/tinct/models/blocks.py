@@ -32,8 +32,8 @@ class UpBlock(nn.Module):
         self.conv2 = ConvNormAct(cout, cout)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
-        size = skip.shape[-2:] if skip is not None else (x.shape[-2] * 2, x.shape[-1] * 2)
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        # scale_factor (not size=skip.shape) keeps the ONNX export valid for every input size
+        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
         if skip is not None:
             x = torch.cat((x, skip), dim=1)
         return self.conv2(self.conv1(x))

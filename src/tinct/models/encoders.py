@@ -59,7 +59,9 @@ class SameConv2d(nn.Conv2d):
     """Conv2d with TensorFlow 'SAME' padding (asymmetric for stride 2), as the weights expect."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ih, iw = x.shape[-2:]
+        # int(): when tracing for ONNX the pads become constants, which is right for every input
+        # whose sides are multiples of the stride (tinct pads inputs to multiples of 32)
+        ih, iw = int(x.shape[-2]), int(x.shape[-1])
         kh, kw = self.kernel_size
         sh, sw = self.stride
         ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
