@@ -8,7 +8,6 @@ original are kept exactly; only chroma is predicted.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,14 +19,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color
+from . import color, render
 from .checkpoint import load_pretrained, resolve_model
 from .imageio import LoadedImage, read_image, to_uint
 from .runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
 
-_MERGE_CHUNK_PIXELS = 1 << 20  # full-resolution merge in chunks of about a megapixel
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -99,23 +97,19 @@ class Colorizer:
         return chroma
 
     def merge(self, L: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-        """(L ``(1, H, W)`` in [0, 100], chroma ``(2, h, w)``) -> sRGB ``(3, H, W)`` in [0, 1].
-
-        Chroma is upsampled to ``(H, W)`` in bands of rows, so a 12-megapixel merge never holds
-        more than about a megapixel of float intermediates.
+        """(L ``(1, H, W)`` in [0, 100], chroma ``(2, h, w)``, h <= H) -> sRGB ``(3, H, W)``
+        float32 in [0, 1]; chroma upsampled bilinearly, lightness kept (see :mod:`tinct.render`).
         """
-        H, W = L.shape[-2:]
-        h = chroma.shape[-2]
-        rows = max(1, _MERGE_CHUNK_PIXELS // max(W, 1))
-        out = torch.empty((3, H, W), dtype=torch.float32)
-        chroma = chroma.float().unsqueeze(0)
-        for top in range(0, H, rows):
-            bottom = min(H, top + rows)
-            band = _upsample_rows(chroma, top, bottom, H, W, h)
-            out[:, top:bottom] = color.merge_chroma_in_gamut(
-                L[:, top:bottom].float(), band[0], self.space
-            ).cpu()
-        return out
+        rgb = self.render(L, chroma, np.float32)
+        return torch.from_numpy(rgb).permute(2, 0, 1)
+
+    def render(self, L: torch.Tensor | np.ndarray, chroma: torch.Tensor,
+               dtype: type = np.uint8) -> np.ndarray:
+        """(L ``(1, H, W)`` or ``(H, W)`` in [0, 100], chroma ``(2, h, w)``) -> sRGB
+        ``(H, W, 3)`` uint8 or float32 in [0, 1]. Memory: about a megapixel of temporaries."""
+        L = L.numpy() if isinstance(L, torch.Tensor) else np.asarray(L)
+        return render.merge_to_srgb(L.reshape(L.shape[-2:]), chroma.detach().float().cpu(),
+                                    self.space, dtype)
 
     # ------------------------------------------------------------------ image API
 
@@ -132,11 +126,13 @@ class Colorizer:
         """
         loaded = [im if isinstance(im, LoadedImage) else read_image(im) for im in images]
         return [_to_pil(rgb, im.alpha) for rgb, im in
-                zip(self.colorize_loaded(loaded, size, batch_size), loaded, strict=True)]
+                zip(self.colorize_loaded(loaded, size, batch_size, np.uint8), loaded,
+                    strict=True)]
 
     def colorize_loaded(self, images: Sequence[LoadedImage], size: int | None = None,
-                        batch_size: int = 8) -> list[np.ndarray]:
-        """Loaded images -> colour arrays ``(H, W, 3)`` float32 in [0, 1], same sizes."""
+                        batch_size: int = 8, dtype: type = np.float32) -> list[np.ndarray]:
+        """Loaded images -> colour arrays ``(H, W, 3)``, same sizes: float32 in [0, 1]
+        (``dtype=np.float32``) or uint8 (``dtype=np.uint8``, rounded; faster and smaller)."""
         size = size or self.working_size
         lightness = [_lightness(im) for im in images]
         results: list[np.ndarray | None] = [None] * len(images)
@@ -150,18 +146,15 @@ class Colorizer:
                 L = torch.stack([_resize(lightness[i], ws) for i in group])
                 chroma = self.predict_chroma(L, size)
             for j, i in enumerate(group):
-                rgb = self.merge(lightness[i], chroma[j].cpu())
-                results[i] = rgb.permute(1, 2, 0).numpy()
+                results[i] = self.render(lightness[i], chroma[j], dtype)
         return [r for r in results if r is not None]
 
     def colorize_frames(self, frames: np.ndarray, size: int | None = None) -> np.ndarray:
         """Video frames ``(B, H, W, 3)`` uint8 RGB -> colour frames ``(B, H, W, 3)`` uint8."""
-        rgb = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
-        L = color.rgb_to_lightness(rgb)
+        L = torch.from_numpy(np.stack([render.lightness_of_pixels(f) for f in frames]))[:, None]
         size = size or self.working_size
-        chroma = self.predict_chroma(L, size, out_size=_small_shape(L.shape[-2:], size)).cpu()
-        out = torch.stack([self.merge(L[i], chroma[i]) for i in range(len(L))])
-        return (out.permute(0, 2, 3, 1) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+        chroma = self.predict_chroma(L, size, out_size=_small_shape(L.shape[-2:], size))
+        return np.stack([self.render(L[i], chroma[i]) for i in range(len(L))])
 
 
 def _small_shape(full: Sequence[int], size: int) -> tuple[int, int]:
@@ -169,47 +162,9 @@ def _small_shape(full: Sequence[int], size: int) -> tuple[int, int]:
     return working_shape(int(full[0]), int(full[1]), size)
 
 
-def _upsample_rows(chroma: torch.Tensor, top: int, bottom: int, H: int, W: int, h: int):
-    """Rows ``top:bottom`` of the bilinear upsampling of ``chroma`` ``(1, 2, h, w)`` to (H, W)."""
-    if chroma.shape[-2:] == (H, W):
-        return chroma[..., top:bottom, :]
-    scale = h / H
-    # source rows needed by output rows top..bottom-1 (align_corners=False), with a margin
-    src_top = max(0, math.floor((top + 0.5) * scale - 0.5) - 1)
-    src_bottom = min(h, math.ceil((bottom - 0.5) * scale - 0.5) + 2)
-    part = chroma[..., src_top:src_bottom, :]
-    # the same coordinate mapping as F.interpolate(mode="bilinear", align_corners=False)
-    ys = (torch.arange(top, bottom, dtype=torch.float32) + 0.5) * scale - 0.5
-    ys = ys.clamp(min=0, max=h - 1) - src_top
-    y0 = ys.floor().long().clamp(max=part.shape[-2] - 1)
-    y1 = (y0 + 1).clamp(max=part.shape[-2] - 1)
-    wy = (ys - y0.float()).view(1, 1, -1, 1)
-    rows = part[..., y0, :] * (1 - wy) + part[..., y1, :] * wy
-    return _upsample_cols(rows, W)
-
-
-def _upsample_cols(rows: torch.Tensor, W: int) -> torch.Tensor:
-    """Bilinear (align_corners=False) resampling of the last axis of ``rows`` to ``W``."""
-    w = rows.shape[-1]
-    if w == W:
-        return rows
-    scale = w / W
-    xs = ((torch.arange(W, dtype=torch.float32) + 0.5) * scale - 0.5).clamp(min=0, max=w - 1)
-    x0 = xs.floor().long()
-    x1 = (x0 + 1).clamp(max=w - 1)
-    wx = xs - x0.float()
-    return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
-
-
 def _lightness(im: LoadedImage) -> torch.Tensor:
     """LoadedImage -> L* ``(1, H, W)`` float32 in [0, 100] at full resolution."""
-    rgb = torch.from_numpy(im.to_float()).permute(2, 0, 1)
-    H, W = rgb.shape[-2:]
-    rows = max(1, _MERGE_CHUNK_PIXELS // max(W, 1))
-    out = torch.empty((1, H, W), dtype=torch.float32)
-    for top in range(0, H, rows):
-        out[:, top:top + rows] = color.rgb_to_lightness(rgb[:, top:top + rows])
-    return out
+    return torch.from_numpy(render.lightness_of_pixels(im.pixels))[None]
 
 
 def _resize(L: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -228,7 +183,7 @@ def _batches(lightness: list[torch.Tensor], size: int, batch_size: int) -> Itera
 
 
 def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    rgb8 = (rgb * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    rgb8 = rgb if rgb.dtype == np.uint8 else to_uint(rgb)
     if alpha is None:
         return Image.fromarray(rgb8, "RGB")
     a8 = alpha if alpha.dtype == np.uint8 else (alpha.astype(np.float32) / 257 + 0.5).astype(

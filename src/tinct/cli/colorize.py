@@ -247,7 +247,10 @@ class Runner:
             return
         images = [image for _, image in loaded]
         try:
-            results = self.colorizer.colorize_loaded(images, self.size, self.batch_size)
+            import numpy as np
+
+            results = self.colorizer.colorize_loaded(images, self.size, self.batch_size,
+                                                     np.uint8)
         except (RuntimeError, MemoryError, ValueError) as exc:
             if len(loaded) == 1:
                 job = loaded[0][0]

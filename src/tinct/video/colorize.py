@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .. import color
-from ..pipeline import Colorizer, to_uint, working_shape
+from ..pipeline import Colorizer, working_shape
+from ..render import lightness_of_pixels
 from .sinks import EncodeSettings, open_sink
 from .sources import SourceFrame, open_source
 from .temporal import ChromaStabilizer, TemporalSettings, make_stabilizer
@@ -68,18 +68,9 @@ class FrameColorizer:
 
     def render(self, L: torch.Tensor, chroma: np.ndarray) -> np.ndarray:
         """Full-resolution ``L`` ``(B, 1, H, W)`` + chroma ``(B, 2, h, w)`` -> ``(B, H, W, 3)``
-        uint8 sRGB (chroma upsampled, lightness kept).
-
-        A frame's chroma is upsampled in one ``F.interpolate`` call (bilinear, the mapping
-        ``Colorizer.merge`` uses, and several times faster than its banded upsampling, which
-        exists to bound memory on very large photos); ``merge`` then only combines.
-        """
-        size = tuple(L.shape[-2:])
-        rgb = [self.colorizer.merge(L[i], F.interpolate(torch.from_numpy(chroma[i:i + 1]),
-                                                        size=size, mode="bilinear",
-                                                        align_corners=False)[0])
-               for i in range(len(L))]
-        return to_uint(torch.stack(rgb).permute(0, 2, 3, 1).numpy())
+        uint8 sRGB (chroma upsampled, lightness kept)."""
+        return np.stack([self.colorizer.render(L[i], torch.from_numpy(chroma[i]))
+                         for i in range(len(L))])
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """``(B, H, W, 3)`` uint8 -> colorized ``(B, H, W, 3)`` uint8, in display order."""
@@ -101,8 +92,7 @@ def stabilize(stabilizer: ChromaStabilizer | None, p: Prediction) -> np.ndarray:
 
 def lightness(frame: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 sRGB -> L* ``(1, H, W)`` float32 in [0, 100]."""
-    rgb = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1), dtype=np.float32))
-    return color.rgb_to_lightness(rgb / 255)
+    return torch.from_numpy(lightness_of_pixels(np.ascontiguousarray(frame)))[None]
 
 
 def batched(frames: Iterable[SourceFrame], batch_size: int) -> Iterator[list[SourceFrame]]:

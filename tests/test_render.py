@@ -1,0 +1,78 @@
+"""The fused full-resolution steps agree with the differentiable reference in tinct.color."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tinct import color, render
+
+
+def reference_lightness(pixels: np.ndarray) -> np.ndarray:
+    peak = np.iinfo(pixels.dtype).max
+    rgb = torch.from_numpy(pixels.astype(np.float64) / peak).permute(2, 0, 1)
+    return color.rgb_to_lightness(rgb)[0].numpy()
+
+
+def reference_merge(L: np.ndarray, chroma: torch.Tensor, space: str) -> np.ndarray:
+    up = F.interpolate(chroma[None].double(), size=L.shape, mode="bilinear",
+                       align_corners=False)[0]
+    rgb = color.merge_chroma_in_gamut(torch.from_numpy(L).double()[None], up, space)
+    return rgb.permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_lightness_of_pixels_matches_the_colour_science(dtype):
+    rng = np.random.default_rng(0)
+    peak = np.iinfo(dtype).max
+    pixels = rng.integers(0, peak + 1, (37, 53, 3)).astype(dtype)
+    pixels[0, :3] = [[0, 0, 0], [peak, peak, peak], [peak, 0, 0]]  # black, white, red
+    L = render.lightness_of_pixels(pixels)
+    assert L.dtype == np.float32 and L.shape == (37, 53)
+    assert np.abs(L - reference_lightness(pixels)).max() < 2e-4
+    assert L[0, 0] == 0 and abs(L[0, 1] - 100) < 1e-3
+
+
+@pytest.mark.parametrize("space", ["lab", "luv"])
+def test_merge_matches_the_reference_and_keeps_lightness(space):
+    torch.manual_seed(0)
+    L = np.linspace(0, 100, 61 * 83, dtype=np.float32).reshape(61, 83)
+    chroma = (torch.rand(2, 16, 21) - 0.5) * 200  # far outside the gamut in places
+    expected = reference_merge(L, chroma, space)
+    got = render.merge_to_srgb(L, chroma, space, np.float32)
+    assert got.shape == (61, 83, 3) and got.dtype == np.float32
+    assert np.abs(got - expected).max() < 2e-5
+    back = color.rgb_to_lightness(torch.from_numpy(got).permute(2, 0, 1).double())[0].numpy()
+    assert np.abs(back - L).max() < 0.01  # out-of-gamut colours did not change lightness
+    as_bytes = render.merge_to_srgb(L, chroma, space, np.uint8)
+    assert as_bytes.dtype == np.uint8
+    assert np.abs(as_bytes.astype(int) - np.round(expected * 255)).max() <= 1
+
+
+def test_bands_stitch_seamlessly(monkeypatch):
+    torch.manual_seed(1)
+    L = np.random.default_rng(1).uniform(0, 100, (90, 70)).astype(np.float32)
+    chroma = torch.randn(2, 23, 18) * 30
+    whole = render.merge_to_srgb(L, chroma, "lab", np.float32)
+    monkeypatch.setattr(render, "BAND_PIXELS", 70 * 7)  # 13 bands, the last one short
+    banded = render.merge_to_srgb(L, chroma, "lab", np.float32)
+    assert np.array_equal(whole, banded)
+
+
+def test_zero_chroma_gives_gray_of_the_same_lightness():
+    L = np.array([[0, 25, 50], [75, 90, 100]], dtype=np.float32)
+    rgb = render.merge_to_srgb(L, torch.zeros(2, 1, 1), "lab", np.float32)
+    assert np.abs(rgb - rgb[..., :1]).max() < 1e-4  # the D65 white and matrix of skimage
+    gray = np.round(rgb[..., 0] * 255).astype(np.uint8)
+    assert np.abs(render.lightness_of_pixels(np.dstack([gray] * 3)) - L).max() < 0.3
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        render.lightness_of_pixels(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(2, h, w\)"):
+        render.merge_to_srgb(np.zeros((4, 4), np.float32), torch.zeros(3, 2, 2))
+    with pytest.raises(ValueError, match="colour space"):
+        render.merge_to_srgb(np.zeros((4, 4), np.float32), torch.zeros(2, 2, 2), "hsv")
