@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from PIL import Image
 from tinct import Colorizer, create_model
 from tinct.checkpoint import save_pretrained
 from tinct.evaluate import evaluate
+from tinct.runtime import cpu_description
 
 MODEL_ARGS = {"encoder": "efficientnet_lite0", "decoder_channels": (64, 32, 16, 16)}
 WORKING_SIZE = 256
@@ -42,17 +42,6 @@ def synthetic_photo(seed: int, width: int = 256, height: int = 192) -> np.ndarra
         img[:, y:y + 40, x:x + 60] = torch.rand(3, 1, 1, generator=g)
     img = img + 0.03 * torch.randn(img.shape, generator=g)
     return (img.clamp(0, 1).permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).numpy()
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure(colorizer, folder: Path, features: bool, args) -> dict:
@@ -108,7 +97,7 @@ def main() -> None:
     report = {
         "benchmark": "eval_speed",
         "device": args.device,
-        "cpu": cpu_name(),
+        "cpu": cpu_description(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "load_average_1min_at_start": load_before,

@@ -21,7 +21,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import tempfile
 import time
 from fractions import Fraction
@@ -32,6 +31,7 @@ import torch
 
 from tinct import Colorizer, create_model
 from tinct.checkpoint import save_pretrained
+from tinct.runtime import cpu_description
 from tinct.video.colorize import FrameColorizer, colorize_video, lightness, stabilize
 from tinct.video.sinks import VideoFileSink
 from tinct.video.sources import SourceFrame, open_source
@@ -43,17 +43,6 @@ RESULTS = ROOT / "bench" / "results" / "video_speed.json"
 RESOLUTIONS = {"480p": (854, 480), "1080p": (1920, 1080)}
 SHIPPED_ARCHITECTURE = ("classifier", {"encoder": "efficientnet_lite0", "bins": "gamut",
                                        "pretrained": False})
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def stand_in_model(folder: Path) -> Path:
@@ -147,7 +136,7 @@ def main() -> int:
             breakdown = stages(colorizer, clip, args.batch_size, args.repeat, tmp)
             rows[-1]["stages_ms_per_frame"] = breakdown
             print("        ms/frame: " + ", ".join(f"{k} {v:.0f}" for k, v in breakdown.items()))
-    report = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "device": args.device,
+    report = {"cpu": cpu_description(), "threads": torch.get_num_threads(), "device": args.device,
               "load_average_1min_start_end": [load_start, os.getloadavg()[0]],
               "torch": torch.__version__, "model": args.model or
               "random-init classifier (efficientnet_lite0, gamut bins), working size 256",

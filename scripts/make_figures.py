@@ -1,0 +1,79 @@
+"""README / docs pictures: ground truth | gray | tinct, one row per photo.
+
+    python scripts/make_figures.py [--model NAME_OR_FOLDER] [--out docs/images]
+
+Writes ``comparison.jpg`` (colour photos from the eval sets: the original, its lightness, and
+tinct's colorization of that lightness) and ``samples.jpg`` (the gray sample photos shipped
+in the package, before | after). Eval photos are read through ``--data`` (default
+``$TINCT_DATA`` or ``../shared/data``); only downscaled copies go into the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from tinct import Colorizer
+from tinct.data import default_data_root
+from tinct.imageio import read_image
+
+EVAL_PHOTOS = ("kodak24/kodim05.jpg", "kodak24/kodim14.jpg", "kodak24/kodim21.jpg",
+               "kodak24/kodim24.jpg", "kodak24/kodim15.jpg")
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "tinct" / "samples"
+TILE_HEIGHT = 240
+LABEL_HEIGHT = 24
+
+
+def fit(image: Image.Image, height: int = TILE_HEIGHT) -> Image.Image:
+    width = round(image.width * height / image.height)
+    return image.convert("RGB").resize((width, height), Image.LANCZOS)
+
+
+def grid(rows: list[list[Image.Image]], labels: list[str]) -> Image.Image:
+    """Rows of equally tall tiles under a header of column labels."""
+    widths = [max(row[c].width for row in rows) for c in range(len(labels))]
+    sheet = Image.new("RGB", (sum(widths) + 4 * (len(widths) - 1),
+                              LABEL_HEIGHT + len(rows) * (TILE_HEIGHT + 4)), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = 0
+    for label, w in zip(labels, widths, strict=True):
+        draw.text((x + 6, 6), label, fill="black")
+        x += w + 4
+    for r, row in enumerate(rows):
+        x, y = 0, LABEL_HEIGHT + r * (TILE_HEIGHT + 4)
+        for tile, w in zip(row, widths, strict=True):
+            sheet.paste(tile, (x, y))
+            x += w + 4
+    return sheet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--data", type=Path, default=None, help="the shared data folder")
+    parser.add_argument("--out", type=Path, default=Path("docs/images"))
+    args = parser.parse_args()
+    colorizer = Colorizer.from_pretrained(args.model)
+    root = (args.data or default_data_root()) / "eval"
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for rel in EVAL_PHOTOS:
+        loaded = read_image(root / rel)
+        truth = Image.fromarray(loaded.pixels)
+        gray = truth.convert("L")
+        rows.append([fit(truth), fit(gray), fit(colorizer.colorize(gray))])
+    grid(rows, ["ground truth", "input (lightness only)", f"tinct ({colorizer.name})"]).save(
+        args.out / "comparison.jpg", quality=88)
+    rows = []
+    for path in sorted(SAMPLES.glob("*.jpg")):
+        gray = Image.open(path)
+        rows.append([fit(gray), fit(colorizer.colorize(gray))])
+    grid(rows, ["black-and-white input", f"tinct ({colorizer.name})"]).save(
+        args.out / "samples.jpg", quality=88)
+    print(f"wrote {args.out / 'comparison.jpg'} and {args.out / 'samples.jpg'}")
+
+
+if __name__ == "__main__":
+    main()
