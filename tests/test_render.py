@@ -23,12 +23,16 @@ def reference_merge(L: np.ndarray, chroma: torch.Tensor, space: str) -> np.ndarr
     return rgb.permute(1, 2, 0).numpy()
 
 
+@pytest.mark.parametrize("gray", [False, True], ids=["colour", "gray"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_lightness_of_pixels_matches_the_colour_science(dtype):
+def test_lightness_of_pixels_matches_the_colour_science(dtype, gray):
+    """Colour pixels go through luminance tables, gray ones (R = G = B) through an L* table."""
     rng = np.random.default_rng(0)
     peak = np.iinfo(dtype).max
     pixels = rng.integers(0, peak + 1, (37, 53, 3)).astype(dtype)
     pixels[0, :3] = [[0, 0, 0], [peak, peak, peak], [peak, 0, 0]]  # black, white, red
+    if gray:
+        pixels[:] = pixels[..., :1]
     L = render.lightness_of_pixels(pixels)
     assert L.dtype == np.float32 and L.shape == (37, 53)
     assert np.abs(L - reference_lightness(pixels)).max() < 2e-4

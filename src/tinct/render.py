@@ -45,6 +45,21 @@ def _luminance_tables(levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple((row[c] * lin).astype(np.float32) for c in range(3))
 
 
+@functools.lru_cache(maxsize=2)
+def _gray_lightness_table(levels: int) -> np.ndarray:
+    """Gray code value (R = G = B) -> its L*, float32 ``(levels,)``."""
+    v = torch.arange(levels, dtype=torch.float64) / (levels - 1)
+    return color.rgb_to_lightness(v.view(1, 1, -1).expand(3, 1, -1))[0, 0].float().numpy()
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_byte_table() -> np.ndarray:
+    """Linear light quantized to 1/65535 -> rounded 8-bit sRGB, uint8 ``(65536,)``; the
+    quantization moves a value by at most 0.025 of an 8-bit level."""
+    v = torch.arange(65536, dtype=torch.float64) / 65535
+    return (color.linear_to_srgb(v) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+
+
 def _bands(height: int, width: int):
     rows = max(1, BAND_PIXELS // max(width, 1))
     for top in range(0, height, rows):
@@ -56,11 +71,16 @@ def lightness_of_pixels(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected (H, W, 3) uint8 or uint16 pixels, got {pixels.shape} "
                          f"{pixels.dtype}")
-    tr, tg, tb = _luminance_tables(256 if pixels.dtype == np.uint8 else 65536)
+    levels = 256 if pixels.dtype == np.uint8 else 65536
+    tr, tg, tb = _luminance_tables(levels)
     H, W = pixels.shape[:2]
     out = np.empty((H, W), dtype=np.float32)
     for top, bottom in _bands(H, W):
         band = pixels[top:bottom]
+        first = band[..., 0]
+        if np.array_equal(first, band[..., 1]) and np.array_equal(first, band[..., 2]):
+            np.take(_gray_lightness_table(levels), first, out=out[top:bottom])  # gray photos
+            continue
         y = tr[band[..., 0]]
         y += tg[band[..., 1]]
         y += tb[band[..., 2]]
@@ -82,13 +102,8 @@ _SRGB = ("where(v > 0.0031308, 1.055 * where(v > 0.0031308, v, 0.0031308) ** (1 
          " 12.92 * v)")
 
 
-def _gamut_scale(d: str) -> str:
-    """Largest s in [0, 1] with 0 <= y + s * d <= 1, for one channel's difference ``d``."""
-    return f"where({d} > 1e-12, (1 - y) / {d}, where({d} < -1e-12, y / (-{d}), 1))"
-
-
 def _render_band(L: np.ndarray, a: np.ndarray, b: np.ndarray, space: str,
-                 out: np.ndarray, scale: float) -> None:
+                 out: np.ndarray) -> None:
     """One band: L, chroma planes ``(h, W)`` float32 -> ``out`` ``(h, W, 3)`` (float32 or uint8)."""
     env = {"L": L, "a": a, "b": b}
     y = ne.evaluate(_Y_OF_L, local_dict=env)
@@ -108,18 +123,26 @@ def _render_band(L: np.ndarray, a: np.ndarray, b: np.ndarray, space: str,
     env = {"x": x, "y": y, "z": z}
     diffs = [ne.evaluate(f"{m[c, 0]} * x + {m[c, 1]} * y + {m[c, 2]} * z - y", local_dict=env)
              for c in range(3)]
-    env = {"y": y, "dr": diffs[0], "dg": diffs[1], "db": diffs[2]}
-    s = ne.evaluate(_gamut_scale("dr"), local_dict=env)
-    for d in ("dg", "db"):
-        s = np.minimum(s, ne.evaluate(_gamut_scale(d), local_dict=env))
-    np.clip(s, 0, 1, out=s)
-    for c, d in enumerate(("dr", "dg", "db")):
-        v = ne.evaluate(f"y + s * {d}", local_dict={"y": y, "s": s, d: env[d]})
-        value = ne.evaluate(f"{_SRGB} * {scale}", local_dict={"v": v})
-        np.clip(value, 0, scale, out=value)
-        if out.dtype == np.uint8:
-            value += 0.5
-        out[..., c] = value  # uint8: truncation of value + 0.5 = rounding
+    # gamut pull: the largest s <= 1 with 0 <= y + s * d <= 1 for every channel is
+    # 1 / max(1, max(d) / (1 - y), -min(d) / y)
+    highest = np.maximum(np.maximum(diffs[0], diffs[1]), diffs[2])
+    lowest = np.minimum(np.minimum(diffs[0], diffs[1]), diffs[2])
+    s = ne.evaluate("1 / where(g > 1, g, 1)", local_dict={"g": ne.evaluate(
+        "where(hi / (1 - y + 1e-12) > -lo / (y + 1e-12), hi / (1 - y + 1e-12), -lo / (y + 1e-12))",
+        local_dict={"hi": highest, "lo": lowest, "y": y})})
+    if out.dtype == np.uint8:  # the sRGB curve by table: pow() would cost most of the time
+        table = _srgb_byte_table()
+        index = np.empty(y.shape, dtype=np.int32)
+        for c in range(3):
+            ne.evaluate("(y + s * d) * 65535 + 0.5", local_dict={"y": y, "s": s, "d": diffs[c]},
+                        out=index, casting="unsafe")
+            out[..., c] = np.take(table, index, mode="clip")  # clip: rounding past 0 or 1
+        return
+    for c in range(3):
+        v = ne.evaluate("y + s * d", local_dict={"y": y, "s": s, "d": diffs[c]})
+        value = ne.evaluate(_SRGB, local_dict={"v": v})
+        np.clip(value, 0, 1, out=value)
+        out[..., c] = value
 
 
 def merge_to_srgb(L: np.ndarray, chroma: torch.Tensor | np.ndarray, space: str = "lab",
@@ -142,12 +165,11 @@ def merge_to_srgb(L: np.ndarray, chroma: torch.Tensor | np.ndarray, space: str =
     H, W = L.shape
     L = np.ascontiguousarray(L, dtype=np.float32)
     out = np.empty((H, W, 3), dtype=dtype)
-    scale = 255.0 if dtype == np.uint8 else 1.0
     full_width = _upsample_columns(chroma.cpu(), W)  # (2, h, W)
     h = chroma.shape[1]
     for top, bottom in _bands(H, W):
         band = _upsample_rows(full_width, top, bottom, H, h)
-        _render_band(L[top:bottom], band[0], band[1], space, out[top:bottom], scale)
+        _render_band(L[top:bottom], band[0], band[1], space, out[top:bottom])
     return out
 
 
