@@ -37,7 +37,7 @@ import torch.nn as nn
 from PIL import Image
 
 from tinct import Colorizer, create_model
-from tinct.checkpoint import ModelLoadError, save_pretrained
+from tinct.checkpoint import ModelLoadError, load_pretrained, resolve_model, save_pretrained
 from tinct.imageio import read_image, write_image
 from tinct.runtime import cpu_description
 
@@ -107,8 +107,8 @@ def model_folder(requested: str | None, scratch: Path) -> tuple[str, str]:
 
 def network_times(model_ref: str, runs: int, compile_: bool, scratch: Path) -> dict:
     """Seconds per 256 x 256 forward (+decode) for each runtime, and the Zhang 2016 network."""
-    colorizer = Colorizer.from_pretrained(model_ref, device="cpu", precision="fp32")
-    net = colorizer.model
+    net, _ = load_pretrained(resolve_model(model_ref))
+    net.eval()
     x = torch.rand(1, 1, 256, 256) * 2 - 1
     out: dict[str, float] = {}
 

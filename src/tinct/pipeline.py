@@ -46,6 +46,11 @@ class Colorizer:
                  precision: str = "auto"):
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
+        # channels_last: 15-30% faster convolutions on CPU (bench/infer_speed.py)
+        self.channels_last = self.device.type == "cpu" and any(
+            p.dim() == 4 for p in self.model.parameters())
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.config = config
         self.space: str = config["space"]
         self.chroma_scale: float = float(config.get("chroma_scale", color.CHROMA_SCALE))
@@ -88,6 +93,8 @@ class Colorizer:
             x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True,
                               align_corners=False)
         x = color.normalize_lightness(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.amp_dtype):
             out = self.model(x)
         chroma = color.denormalize_chroma(self.model.decode(out).float(), self.chroma_scale)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .options import add_device_option, add_model_option, add_size_option
+
 if TYPE_CHECKING:  # imported lazily at run time, so 'tinct --help' stays fast
     import numpy as np
 
@@ -42,14 +44,9 @@ def add_parser(sub) -> None:
                         "format cannot be written (default: same)")
     p.add_argument("--quality", type=int, default=95, metavar="Q",
                    help="JPEG/WebP quality, 1-100 (default: 95)")
-    p.add_argument("--model", metavar="NAME_OR_FOLDER",
-                   help="installed model name or saved-model folder (default: the shipped "
-                        "model; see 'tinct models')")
-    p.add_argument("--size", type=int, metavar="PX",
-                   help="working resolution: the network sees the image with its longer side "
-                        "at PX pixels (default: the model's)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where the network runs (default: auto = CUDA when available)")
+    add_model_option(p)
+    add_size_option(p, "the image")
+    add_device_option(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="images read and colorized together (default: 8)")
     p.add_argument("--max-pixels", type=int, metavar="N",

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from . import CLIError
+from .options import add_model_option
 
 
 def add_parser(sub) -> None:
@@ -21,9 +22,8 @@ def add_parser(sub) -> None:
         epilog="example: tinct export --format onnx -m tinct-base -o tinct-base.onnx")
     p.add_argument("--format", default="onnx", choices=("onnx",),
                    help="export format (default: onnx)")
-    p.add_argument("--model", "-m", default=None, metavar="M",
-                   help="installed model name or saved-model folder (default: the shipped "
-                        "model)")
+    add_model_option(p, "-m", help="installed model name or saved-model folder (default: the "
+                                   "shipped model)")
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="output file (.onnx); replaced if it exists")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset version (default: 18)")

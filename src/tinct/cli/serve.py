@@ -6,6 +6,7 @@ import argparse
 import os
 
 from . import CLIError
+from .options import add_device_option
 
 
 def _positive_int(text: str) -> int:
@@ -60,8 +61,7 @@ def add_parser(sub) -> None:
     p.add_argument("--queue", type=_non_negative_int, default=16, metavar="N",
                    help="requests that may wait for a worker; beyond that the server answers "
                         "503 at once (default: 16)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where the networks run (default: auto = CUDA when available)")
+    add_device_option(p)
     p.add_argument("--study", metavar="STUDY_DIR",
                    help="enable the Turing test pages with a study folder from "
                         "'tinct turing prepare'")

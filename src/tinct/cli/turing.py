@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .options import add_device_option
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -31,8 +33,7 @@ def add_parser(sub) -> None:
     prep.add_argument("--size", type=int, default=512, metavar="PX",
                       help="longer side of the study images in pixels; photos are scaled "
                            "down, never up (default: 512)")
-    prep.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                      help="where the networks run (default: auto)")
+    add_device_option(prep)
     prep.add_argument("--force", action="store_true",
                       help="replace an existing study in STUDY_DIR")
     prep.add_argument("--no-progress", action="store_true", help="no progress bar")

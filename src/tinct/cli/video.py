@@ -15,21 +15,17 @@ import sys
 from pathlib import Path
 
 from . import CLIError
+from .options import add_device_option, add_model_option, add_size_option
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """--model, --size, --batch-size, --device: shared by ``video`` and ``eval-video``."""
-    p.add_argument("--model", metavar="NAME_OR_FOLDER",
-                   help="installed model name or saved-model folder (default: the shipped "
-                        "model; see 'tinct models')")
-    p.add_argument("--size", type=int, metavar="PX",
-                   help="working resolution: the network sees each frame with its longer side "
-                        "at PX pixels (default: the model's)")
+    add_model_option(p)
+    add_size_option(p, "each frame")
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where the network runs (default: auto = CUDA when available)")
+    add_device_option(p)
     p.add_argument("--fps", type=float, metavar="RATE",
                    help="frame rate of a frame-folder input (default: 24); videos keep theirs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
