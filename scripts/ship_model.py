@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--name", default="tinct-base")
     ap.add_argument("--description", default="")
     ap.add_argument("--metrics", help="JSON file of evaluation metrics to record")
+    ap.add_argument("--notes", help="Markdown file appended to the model card (how choices were "
+                                    "made, known weaknesses)")
     args = ap.parse_args()
     model, config = load_pretrained(args.model)
     metrics = dict(config.get("metrics", {}))
@@ -62,7 +64,10 @@ def main() -> None:
                           training=config.get("training", {}), metrics=metrics,
                           dtype=torch.float16)
     _, shipped = load_pretrained(out)
-    (out / "MODEL_CARD.md").write_text(model_card(shipped), encoding="utf-8")
+    card = model_card(shipped)
+    if args.notes:
+        card += "\n" + Path(args.notes).read_text(encoding="utf-8")
+    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     size = (out / "model.safetensors").stat().st_size / 2**20
     print(f"shipped {out} ({size:.1f} MiB)")
 
