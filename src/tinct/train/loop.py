@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import signal
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from tqdm import tqdm
 from .. import checkpoint
 from ..data import ColorizationDataset, FolderSpec, default_data_root, scan_folders, split_files
 from ..registry import create_model
-from ..runtime import resolve_device, resolve_precision
+from ..runtime import cpu_description, resolve_device, resolve_precision
 from . import distributed as dist_utils
 from .config import TrainConfig, load_config
 from .logging import RunLogger
@@ -259,7 +258,8 @@ def _summary(cfg, data_info, step, wall, val, dist, device, run_dir) -> dict:
         "batch_size": cfg.run.batch_size, "world_size": dist.world_size,
         "crop_size": cfg.data.size, "loss": vars(cfg.loss), "optim": vars(cfg.optim),
         "data": data_info, "wall_time_s": round(wall, 1),
-        "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
+        "hardware": {"device": str(device), "cpu": cpu_description(),
+                     "cpu_threads": torch.get_num_threads(),
                      "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
                      "torch": torch.__version__},
         "validation": val,
