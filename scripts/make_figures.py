@@ -31,18 +31,19 @@ def fit(image: Image.Image, height: int = TILE_HEIGHT) -> Image.Image:
     return image.convert("RGB").resize((width, height), Image.LANCZOS)
 
 
-def grid(rows: list[list[Image.Image]], labels: list[str]) -> Image.Image:
-    """Rows of equally tall tiles under a header of column labels."""
+def grid(rows: list[list[Image.Image]], labels: list[str],
+         height: int = TILE_HEIGHT) -> Image.Image:
+    """Rows of tiles ``height`` px tall under a header of column labels."""
     widths = [max(row[c].width for row in rows) for c in range(len(labels))]
     sheet = Image.new("RGB", (sum(widths) + 4 * (len(widths) - 1),
-                              LABEL_HEIGHT + len(rows) * (TILE_HEIGHT + 4)), "white")
+                              LABEL_HEIGHT + len(rows) * (height + 4)), "white")
     draw = ImageDraw.Draw(sheet)
     x = 0
     for label, w in zip(labels, widths, strict=True):
         draw.text((x + 6, 6), label, fill="black")
         x += w + 4
     for r, row in enumerate(rows):
-        x, y = 0, LABEL_HEIGHT + r * (TILE_HEIGHT + 4)
+        x, y = 0, LABEL_HEIGHT + r * (height + 4)
         for tile, w in zip(row, widths, strict=True):
             sheet.paste(tile, (x, y))
             x += w + 4
