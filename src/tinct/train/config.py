@@ -27,6 +27,8 @@ class ModelConfig:
     args: dict = field(default_factory=dict)  # keyword arguments of the architecture
     space: str = "lab"               # lab or luv
     working_size: int = 256          # default inference resolution recorded in the saved model
+    init_from: str = ""              # warm start: a saved model (name or folder) of the same
+                                     # architecture whose weights (and colour prior) start the run
 
 
 @dataclass

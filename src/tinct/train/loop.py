@@ -122,6 +122,9 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
         set_rng_state(state["rng"])
         logger.rewind(step)
         logger.note(f"resumed at step {step} (epoch {epoch}, {position} samples into it)")
+    elif cfg.model.init_from:  # warm start: weights, prior and palette come from the model
+        source = init_weights(model, cfg.model.init_from)
+        logger.note(f"initialised from {source}")
     elif dist.is_main:
         objective.prepare(train_set, logger.note)  # e.g. colour prior / palette from the data
     if dist.enabled:  # every rank starts from rank 0's weights and buffers
@@ -219,6 +222,27 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
     dist_utils.teardown()
     final = ema.module if ema is not None else model
     return TrainResult(run_dir, run_dir / "best", run_dir / "last", step, final)
+
+
+def init_weights(model: torch.nn.Module, name_or_path: str) -> Path:
+    """Copies a saved model's weights (buffers included) into ``model``; returns its folder.
+
+    The saved model must have the same architecture and arguments (``pretrained`` aside);
+    otherwise ``checkpoint.ModelLoadError`` names the model and what differs.
+    """
+    folder = checkpoint.resolve_model(name_or_path)
+    source, config = checkpoint.load_pretrained(folder)
+    own_spec = getattr(model, "tinct_spec", {})
+    if own_spec.get("architecture", config["architecture"]) != config["architecture"]:
+        raise checkpoint.ModelLoadError(
+            f"{folder}: architecture {config['architecture']!r} cannot start a "
+            f"{own_spec['architecture']!r} run")
+    try:
+        model.load_state_dict(source.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise checkpoint.ModelLoadError(
+            f"{folder}: weights do not fit this run's model ({str(exc).splitlines()[0]})") from None
+    return folder
 
 
 @torch.no_grad()
