@@ -254,18 +254,27 @@ def test_sigkill_and_resume_matches_uninterrupted(photo_root, tmp_path):
     assert train_steps == list(range(1, steps + 1))  # no step logged twice after the resume
 
 
-def test_ctrl_c_saves_checkpoint_and_exits_cleanly(photo_root, tmp_path):
+@pytest.mark.parametrize("how", ["sigint", "sigterm-to-group-with-worker"])
+def test_ctrl_c_saves_checkpoint_and_exits_cleanly(photo_root, tmp_path, how):
+    """SIGINT to the trainer, or SIGTERM to its whole process group (a scheduler's preemption,
+    ``kill -- -PGID``) while a DataLoader worker runs: checkpoint, clean exit, status 0."""
     overrides = _tiny_overrides(photo_root, 100000) + ["data.size=96"]
+    if how != "sigint":
+        overrides.append("data.workers=1")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(_train_cmd(tmp_path / "run", overrides), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     csv = tmp_path / "run" / "metrics.csv"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if csv.exists() and len(csv.read_text().splitlines()) > 3:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    if how == "sigint":
+        proc.send_signal(signal.SIGINT)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Traceback" not in err

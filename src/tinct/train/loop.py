@@ -144,7 +144,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
             train_set, batch_size=cfg.run.batch_size, drop_last=True,
             sampler=dist_utils.ShardSampler(len(train_set), dist.rank, dist.world_size, per_rank),
             num_workers=cfg.data.workers, persistent_workers=False,
-            pin_memory=device.type == "cuda",
+            pin_memory=device.type == "cuda", worker_init_fn=_ignore_stop_signals,
             generator=torch.Generator().manual_seed(cfg.run.seed + epoch))  # global RNG untouched
         t0 = time.monotonic()
         for batch in loader:
@@ -295,6 +295,14 @@ def _save_model(model, cfg: TrainConfig, folder: Path, summary: dict) -> None:
                                working_size=cfg.model.working_size,
                                name=cfg.run.name or folder.parent.name, training=summary,
                                metrics={"validation": summary.get("validation", {})})
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave SIGINT/SIGTERM to the main process, which checkpoints and
+    shuts them down; a signal sent to the whole process group (Ctrl-C, ``kill -- -PGID``, a
+    cluster scheduler's preemption) then stops the run cleanly instead of killing a worker."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class _StopFlag:
