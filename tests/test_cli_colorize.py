@@ -287,6 +287,16 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
     assert model["working_size"] == 64 and model["path"] == str(tiny_model_dir)
 
 
+def test_models_summary_prefers_eval_results():
+    from tinct.cli.models import metrics_summary
+
+    validation_only = {"validation": {"loss": 3.1, "ab_rmse": 22.9}}
+    assert metrics_summary(validation_only) == "validation.loss=3.1 validation.ab_rmse=22.9"
+    card = {**validation_only, "eval": {"kodak24": {"psnr": 23.005, "ssim": 0.94, "dcf": 5.82},
+                                        "urban100": {"psnr": 20.787, "dcf": 5.48}}}
+    assert metrics_summary(card) == "kodak24 psnr=23.01 dcf=5.82; urban100 psnr=20.79 dcf=5.48"
+
+
 def test_models_without_installed_models(capsys, no_installed_models):
     assert main(["models"]) == 0
     assert "none - no trained model shipped yet" in capsys.readouterr().out

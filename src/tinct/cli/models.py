@@ -77,8 +77,20 @@ def installed() -> list[dict[str, Any]]:
     return found
 
 
+_HEADLINE = ("psnr", "dcf")  # per eval set, when the model card has eval results
+
+
 def metrics_summary(metrics: dict[str, Any], limit: int = _MAX_METRICS) -> str:
-    """``{"psnr": 23.1, "val": {"ssim": 0.9}}`` -> ``"psnr=23.1 val.ssim=0.9"`` (numbers only)."""
+    """``{"psnr": 23.1, "val": {"ssim": 0.9}}`` -> ``"psnr=23.1 val.ssim=0.9"`` (numbers only).
+
+    A model with ``tinct eval`` results (``metrics["eval"][set]``) is summarized by those:
+    ``"kodak24 psnr=23.01 dcf=5.82; bsds500-test ..."``, the figures users compare models by.
+    """
+    evals = metrics.get("eval")
+    if isinstance(evals, dict) and evals:
+        return "; ".join(
+            " ".join([name] + [f"{k}={v[k]:.4g}" for k in _HEADLINE if isinstance(v.get(k), Real)])
+            for name, v in evals.items() if isinstance(v, dict))
     flat: list[str] = []
 
     def walk(prefix: str, value: Any) -> None:
