@@ -89,7 +89,7 @@ def metrics_summary(metrics: dict[str, Any], limit: int = _MAX_METRICS) -> str:
     evals = metrics.get("eval")
     if isinstance(evals, dict) and evals:
         return "; ".join(
-            " ".join([name] + [f"{k}={v[k]:.4g}" for k in _HEADLINE if isinstance(v.get(k), Real)])
+            " ".join([name] + [f"{k}={v[k]:.2f}" for k in _HEADLINE if isinstance(v.get(k), Real)])
             for name, v in evals.items() if isinstance(v, dict))
     flat: list[str] = []
 
