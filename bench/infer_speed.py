@@ -10,6 +10,9 @@
    which includes PyTorch itself) belongs to that run alone. Median of N runs after a warm-up,
    with the time of each stage.
 3. **A folder of 256-px photos** (read, colorize with batching, write): images/s.
+4. **Does each runtime keep quality?** The lightness of six colour photos (scikit-image's)
+   colorized by PyTorch fp32, bf16 autocast and ONNX Runtime: mean and max |delta ab| against
+   fp32, and PSNR against the true colours.
 
 Prints a table and writes ``bench/results/infer_speed.json``.
 
@@ -215,6 +218,47 @@ def folder_speed(model_ref: str, n: int, batch_size: int, scratch: Path) -> dict
     return {"images": n, "batch_size": batch_size, "seconds": seconds, "images_per_s": n / seconds}
 
 
+AGREEMENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat", "retina")
+
+
+def runtime_agreement(model_ref: str, scratch: Path) -> dict:
+    """Per runtime: chroma difference to fp32 (ab units) and PSNR (dB) to the true colours."""
+    from skimage import data
+
+    from tinct import color, metrics
+
+    photos = [torch.from_numpy(getattr(data, n)()[..., :3]).permute(2, 0, 1).float() / 255
+              for n in AGREEMENT_PHOTOS]
+    runtimes = {"pytorch_fp32": Colorizer.from_pretrained(model_ref, device="cpu",
+                                                          precision="fp32"),
+                "pytorch_bf16_autocast": Colorizer.from_pretrained(model_ref, device="cpu",
+                                                                   precision="bf16")}
+    try:
+        from tinct.export import export_onnx
+
+        runtimes["onnxruntime"] = Colorizer.from_pretrained(
+            export_onnx(model_ref, scratch / "agreement.onnx"))
+    except ModuleNotFoundError as exc:
+        print(f"skipping ONNX Runtime agreement: {exc}", file=sys.stderr)
+    chroma: dict[str, list[torch.Tensor]] = {k: [] for k in runtimes}
+    psnr: dict[str, list[float]] = {k: [] for k in runtimes}
+    for rgb in photos:
+        L = color.rgb_to_lightness(rgb[None])
+        for name, colorizer in runtimes.items():
+            ab = colorizer.predict_chroma(L)
+            chroma[name].append(ab)
+            pred = colorizer.merge(L[0], ab[0])
+            psnr[name].append(float(metrics.psnr(pred, rgb)))
+    out = {}
+    for name in runtimes:
+        diff = torch.cat([(a - b).abs().flatten() for a, b in
+                          zip(chroma[name], chroma["pytorch_fp32"], strict=True)])
+        out[name] = {"mean_abs_ab_vs_fp32": float(diff.mean()),
+                     "max_abs_ab_vs_fp32": float(diff.max()),
+                     "mean_psnr_db": statistics.mean(psnr[name])}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name or folder (default: shipped)")
@@ -231,6 +275,7 @@ def main() -> None:
         net = network_times(model_ref, args.runs, args.compile, scratch)
         e2e = end_to_end(model_ref, max(3, args.runs // 2), scratch)
         folder = folder_speed(model_ref, args.folder_images, args.batch_size, scratch)
+        agreement = runtime_agreement(model_ref, scratch)
     ref = net["zhang2016_pytorch_fp32"]
     print("\nnetwork, 256 x 256, batch 1 (best of runs):")
     for key, seconds in net.items():
@@ -241,6 +286,10 @@ def main() -> None:
           + f"; peak RSS {e2e['peak_rss_mb']:.0f} MB")
     print(f"folder of {folder['images']} 256-px photos, batch {folder['batch_size']}: "
           f"{folder['images_per_s']:.1f} images/s")
+    print(f"runtime agreement on {len(AGREEMENT_PHOTOS)} photos (|delta ab| vs fp32; PSNR):")
+    for key, a in agreement.items():
+        print(f"  {key:28s} mean {a['mean_abs_ab_vs_fp32']:.3f}  max "
+              f"{a['max_abs_ab_vs_fp32']:.2f}  PSNR {a['mean_psnr_db']:.3f} dB")
     fastest = min((v, k) for k, v in net.items() if k != "zhang2016_pytorch_fp32"
                   and "first_call" not in k)
     report = {
@@ -248,7 +297,7 @@ def main() -> None:
         "torch": torch.__version__, "network_256_s": net,
         "speedup_vs_zhang2016": {k: ref / v for k, v in net.items() if "first_call" not in k},
         "fastest_runtime": fastest[1],
-        "end_to_end_12mp": e2e, "folder_256px": folder,
+        "end_to_end_12mp": e2e, "folder_256px": folder, "runtime_agreement": agreement,
         "targets": {"12mp_seconds_max": 1.5, "12mp_peak_mb_max": 1536,
                     "speedup_vs_zhang2016_min": 5.0},
     }
