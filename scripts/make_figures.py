@@ -3,8 +3,10 @@
     python scripts/make_figures.py [--model NAME_OR_FOLDER] [--out docs/images]
 
 Writes ``comparison.jpg`` (colour photos from the eval sets: the original, its lightness, and
-tinct's colorization of that lightness) and ``samples.jpg`` (the gray sample photos shipped
-in the package, before | after). Eval photos are read through ``--data`` (default
+tinct's colorization of that lightness), ``historical.jpg`` (the same for eval photos of the
+kind found in old family albums and archives: portraits of old men, a castle, a vintage car,
+guards in uniform) and ``samples.jpg`` (the gray sample photos shipped in the package,
+before | after). Eval photos are read through ``--data`` (default
 ``$TINCT_DATA`` or ``../shared/data``); only downscaled copies go into the figure.
 """
 
@@ -21,6 +23,9 @@ from tinct.imageio import read_image
 
 EVAL_PHOTOS = ("kodak24/kodim05.jpg", "kodak24/kodim14.jpg", "kodak24/kodim21.jpg",
                "kodak24/kodim24.jpg", "kodak24/kodim15.jpg")
+HISTORICAL_PHOTOS = ("bsds500-test/246009.jpg", "bsds500-test/15062.jpg",
+                     "bsds500-test/201080.jpg", "bsds500-test/102062.jpg",
+                     "bsds500-test/376086.jpg")
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "tinct" / "samples"
 TILE_HEIGHT = 240
 LABEL_HEIGHT = 24
@@ -59,21 +64,21 @@ def main() -> None:
     colorizer = Colorizer.from_pretrained(args.model)
     root = (args.data or default_data_root()) / "eval"
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for rel in EVAL_PHOTOS:
-        loaded = read_image(root / rel)
-        truth = Image.fromarray(loaded.pixels)
-        gray = truth.convert("L")
-        rows.append([fit(truth), fit(gray), fit(colorizer.colorize(gray))])
-    grid(rows, ["ground truth", "input (lightness only)", f"tinct ({colorizer.name})"]).save(
-        args.out / "comparison.jpg", quality=88)
+    labels = ["ground truth", "input (lightness only)", f"tinct ({colorizer.name})"]
+    for photos, name in ((EVAL_PHOTOS, "comparison.jpg"), (HISTORICAL_PHOTOS, "historical.jpg")):
+        rows = []
+        for rel in photos:
+            truth = Image.fromarray(read_image(root / rel).pixels)
+            gray = truth.convert("L")
+            rows.append([fit(truth), fit(gray), fit(colorizer.colorize(gray))])
+        grid(rows, labels).save(args.out / name, quality=88)
     rows = []
     for path in sorted(SAMPLES.glob("*.jpg")):
         gray = Image.open(path)
         rows.append([fit(gray), fit(colorizer.colorize(gray))])
     grid(rows, ["black-and-white input", f"tinct ({colorizer.name})"]).save(
         args.out / "samples.jpg", quality=88)
-    print(f"wrote {args.out / 'comparison.jpg'} and {args.out / 'samples.jpg'}")
+    print(f"wrote comparison.jpg, historical.jpg and samples.jpg in {args.out}")
 
 
 if __name__ == "__main__":
