@@ -159,11 +159,11 @@ def end_to_end_child(model_ref: str, image: str, runs: int, out_dir: str) -> dic
         t0 = time.perf_counter()
         loaded = read_image(image)
         t1 = time.perf_counter()
-        L = pipeline._lightness(loaded)
+        L = pipeline.full_lightness(loaded)
         t2 = time.perf_counter()
         size = colorizer.working_size
         chroma = colorizer.predict_chroma(L[None], size,
-                                          out_size=pipeline._small_shape(L.shape[-2:], size))
+                                          out_size=pipeline.working_shape(*L.shape[-2:], size))
         t3 = time.perf_counter()
         rgb = colorizer.render(L, chroma[0])
         t4 = time.perf_counter()

@@ -142,7 +142,7 @@ class Colorizer:
         """Loaded images -> colour arrays ``(H, W, 3)``, same sizes: float32 in [0, 1]
         (``dtype=np.float32``) or uint8 (``dtype=np.uint8``, rounded; faster and smaller)."""
         size = size or self.working_size
-        lightness = [_lightness(im) for im in images]
+        lightness = [full_lightness(im) for im in images]
         results: list[np.ndarray | None] = [None] * len(images)
         for group in _batches(lightness, size, batch_size):
             shapes = {tuple(lightness[i].shape[-2:]) for i in group}
@@ -170,8 +170,9 @@ def _small_shape(full: Sequence[int], size: int) -> tuple[int, int]:
     return working_shape(int(full[0]), int(full[1]), size)
 
 
-def _lightness(im: LoadedImage) -> torch.Tensor:
-    """LoadedImage -> L* ``(1, H, W)`` float32 in [0, 100] at full resolution."""
+def full_lightness(im: LoadedImage) -> torch.Tensor:
+    """LoadedImage -> L* ``(1, H, W)`` float32 in [0, 100] at full resolution (the first
+    stage of every colorization; public so that benchmarks can time the stages)."""
     return torch.from_numpy(render.lightness_of_pixels(im.pixels))[None]
 
 
@@ -204,4 +205,4 @@ def load_or_path(image: ImageInput) -> LoadedImage:
     return image if isinstance(image, LoadedImage) else read_image(image)
 
 
-__all__ = ["Colorizer", "working_shape", "to_uint", "load_or_path", "Path"]
+__all__ = ["Colorizer", "working_shape", "full_lightness", "to_uint", "load_or_path", "Path"]
