@@ -12,7 +12,6 @@ and writes ``bench/results/eval_speed.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from benchlib import write_report
 from tinct import Colorizer, create_model
 from tinct.checkpoint import save_pretrained
 from tinct.evaluate import evaluate
@@ -122,10 +122,7 @@ def main() -> None:
               f"{r['images_per_cpu_second']:>14.2f}{r['model_seconds_per_image']:>15.4f}"
               f"{r['wall_s']:>8.1f}")
     print(f"(load average {load_before} at start on {os.cpu_count()} cores)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+from benchlib import write_report
 from tinct import Colorizer, create_model
 from tinct.checkpoint import ModelLoadError, load_pretrained, resolve_model, save_pretrained
 from tinct.imageio import read_image, write_image
@@ -301,9 +302,8 @@ def main() -> None:
         "targets": {"12mp_seconds_max": 1.5, "12mp_peak_mb_max": 1536,
                     "speedup_vs_zhang2016_min": 5.0},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.output}")
+    print()
+    write_report(args.output, report)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import platform
 import subprocess
@@ -33,6 +32,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
+from benchlib import write_report
 from tinct import create_model
 from tinct.checkpoint import save_pretrained
 from tinct.web.server import free_port
@@ -175,11 +175,7 @@ def main() -> None:
           f"{result['status_counts']}")
     print(f"server RSS: {result['server_rss_mb']['idle_after_warmup'] or float('nan'):.0f} MB "
           f"idle, {result['server_rss_mb']['peak'] or float('nan'):.0f} MB peak")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.output.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_out, args.output)
-    print(f"wrote {args.output}")
+    write_report(args.output, result)
     if errors:
         sys.exit(1)
 

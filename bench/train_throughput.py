@@ -10,13 +10,13 @@ natively, bf16 autocast. Prints a table and writes ``bench/results/train_through
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
 
 import torch
 
+from benchlib import write_report
 from tinct.registry import create_model, list_models
 from tinct.runtime import cpu_has_fast_bf16, resolve_device
 from tinct.train.config import load_config
@@ -77,10 +77,7 @@ def main() -> None:
               "threads": torch.get_num_threads(), "torch": torch.__version__,
               "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
               "bf16_native_cpu": cpu_has_fast_bf16(), "results": rows}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(args.out, result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ unsteady colorizer does, so it is a hard test of the temporal method. Re-run wit
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -32,6 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from benchlib import write_report
 from tinct import Colorizer, color, create_model
 from tinct.checkpoint import save_pretrained
 from tinct.video.evaluate import evaluate_video
@@ -126,9 +126,7 @@ def main() -> int:
               "temporal": settings.__dict__, "torch": torch.__version__,
               "clips": rows, "mean": mean, "flicker_reduction": reduction,
               "psnr_change_db": psnr_change, "target_met": target}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchlib import write_report
 from tinct import Colorizer, create_model
 from tinct.checkpoint import save_pretrained
 from tinct.runtime import cpu_description
@@ -142,9 +142,7 @@ def main() -> int:
               "random-init classifier (efficientnet_lite0, gamut bins), working size 256",
               "batch_size": args.batch_size, "encoder": "libx264 crf 18 preset medium",
               "results": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 
