@@ -187,6 +187,28 @@ def test_fp16_storage_halves_the_file(tmp_path, tiny_model):
     assert 0.48 <= ratio <= 0.52, ratio
 
 
+def test_fp16_storage_keeps_values_float16_cannot_hold(tmp_path):
+    from safetensors.torch import load_file
+
+    model = small_cnn()
+    name, norm = next((n, m) for n, m in model.named_modules()
+                      if isinstance(m, torch.nn.BatchNorm2d))
+    norm.running_var.fill_(2.5e5)  # a large activation variance; float16 tops out at 65504
+    folder = save_pretrained(model, tmp_path / "fp16", dtype=torch.float16)
+    stored = load_file(str(folder / WEIGHTS_FILE))
+    big = f"{name}.running_var"
+    assert stored[big].dtype == torch.float32
+    floats = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+    assert all(stored[k].dtype == torch.float16 for k in floats if k != big)
+    loaded, _ = load_pretrained(folder)
+    assert torch.equal(loaded.state_dict()[big], norm.running_var)
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        out = loaded(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, model.eval()(x), atol=2e-2, rtol=2e-2)
+
+
 # --------------------------------------------------------------------------- lookup
 
 

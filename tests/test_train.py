@@ -219,6 +219,29 @@ def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
         train(wrong, tmp_path / "wrong", progress=False)
 
 
+def test_init_from_resets_nonfinite_norm_statistics(photo_root, tmp_path):
+    """A float16 file from before large variances were kept in float32 holds inf there;
+    training from it must not carry inf (and an EMA of it, NaN) into validation."""
+    from safetensors.torch import load_file, save_file
+
+    first = train(load_config(None, _tiny_overrides(photo_root, 2)), tmp_path / "first",
+                  progress=False)
+    weights = first.last / "model.safetensors"
+    state = load_file(str(weights))
+    var_key = next(k for k in state if k.endswith("running_var"))
+    state[var_key][:2] = float("inf")
+    save_file(state, str(weights), metadata={"format": "tinct-model"})
+    cfg = load_config(None, [*_tiny_overrides(photo_root, 4), "optim.ema=0.9",
+                             f"model.init_from={first.last}"])
+    warm = train(cfg, tmp_path / "warm", progress=False)
+    assert all(torch.isfinite(v).all() for v in warm.model.state_dict().values()
+               if v.is_floating_point())
+    rows = [r.split(",") for r in (tmp_path / "warm" / "metrics.csv").read_text().splitlines()]
+    val_losses = [float(r[3]) for r in rows[1:] if r[2] == "val"]
+    assert val_losses and all(np.isfinite(val_losses))
+    assert "non-finite BatchNorm statistics reset" in (tmp_path / "warm" / "train.log").read_text()
+
+
 def _train_cmd(run_dir: Path, overrides: list[str], resume: bool = False) -> list[str]:
     cmd = [sys.executable, "-m", "tinct", "train", "--no-progress"]
     cmd += ["--resume", str(run_dir)] if resume else ["--run-dir", str(run_dir)]

@@ -70,10 +70,8 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
         "metrics": metrics or {},
         "tinct_version": __version__,
     }
-    state = {
-        k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
-        for k, v in model.state_dict().items()
-    }
+    state = {k: _storage_tensor(v.detach(), dtype).contiguous().cpu()
+             for k, v in model.state_dict().items()}
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
@@ -84,6 +82,18 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _storage_tensor(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``value`` as stored: floating point in ``dtype``, unless that cast would turn finite
+    values infinite (a BatchNorm running variance above 65504 does in float16); such a
+    tensor keeps float32, so a compact file never changes what the network computes."""
+    if not value.is_floating_point():
+        return value
+    cast = value.to(dtype)
+    if not torch.equal(torch.isfinite(cast), torch.isfinite(value)):
+        return value.to(torch.float32)
+    return cast
 
 
 def _replace_dir(new: Path, target: Path) -> None:

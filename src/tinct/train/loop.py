@@ -123,7 +123,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
         logger.rewind(step)
         logger.note(f"resumed at step {step} (epoch {epoch}, {position} samples into it)")
     elif cfg.model.init_from:  # warm start: weights, prior and palette come from the model
-        source = init_weights(model, cfg.model.init_from)
+        source = init_weights(model, cfg.model.init_from, logger.note)
         logger.note(f"initialised from {source}")
     elif dist.is_main:
         objective.prepare(train_set, logger.note)  # e.g. colour prior / palette from the data
@@ -224,7 +224,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
     return TrainResult(run_dir, run_dir / "best", run_dir / "last", step, final)
 
 
-def init_weights(model: torch.nn.Module, name_or_path: str) -> Path:
+def init_weights(model: torch.nn.Module, name_or_path: str, log=print) -> Path:
     """Copies a saved model's weights (buffers included) into ``model``; returns its folder.
 
     The saved model must have the same architecture and arguments (``pretrained`` aside);
@@ -242,7 +242,27 @@ def init_weights(model: torch.nn.Module, name_or_path: str) -> Path:
     except RuntimeError as exc:
         raise checkpoint.ModelLoadError(
             f"{folder}: weights do not fit this run's model ({str(exc).splitlines()[0]})") from None
+    reset = _reset_nonfinite_norm_stats(model)
+    if reset:
+        log(f"{folder}: non-finite BatchNorm statistics reset (re-estimated by training): "
+            f"{', '.join(reset)}")
     return folder
+
+
+def _reset_nonfinite_norm_stats(model: torch.nn.Module) -> list[str]:
+    """Resets BatchNorm running statistics that are not finite (float16 files written before
+    tinct kept large variances in float32 hold ``inf`` there; training would keep ``inf``
+    forever and an EMA of it is NaN). Training re-estimates them within ~50 steps (momentum
+    0.1). Returns the names of the reset layers."""
+    reset = []
+    for name, module in model.named_modules():
+        is_norm = isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+        if is_norm and module.track_running_stats and not (
+                torch.isfinite(module.running_var).all()
+                and torch.isfinite(module.running_mean).all()):
+            module.reset_running_stats()
+            reset.append(name)
+    return reset
 
 
 @torch.no_grad()
