@@ -292,7 +292,7 @@ def test_models_summary_prefers_eval_results():
 
     validation_only = {"validation": {"loss": 3.1, "ab_rmse": 22.9}}
     assert metrics_summary(validation_only) == "validation.loss=3.1 validation.ab_rmse=22.9"
-    card = {**validation_only, "eval": {"kodak24": {"psnr": 23.005, "ssim": 0.94, "dcf": 5.82},
+    card = {**validation_only, "eval": {"kodak24": {"psnr": 23.006, "ssim": 0.94, "dcf": 5.82},
                                         "urban100": {"psnr": 20.787, "dcf": 5.48}}}
     assert metrics_summary(card) == "kodak24 psnr=23.01 dcf=5.82; urban100 psnr=20.79 dcf=5.48"
 
