@@ -219,7 +219,7 @@ def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
         train(wrong, tmp_path / "wrong", progress=False)
 
 
-def test_init_from_resets_nonfinite_norm_statistics(photo_root, tmp_path):
+def test_init_from_repairs_nonfinite_norm_statistics(photo_root, tmp_path):
     """A float16 file from before large variances were kept in float32 holds inf there;
     training from it must not carry inf (and an EMA of it, NaN) into validation."""
     from safetensors.torch import load_file, save_file
@@ -239,7 +239,8 @@ def test_init_from_resets_nonfinite_norm_statistics(photo_root, tmp_path):
     rows = [r.split(",") for r in (tmp_path / "warm" / "metrics.csv").read_text().splitlines()]
     val_losses = [float(r[3]) for r in rows[1:] if r[2] == "val"]
     assert val_losses and all(np.isfinite(val_losses))
-    assert "non-finite BatchNorm statistics reset" in (tmp_path / "warm" / "train.log").read_text()
+    log = (tmp_path / "warm" / "train.log").read_text()
+    assert "non-finite BatchNorm statistics repaired" in log
 
 
 def _train_cmd(run_dir: Path, overrides: list[str], resume: bool = False) -> list[str]:

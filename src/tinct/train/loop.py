@@ -242,27 +242,33 @@ def init_weights(model: torch.nn.Module, name_or_path: str, log=print) -> Path:
     except RuntimeError as exc:
         raise checkpoint.ModelLoadError(
             f"{folder}: weights do not fit this run's model ({str(exc).splitlines()[0]})") from None
-    reset = _reset_nonfinite_norm_stats(model)
-    if reset:
-        log(f"{folder}: non-finite BatchNorm statistics reset (re-estimated by training): "
-            f"{', '.join(reset)}")
+    repaired = _repair_nonfinite_norm_stats(model)
+    if repaired:
+        log(f"{folder}: non-finite BatchNorm statistics repaired (float16 overflow; "
+            f"re-estimated by training): {', '.join(repaired)}")
     return folder
 
 
-def _reset_nonfinite_norm_stats(model: torch.nn.Module) -> list[str]:
-    """Resets BatchNorm running statistics that are not finite (float16 files written before
-    tinct kept large variances in float32 hold ``inf`` there; training would keep ``inf``
-    forever and an EMA of it is NaN). Training re-estimates them within ~50 steps (momentum
-    0.1). Returns the names of the reset layers."""
-    reset = []
+def _repair_nonfinite_norm_stats(model: torch.nn.Module) -> list[str]:
+    """Repairs BatchNorm running statistics that are not finite. Float16 files written before
+    tinct kept large variances in float32 hold ``inf`` where a variance exceeded 65504;
+    training would keep ``inf`` forever (and an EMA of it is NaN). Such variances become 65504,
+    the nearest value the file could hold (training then re-estimates them); a non-finite mean
+    becomes 0. Returns the names of the repaired layers."""
+    repaired = []
     for name, module in model.named_modules():
-        is_norm = isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
-        if is_norm and module.track_running_stats and not (
-                torch.isfinite(module.running_var).all()
-                and torch.isfinite(module.running_mean).all()):
-            module.reset_running_stats()
-            reset.append(name)
-    return reset
+        if not (isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+                and module.track_running_stats):
+            continue
+        var, mean = module.running_var, module.running_mean
+        if torch.isfinite(var).all() and torch.isfinite(mean).all():
+            continue
+        with torch.no_grad():
+            var.copy_(torch.nan_to_num(var, nan=torch.finfo(torch.float16).max,
+                                       posinf=torch.finfo(torch.float16).max, neginf=1.0))
+            mean.copy_(torch.nan_to_num(mean, nan=0.0, posinf=0.0, neginf=0.0))
+        repaired.append(name)
+    return repaired
 
 
 @torch.no_grad()
