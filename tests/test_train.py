@@ -217,6 +217,14 @@ def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
                                "model.args={}", f"model.init_from={first.last}"])
     with pytest.raises(ModelLoadError, match=str(first.last)):
         train(wrong, tmp_path / "wrong", progress=False)
+    # from the command line: a one-line error naming the missing model, before any data scan
+    done = subprocess.run(_train_cmd(tmp_path / "missing", [*_tiny_overrides(photo_root, 1),
+                                                            "model.init_from=no-such-model"]),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("tinct train: error: no-such-model: no such model folder")
+    assert not (tmp_path / "missing" / "data_scan.json").exists()
 
 
 def test_init_from_repairs_nonfinite_norm_statistics(photo_root, tmp_path):

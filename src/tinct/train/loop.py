@@ -88,6 +88,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
           progress: bool = True) -> TrainResult:
     """Trains (or resumes) the run in ``run_dir``."""
     run_dir = Path(run_dir)
+    if cfg.model.init_from and not resume:  # fail before the (long) data scan
+        checkpoint.resolve_model(cfg.model.init_from)
     device = resolve_device(cfg.run.device)
     dist = dist_utils.setup(device.type)
     if dist.enabled and device.type == "cuda":
