@@ -189,6 +189,7 @@ def test_run_folder_contents(photo_root, tmp_path):
     assert sum(",val," in r for r in rows) == 2 and sum(",train," in r for r in rows) == 6
     summary = json.loads((run / "last" / "config.json").read_text())["training"]
     assert summary["steps"] == 6 and summary["images_seen"] == 12
+    assert summary["precision"] == "fp32" and summary["init_from"] is None
     assert summary["data"]["skipped_gray"] == 1 and summary["data"]["skipped_unreadable"] == 1
     from tinct import Colorizer
 

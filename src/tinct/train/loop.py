@@ -310,6 +310,9 @@ def _summary(cfg, data_info, step, wall, val, dist, device, run_dir) -> dict:
         "batch_size": cfg.run.batch_size, "world_size": dist.world_size,
         "crop_size": cfg.data.size, "loss": vars(cfg.loss), "optim": vars(cfg.optim),
         "data": data_info, "wall_time_s": round(wall, 1),
+        "init_from": cfg.model.init_from or None,
+        "precision": {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[
+            resolve_precision(cfg.run.precision, device)],
         "hardware": {"device": str(device), "cpu": cpu_description(),
                      "cpu_threads": torch.get_num_threads(),
                      "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
