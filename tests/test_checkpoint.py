@@ -187,6 +187,17 @@ def test_fp16_storage_halves_the_file(tmp_path, tiny_model):
     assert 0.48 <= ratio <= 0.52, ratio
 
 
+def test_saved_model_is_readable_by_others_under_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        folder = save_pretrained(small_cnn(), tmp_path / "model")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        assert (folder / name).stat().st_mode & 0o777 == 0o644, name
+
+
 def test_fp16_storage_keeps_values_float16_cannot_hold(tmp_path):
     from safetensors.torch import load_file
 

@@ -77,11 +77,22 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     try:
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        _usual_permissions(tmp)
         _replace_dir(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _usual_permissions(folder: Path) -> None:
+    """mkdtemp makes a folder only its owner can read (0700); a saved model gets the modes a
+    plain mkdir / open would give under the current umask, so others can load it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def _storage_tensor(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
