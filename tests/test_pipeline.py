@@ -156,3 +156,15 @@ def test_colorizer_carries_the_model_settings(colorizer, tiny_model_dir):
     assert colorizer.space == "lab"
     assert colorizer.name == tiny_model_dir.name
     assert colorizer.device.type == "cpu"
+
+
+def test_cpu_inference_defaults_to_float32(tiny_model_dir):
+    """bf16 autocast cost quality and no speed on CPU (bench/infer_speed.py): it runs only when
+    asked for; float32 CPU output is what the ONNX export and the eval tables reproduce."""
+    default = Colorizer.from_pretrained(tiny_model_dir, device="cpu")
+    assert default.amp_dtype is None
+    asked = Colorizer.from_pretrained(tiny_model_dir, device="cpu", precision="bf16")
+    assert asked.amp_dtype == torch.bfloat16
+    L = torch.rand(1, 1, 40, 56) * 100
+    exact = Colorizer.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+    assert torch.equal(default.predict_chroma(L), exact.predict_chroma(L))
