@@ -149,11 +149,12 @@ class Colorizer:
         size = size or self.working_size
         lightness = [full_lightness(im) for im in images]
         results: list[np.ndarray | None] = [None] * len(images)
+        # chroma stays at the working shape; ``render`` upsamples it to full size in bands
         for group in _batches(lightness, size, batch_size):
             shapes = {tuple(lightness[i].shape[-2:]) for i in group}
             if len(shapes) == 1:  # identical full-resolution shapes: one tensor
                 L = torch.stack([lightness[i] for i in group])
-                chroma = self.predict_chroma(L, size, out_size=_small_shape(L.shape[-2:], size))
+                chroma = self.predict_chroma(L, size, out_size=working_shape(*L.shape[-2:], size))
             else:
                 ws = working_shape(*lightness[group[0]].shape[-2:], size)
                 L = torch.stack([_resize(lightness[i], ws) for i in group])
@@ -166,13 +167,8 @@ class Colorizer:
         """Video frames ``(B, H, W, 3)`` uint8 RGB -> colour frames ``(B, H, W, 3)`` uint8."""
         L = torch.from_numpy(np.stack([render.lightness_of_pixels(f) for f in frames]))[:, None]
         size = size or self.working_size
-        chroma = self.predict_chroma(L, size, out_size=_small_shape(L.shape[-2:], size))
+        chroma = self.predict_chroma(L, size, out_size=working_shape(*L.shape[-2:], size))
         return np.stack([self.render(L[i], chroma[i]) for i in range(len(L))])
-
-
-def _small_shape(full: Sequence[int], size: int) -> tuple[int, int]:
-    """Chroma is handed to ``merge`` at the working shape; ``merge`` upsamples it in bands."""
-    return working_shape(int(full[0]), int(full[1]), size)
 
 
 def full_lightness(im: LoadedImage) -> torch.Tensor:
