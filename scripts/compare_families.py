@@ -5,9 +5,11 @@
 
 Each family trains in ``RUNS/NAME`` with ``tinct train`` (base config + the plan's common and
 per-family overrides + the budget); a run folder that already has a checkpoint is resumed, so
-the script can be stopped and restarted at any time. Then ``tinct compare`` measures every
-``RUNS/NAME/best`` on ``--data`` (default: a balanced sample of the validation split, made with
-``scripts/validation_folder.py``; the eval sets are for reporting only) into ``RUNS/report``.
+the script can be stopped and restarted at any time. ``{runs}`` in an override stands for the
+runs folder (an ablation that fine-tunes another run: ``model.init_from={runs}/NAME/best``).
+Then ``tinct compare`` measures every ``RUNS/NAME/best`` on ``--data`` (default: a balanced
+sample of the validation split, made with ``scripts/validation_folder.py``; the eval sets are
+for reporting only) into ``RUNS/report``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def train_commands(plan_path: Path, runs: Path, images: int | None,
             args = ["--resume", str(run_dir)]
         else:
             args = ["--config", str(base), "--run-dir", str(run_dir),
-                    *(f"--{o}" for o in [*common, *overrides, f"run.name={name}"])]
+                    *(f"--{o}".replace("{runs}", str(runs))
+                      for o in [*common, *overrides, f"run.name={name}"])]
         commands.append((name, args))
     return commands
 

@@ -123,6 +123,45 @@ def test_gan_objective_pretrains_then_adversarial(photo_root):
     assert all(np.isfinite(entry["d_loss"]) for entry in logs[5:])
 
 
+def test_adversarial_fine_tuning_of_a_regressor(photo_root):
+    cfg = load_config(None, ["model.architecture=unet", "loss.adversarial=true"])
+    torch.manual_seed(0)
+    model = create_model("unet", **TINY_UNET)
+    L, chroma = _batch(photo_root)
+    objective = build_objective(cfg, model, torch.device("cpu"))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    disc_before = [p.detach().clone() for p in objective.disc.parameters()]
+    logs = [objective.step(model, opt, L, chroma, s, None) for s in range(20)]
+    assert all(np.isfinite(entry["d_loss"]) and np.isfinite(entry["g_adv"]) for entry in logs)
+    assert any(not torch.equal(a, b) for a, b in zip(disc_before, objective.disc.parameters(),
+                                                     strict=True))  # the critic trained too
+    l1 = [entry["loss"] for entry in logs]
+    assert np.mean(l1[-3:]) < np.mean(l1[:3])
+    # a classifier has no chroma to show a critic: refused, not silently ignored
+    with pytest.raises(ValueError, match="adversarial needs a regression model"):
+        build_objective(load_config(None, ["loss.kind=ce", "loss.adversarial=true"]),
+                        create_model("classifier", decoder_channels=[32, 16, 16]),
+                        torch.device("cpu"))
+
+
+def test_gan_fine_tune_of_a_saved_regressor_resumes(photo_root, tmp_path):
+    first = train(load_config(None, _tiny_overrides(photo_root, 4)), tmp_path / "first",
+                  progress=False)
+    overrides = [*_tiny_overrides(photo_root, 6), f"model.init_from={first.last}",
+                 "loss.adversarial=true"]
+    stopped = train(load_config(None, [*overrides, "run.steps=4"]), tmp_path / "gan",
+                    progress=False)
+    state = torch.load(stopped.run_dir / "state.pt", weights_only=False)
+    assert "disc" in state["objective"]  # the critic is checkpointed with the generator
+    resumed = train(load_config(None, overrides), tmp_path / "gan", progress=False, resume=True)
+    rows = (resumed.run_dir / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    train_rows = [dict(zip(header, r.split(","), strict=True)) for r in rows[1:]
+                  if ",train," in r]
+    assert [int(r["step"]) for r in train_rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r["d_loss"] and np.isfinite(float(r["d_loss"])) for r in train_rows)
+
+
 def test_config_overrides_and_errors(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("run: {steps: 7}\nmodel: {architecture: cnn, args: {width: 8}}\n")

@@ -15,7 +15,7 @@ REGRESSION_LOSSES = ("l1", "l2", "huber")
 
 
 def resize_target(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Full-resolution chroma ``(B, 2, H, W)`` -> ``(B, 2, *size)`` by area averaging."""
+    """``(B, C, H, W)`` chroma (or lightness) -> ``(B, C, *size)`` by area averaging."""
     if tuple(chroma.shape[-2:]) == tuple(size):
         return chroma
     return F.adaptive_avg_pool2d(chroma, size)

@@ -37,9 +37,12 @@ class LossConfig:
     rebalance: float = 0.5           # classifier: mix of prior and uniform (1 = no rebalancing)
     colorfulness: float = 0.0        # weight of the colorfulness term (0 = off)
     prior_images: int = 2000         # classifier: photos used to estimate the colour prior
-    gan_weight: float = 1.0          # pix2pix: adversarial weight (L1 weight is `l1_weight`)
-    l1_weight: float = 100.0         # pix2pix: weight of the L1 term
-    gan_pretrain_steps: int = 0      # pix2pix: generator-only L1 steps before the adversarial phase
+    adversarial: bool = False        # train a regression model against a PatchGAN too (GAN
+                                     # fine-tuning, e.g. with model.init_from); pix2pix always is
+    gan_weight: float = 1.0          # GAN: adversarial weight (reconstruction: `l1_weight`)
+    l1_weight: float = 100.0         # GAN: weight of the reconstruction term (loss.kind)
+    gan_pretrain_steps: int = 0      # GAN: generator-only reconstruction steps before the
+                                     # adversarial phase
 
 
 @dataclass

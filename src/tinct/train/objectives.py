@@ -1,4 +1,4 @@
-"""What one optimizer step does for each family: regression, classification, pix2pix GAN.
+"""What one optimizer step does for each family: regression, classification, conditional GAN.
 
 An objective owns its loss and anything extra it trains (the discriminator); the loop owns the
 data, schedule, checkpoints and logging. ``step`` returns floats for logging.
@@ -103,7 +103,12 @@ class ClassificationObjective(Objective):
 
 
 class GANObjective(Objective):
-    """pix2pix: generator pre-trained on L1, then adversarial (PatchGAN) + weighted L1."""
+    """Conditional GAN (pix2pix): the colorizer is the generator, a PatchGAN the critic.
+
+    Generator-only reconstruction steps (``loss.kind``) first, then adversarial + weighted
+    reconstruction. Works for any regression model (``loss.adversarial``), pix2pix's U-Net
+    generator being the classic one.
+    """
 
     def __init__(self, cfg, model, device):
         super().__init__(cfg, model, device)
@@ -125,15 +130,18 @@ class GANObjective(Objective):
         self.disc.load_state_dict(state["disc"])
         self.d_opt.load_state_dict(state["d_opt"])
 
-    def loss(self, model, out, chroma):
-        return losses.regression_loss(out, chroma, "l1", self.scale)
 
     def step(self, net, optimizer, L, chroma, step, amp_dtype):
         if step < self.cfg.loss.gan_pretrain_steps:
             return super().step(net, optimizer, L, chroma, step, amp_dtype)
-        real = color.normalize_chroma(chroma, self.scale)
         with autocast(self.device, amp_dtype):
             fake = net(L)
+        # the critic sees lightness and chroma at the generator's output resolution (pix2pix
+        # predicts at full size; the encoder-decoder families at a fraction of it)
+        size = fake.shape[-2:]
+        L = losses.resize_target(L, size)
+        real = color.normalize_chroma(losses.resize_target(chroma, size), self.scale)
+        with autocast(self.device, amp_dtype):
             d_real = self.d_net(L, real)
             d_fake = self.d_net(L, fake.detach())
         d_loss = 0.5 * (losses.gan_loss(d_real, True) + losses.gan_loss(d_fake, False))
@@ -144,7 +152,7 @@ class GANObjective(Objective):
             p.requires_grad_(False)
         with autocast(self.device, amp_dtype):
             g_adv = losses.gan_loss(self.disc(L, fake), True)
-        l1 = losses.regression_loss(fake, chroma, "l1", self.scale)
+        l1 = losses.regression_loss(fake, chroma, self.cfg.loss.kind, self.scale)
         g_loss = self.cfg.loss.gan_weight * g_adv + self.cfg.loss.l1_weight * l1
         optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -163,14 +171,17 @@ def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) ->
         if kind != "ce":
             raise ValueError(f"{cfg.model.architecture} is a classifier: set loss.kind=ce "
                              f"(got {kind!r})")
+        if cfg.loss.adversarial:
+            raise ValueError("loss.adversarial needs a regression model; "
+                             f"{cfg.model.architecture} is a classifier")
         obj: Objective = ClassificationObjective(cfg, model, device)
     elif kind == "ce":
         raise ValueError(f"loss.kind=ce needs a classifier model, not {cfg.model.architecture!r}")
-    elif cfg.model.architecture == "pix2pix":
-        obj = GANObjective(cfg, model, device)
-    elif kind in losses.REGRESSION_LOSSES:
-        obj = Objective(cfg, model, device)
-    else:
+    elif kind not in losses.REGRESSION_LOSSES:
         raise ValueError(f"unknown loss.kind {kind!r}; choose l1, l2, huber or ce")
+    elif cfg.model.architecture == "pix2pix" or cfg.loss.adversarial:
+        obj = GANObjective(cfg, model, device)
+    else:
+        obj = Objective(cfg, model, device)
     obj.model_ref = model
     return obj

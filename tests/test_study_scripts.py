@@ -1,0 +1,57 @@
+"""The comparison driver (scripts/compare_families.py): plans expand into `tinct train` runs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tinct.train.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _driver():
+    spec = importlib.util.spec_from_file_location("compare_families",
+                                                  ROOT / "scripts" / "compare_families.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _overrides(args: list[str]) -> list[str]:
+    """The ``--section.key=value`` overrides of a ``tinct train`` argument list."""
+    return [a[2:] for a in args if a.startswith("--") and "=" in a]
+
+
+@pytest.mark.parametrize("plan", ["compare.yaml", "ablations.yaml"])
+def test_every_planned_run_is_a_valid_training_config(plan, tmp_path):
+    commands = _driver().train_commands(ROOT / "configs" / plan, tmp_path, 3200, None)
+    assert commands
+    for name, args in commands:
+        cfg = load_config(Path(args[args.index("--config") + 1]), _overrides(args))
+        assert cfg.run.name == name and cfg.run.batch_size == 16
+        assert cfg.run.steps in (200, 250)  # the budget (3200 / 16), or a fine-tune's own
+        assert "{runs}" not in cfg.model.init_from
+
+
+def test_plan_budget_runs_placeholder_and_resume(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    (tmp_path / "base.yaml").write_text("model: {architecture: cnn}\n")
+    plan.write_text("base: base.yaml\nbudget: {images: 640, batch_size: 32, crop: 96}\n"
+                    "common: [run.eval_every=5]\n"
+                    "families:\n  a: [loss.kind=l2]\n"
+                    "  b: ['model.init_from={runs}/a/best', run.steps=3]\n")
+    runs = tmp_path / "runs"
+    driver = _driver()
+    (name_a, args_a), (name_b, args_b) = driver.train_commands(plan, runs, None, None)
+    cfg_a = load_config(tmp_path / "base.yaml", _overrides(args_a))
+    assert (name_a, cfg_a.run.steps, cfg_a.data.size, cfg_a.loss.kind) == ("a", 20, 96, "l2")
+    cfg_b = load_config(tmp_path / "base.yaml", _overrides(args_b))
+    assert cfg_b.model.init_from == str(runs / "a" / "best") and cfg_b.run.steps == 3
+    assert [n for n, _ in driver.train_commands(plan, runs, 6400, {"b"})] == ["b"]
+    # a run folder with a checkpoint is resumed, not restarted
+    (runs / "a").mkdir(parents=True)
+    (runs / "a" / "state.pt").write_bytes(b"")
+    assert driver.train_commands(plan, runs, None, None)[0][1] == ["--resume", str(runs / "a")]
