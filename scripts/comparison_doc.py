@@ -1,10 +1,12 @@
-"""docs/comparison.md from a ``tinct compare`` result: table, bar charts, sample pictures.
+"""Tables, bar charts and sample pictures for docs/comparison.md from ``tinct compare`` results.
 
-    python scripts/comparison_doc.py RUNS/report/metrics.json [--out docs] [--photos N]
+    python scripts/comparison_doc.py REPORT/metrics.json [MORE/metrics.json ...] \
+        [--out docs] [--name comparison]
 
-Writes ``OUT/comparison.md`` (the table of every model and gray, with parameters and training
-time), ``OUT/images/comparison_metrics.png`` (PSNR, dCF, FD, semantic agreement per model) and
-``OUT/images/comparison_samples.jpg`` (a few Kodak photos through every model).
+Writes ``OUT/NAME_table.md`` (per report: the table of every model and gray, with parameters
+and training time, and the best model on each metric), ``OUT/images/NAME_metrics.png`` (PSNR,
+dCF, FD, semantic agreement per model, one row of charts per report) and
+``OUT/images/NAME_samples.jpg`` (a few Kodak photos through every model of the first report).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from make_figures import fit, grid  # noqa: E402
 from tinct import Colorizer  # noqa: E402
 from tinct.data import default_data_root  # noqa: E402
 from tinct.imageio import read_image  # noqa: E402
+from tinct.metric_info import METRICS  # noqa: E402
 
 CHART_METRICS = (("psnr", "PSNR (dB), higher is better"), ("dcf", "ΔCF, lower is better"),
                  ("fd_effnet_lite2", "Fréchet distance, lower is better"),
@@ -53,15 +56,41 @@ def table(models: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def charts(models: list[dict], path: Path) -> None:
-    fig, axes = plt.subplots(1, len(CHART_METRICS), figsize=(4 * len(CHART_METRICS), 3.2))
-    names = [m["name"] for m in models]
-    for ax, (key, title) in zip(axes, CHART_METRICS, strict=True):
-        values = [m["summary"].get(key) or 0.0 for m in models]
-        ax.barh(names, values, color=["#999" if n == "gray" else "#c0506a" for n in names])
-        ax.set_title(title, fontsize=9)
-        ax.invert_yaxis()
-        ax.tick_params(labelsize=8)
+WINNER_METRICS = ("psnr", "ssim", "ab_rmse", "auc", "dcf", "fd_effnet_lite2",
+                  "semantic_agreement")
+
+
+def winners(models: list[dict]) -> str:
+    """One line naming the best trained model on each metric (gray named where it wins)."""
+    parts = []
+    for key in WINNER_METRICS:
+        scored = [(m["summary"][key], m["name"]) for m in models
+                  if m["summary"].get(key) is not None]
+        if not scored:
+            continue
+        pick = max if METRICS[key].better == "higher" else min
+        value, name = pick(scored)
+        parts.append(f"{METRICS[key].label} **{name}** ({METRICS[key].format(value)})")
+    return "Best on each metric: " + "; ".join(parts) + "."
+
+
+def set_name(report: dict) -> str:
+    return Path(report["data_dir"]).name
+
+
+def charts(reports: list[dict], path: Path) -> None:
+    cols = len(CHART_METRICS)
+    fig, axes = plt.subplots(len(reports), cols, figsize=(4 * cols, 3.2 * len(reports)),
+                             squeeze=False)
+    for row, report in zip(axes, reports, strict=True):
+        models = report["models"]
+        names = [m["name"] for m in models]
+        for ax, (key, title) in zip(row, CHART_METRICS, strict=True):
+            values = [m["summary"].get(key) or 0.0 for m in models]
+            ax.barh(names, values, color=["#999" if n == "gray" else "#c0506a" for n in names])
+            ax.set_title(f"{set_name(report)}: {title}", fontsize=9)
+            ax.invert_yaxis()
+            ax.tick_params(labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -82,19 +111,23 @@ def samples(models: list[dict], path: Path, data_root: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("metrics", type=Path, help="metrics.json written by tinct compare")
+    parser.add_argument("metrics", type=Path, nargs="+",
+                        help="metrics.json files written by tinct compare")
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--name", default="comparison", help="prefix of the files written")
     parser.add_argument("--data", type=Path, default=None, help="the shared data folder")
+    parser.add_argument("--no-samples", action="store_true", help="skip the sample pictures")
     args = parser.parse_args()
-    report = json.loads(args.metrics.read_text(encoding="utf-8"))
-    models = report["models"]
+    reports = [json.loads(p.read_text(encoding="utf-8")) for p in args.metrics]
     (args.out / "images").mkdir(parents=True, exist_ok=True)
-    charts(models, args.out / "images" / "comparison_metrics.png")
-    samples(models, args.out / "images" / "comparison_samples.jpg",
-            args.data or default_data_root())
-    text = (f"Measured by `tinct compare` on {report['n_images']} photos of "
-            f"`{report['data_dir']}`.\n\n{table(models)}\n")
-    (args.out / "comparison_table.md").write_text(text, encoding="utf-8")
+    charts(reports, args.out / "images" / f"{args.name}_metrics.png")
+    if not args.no_samples:
+        samples(reports[0]["models"], args.out / "images" / f"{args.name}_samples.jpg",
+                args.data or default_data_root())
+    text = "\n".join(
+        f"**{set_name(r)}** (`tinct compare` on {r['n_images']} photos of `{r['data_dir']}`)"
+        f"\n\n{table(r['models'])}\n\n{winners(r['models'])}\n" for r in reports)
+    (args.out / f"{args.name}_table.md").write_text(text, encoding="utf-8")
     print(text)
 
 
