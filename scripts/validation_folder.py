@@ -27,7 +27,7 @@ def main() -> None:
                for f in cfg.data.folders]
     root = Path(cfg.data.root) if cfg.data.root else default_data_root()
     report = scan_folders(folders, root=root, cache=args.run_dir / "data_scan.json")
-    _, val = split_files(report.files, cfg.data.val_fraction)
+    _, val = split_files(report.files, cfg.data.val_fraction, root)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for spec in folders:
         name = Path(spec.path).name

@@ -55,3 +55,38 @@ def test_plan_budget_runs_placeholder_and_resume(tmp_path):
     (runs / "a").mkdir(parents=True)
     (runs / "a" / "state.pt").write_bytes(b"")
     assert driver.train_commands(plan, runs, None, None)[0][1] == ["--resume", str(runs / "a")]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pack_data_keeps_the_training_split_in_parts(tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    from tinct.data import FolderSpec, scan_folders, split_files
+
+    root = tmp_path / "photos"
+    for i, name in enumerate(["astronaut", "coffee", "chelsea", "rocket", "cat"]):
+        for flip in range(4):
+            img = Image.fromarray(getattr(data, name)()).rotate(90 * flip, expand=True)
+            (root / "set" / ("x" if i % 2 else "y")).mkdir(parents=True, exist_ok=True)
+            img.save(root / "set" / ("x" if i % 2 else "y") / f"{name}{flip}.png")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{root: {root}, folders: [{{path: set, weight: 2}}], "
+                      "val_fraction: 0.3}\n")
+    out = tmp_path / "pack"
+    parts = _script("pack_data").pack(config, out, side=48, quality=80, part_mib=0.01)
+    assert len(parts) > 1 and all(size <= 0.01 * 2**20 for size in parts[:-1])
+    packed = sorted((out / "set").rglob("*.jpg"))
+    assert ({p.relative_to(out / "set").parts[0] for p in packed}
+            == {f"part-{k}" for k in range(len(parts))})
+    assert all(min(Image.open(p).size) == 48 for p in packed)
+    # exactly the training split was packed; the validation photos stay behind
+    train, val = split_files(scan_folders([FolderSpec("set")], root=root).files, 0.3, root)
+    assert val and sorted(p.stem for p in packed) == sorted(Path(f).stem for f, _ in train)
+    assert sum(p.stat().st_size for p in packed) == sum(parts)

@@ -206,6 +206,27 @@ def test_data_scan_split_and_weighting(photo_root, tmp_path):
     assert drawn_a == pytest.approx(0.75, abs=0.05)  # 6 photos x3 vs 6 photos x1
 
 
+def test_split_does_not_depend_on_how_the_root_is_spelled(photo_root, tmp_path, monkeypatch):
+    from tinct.data import split_key
+
+    folders = [FolderSpec("a"), FolderSpec("b")]
+    absolute = scan_folders(folders, root=photo_root.resolve())
+    monkeypatch.chdir(photo_root.parent)
+    relative = scan_folders(folders, root=Path(photo_root.name))
+    assert absolute.files[0][0] != relative.files[0][0]  # the paths really are spelled apart
+
+    def val_names(report, root):
+        return sorted(Path(p).name for p, _ in split_files(report.files, 0.5, root)[1])
+
+    by_absolute = val_names(absolute, photo_root.resolve())
+    assert by_absolute == val_names(relative, Path(photo_root.name))
+    assert 0 < len(by_absolute) < len(absolute.files)
+    # without the root the spellings split differently (what made earlier splits drift)
+    assert any(val_names(r, None) != by_absolute for r in (absolute, relative))
+    # files outside the root keep their own path as the key
+    assert split_key("/elsewhere/x.jpg", photo_root) == "/elsewhere/x.jpg"
+
+
 def _tiny_overrides(photo_root: Path, steps: int) -> list[str]:
     return [f"data.root={photo_root}", 'data.folders=[{"path": "a"}, {"path": "b"}]',
             "data.size=64", "data.workers=0", "data.val_fraction=0.2",

@@ -3,8 +3,9 @@
 - Several folders, each with a sampling weight (an image of a folder with weight 4 is drawn
   four times as often as one of a folder with weight 1), scanned recursively; unreadable and
   grayscale-looking photos are skipped and counted.
-- A deterministic train/validation split by a hash of each file's relative path, so the split
-  does not change when files are added elsewhere.
+- A deterministic train/validation split by a hash of each file's path relative to the data
+  root, so the split does not change when files are added elsewhere or the root is spelled
+  differently.
 - Augmentation (random resized crop, horizontal flip) driven by a per-sample seed derived from
   (seed, epoch, position), so a resumed run sees exactly the images and crops it would have seen.
 """
@@ -109,12 +110,34 @@ def scan_folders(folders: list[FolderSpec], root: Path | None = None,
     return report
 
 
-def split_files(files: list[tuple[str, float]], val_fraction: float
+# Files under the data root are hashed as if the root were spelled like this (the default),
+# so the split does not change with the spelling ($TINCT_DATA, an absolute or relative path)
+# and every run so far, made with this default, keeps its held-out photos.
+SPLIT_ROOT_SPELLING = "../shared/data"
+
+
+def split_key(path: str, root: Path | None) -> str:
+    """The string the split hashes: ``path`` re-spelled below :data:`SPLIT_ROOT_SPELLING` if
+    it lies under ``root``, else ``path`` as given."""
+    if root is None:
+        return path
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return path
+    return f"{SPLIT_ROOT_SPELLING}/{Path(rel).as_posix()}"
+
+
+def split_files(files: list[tuple[str, float]], val_fraction: float, root: Path | None = None
                 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """Deterministic split by a hash of the file name: (train, validation)."""
+    """Deterministic split by a hash of each file's name and path: (train, validation).
+
+    ``root``: the data root the files were found under; paths below it are hashed relative to
+    it (:func:`split_key`), so the same photos split the same way however the root is spelled.
+    """
     train, val = [], []
     for item in files:
-        digest = hashlib.sha1(Path(item[0]).name.encode() + item[0].encode()).digest()
+        key = split_key(item[0], root)
+        digest = hashlib.sha1(Path(item[0]).name.encode() + key.encode()).digest()
         u = int.from_bytes(digest[:8], "big") / 2**64
         (val if u < val_fraction else train).append(item)
     return train, val

@@ -59,7 +59,7 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationData
                for f in cfg.data.folders]
     report = scan_folders(folders, root=root, cache=run_dir / "data_scan.json")
     log(f"data: {report.summary()}")
-    train_files, val_files = split_files(report.files, cfg.data.val_fraction)
+    train_files, val_files = split_files(report.files, cfg.data.val_fraction, root)
     if not val_files:
         val_files = train_files[-1:]
     val_files = val_files[: cfg.data.val_max]
