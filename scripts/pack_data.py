@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tinct.data import FolderSpec, default_data_root, scan_folders, split_files
+from tinct.data import FolderSpec, folder_specs, resolve_data_root, scan_folders, split_files
 from tinct.train.config import load_config
 
 
@@ -52,9 +52,8 @@ def pack(cfg_path: Path, out: Path, side: int, quality: int, part_mib: float,
          data_root: Path | None = None, scan_cache: Path | None = None) -> list[int]:
     """Writes the pack; returns the bytes of each part."""
     cfg = load_config(cfg_path)
-    root = data_root or (Path(cfg.data.root) if cfg.data.root else default_data_root())
-    folders = [FolderSpec(**f) if isinstance(f, dict) else FolderSpec(str(f))
-               for f in cfg.data.folders]
+    root = data_root or resolve_data_root(cfg.data.root)
+    folders = folder_specs(cfg.data.folders)
     parts = [0]
     limit = part_mib * 2**20
     for spec in folders:

@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from tinct.data import FolderSpec, default_data_root, scan_folders, split_files
+from tinct.data import folder_specs, resolve_data_root, scan_folders, split_files
 from tinct.train.config import load_config
 
 
@@ -23,9 +23,8 @@ def main() -> None:
     parser.add_argument("--per-folder", type=int, default=50)
     args = parser.parse_args()
     cfg = load_config(args.run_dir / "config.yaml")
-    folders = [FolderSpec(**f) if isinstance(f, dict) else FolderSpec(str(f))
-               for f in cfg.data.folders]
-    root = Path(cfg.data.root) if cfg.data.root else default_data_root()
+    folders = folder_specs(cfg.data.folders)
+    root = resolve_data_root(cfg.data.root)
     report = scan_folders(folders, root=root, cache=args.run_dir / "data_scan.json")
     _, val = split_files(report.files, cfg.data.val_fraction, root)
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -12,12 +12,16 @@ from tinct.train.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _driver():
-    spec = importlib.util.spec_from_file_location("compare_families",
-                                                  ROOT / "scripts" / "compare_families.py")
+def _script(name: str):
+    """A script of ``scripts/`` imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _driver():
+    return _script("compare_families")
 
 
 def _overrides(args: list[str]) -> list[str]:
@@ -55,13 +59,6 @@ def test_plan_budget_runs_placeholder_and_resume(tmp_path):
     (runs / "a").mkdir(parents=True)
     (runs / "a" / "state.pt").write_bytes(b"")
     assert driver.train_commands(plan, runs, None, None)[0][1] == ["--resume", str(runs / "a")]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_pack_data_keeps_the_training_split_in_parts(tmp_path):

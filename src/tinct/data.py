@@ -35,12 +35,22 @@ def default_data_root() -> Path:
     return Path(os.environ.get(DATA_ENV, "../shared/data"))
 
 
+def resolve_data_root(configured: str | None = None) -> Path:
+    """A config's ``data.root`` if set, else :func:`default_data_root`."""
+    return Path(configured) if configured else default_data_root()
+
+
 @dataclass
 class FolderSpec:
     """One folder of photos and its per-image sampling weight."""
 
     path: str
     weight: float = 1.0
+
+
+def folder_specs(entries: list) -> list[FolderSpec]:
+    """A config's ``data.folders`` (paths, or ``{path, weight}`` mappings) as specs."""
+    return [FolderSpec(**e) if isinstance(e, dict) else FolderSpec(str(e)) for e in entries]
 
 
 @dataclass

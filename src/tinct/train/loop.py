@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import checkpoint
-from ..data import ColorizationDataset, FolderSpec, default_data_root, scan_folders, split_files
+from ..data import ColorizationDataset, folder_specs, resolve_data_root, scan_folders, split_files
 from ..registry import create_model
 from ..runtime import cpu_description, resolve_device, resolve_precision
 from . import distributed as dist_utils
@@ -54,9 +54,8 @@ def make_optimizer(params, cfg: TrainConfig, lr: float | None = None) -> torch.o
 def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationDataset,
                                                                  ColorizationDataset, dict]:
     """Scans the folders, splits train/validation, builds the two datasets."""
-    root = Path(cfg.data.root) if cfg.data.root else default_data_root()
-    folders = [FolderSpec(**f) if isinstance(f, dict) else FolderSpec(str(f))
-               for f in cfg.data.folders]
+    root = resolve_data_root(cfg.data.root)
+    folders = folder_specs(cfg.data.folders)
     report = scan_folders(folders, root=root, cache=run_dir / "data_scan.json")
     log(f"data: {report.summary()}")
     train_files, val_files = split_files(report.files, cfg.data.val_fraction, root)

@@ -130,7 +130,6 @@ class GANObjective(Objective):
         self.disc.load_state_dict(state["disc"])
         self.d_opt.load_state_dict(state["d_opt"])
 
-
     def step(self, net, optimizer, L, chroma, step, amp_dtype):
         if step < self.cfg.loss.gan_pretrain_steps:
             return super().step(net, optimizer, L, chroma, step, amp_dtype)
@@ -152,15 +151,15 @@ class GANObjective(Objective):
             p.requires_grad_(False)
         with autocast(self.device, amp_dtype):
             g_adv = losses.gan_loss(self.disc(L, fake), True)
-        l1 = losses.regression_loss(fake, chroma, self.cfg.loss.kind, self.scale)
-        g_loss = self.cfg.loss.gan_weight * g_adv + self.cfg.loss.l1_weight * l1
+        recon = losses.regression_loss(fake, chroma, self.cfg.loss.kind, self.scale)
+        g_loss = self.cfg.loss.gan_weight * g_adv + self.cfg.loss.l1_weight * recon
         optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         for p in self.disc.parameters():
             p.requires_grad_(True)
         self._clip(net)
         optimizer.step()
-        return {"loss": float(l1.detach()), "g_adv": float(g_adv.detach()),
+        return {"loss": float(recon.detach()), "g_adv": float(g_adv.detach()),
                 "d_loss": float(d_loss.detach())}
 
 
