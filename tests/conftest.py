@@ -42,6 +42,20 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory) -> Path:
+    """A saved random-init colour classifier (EfficientNet-Lite0 U-Net, 261 bins, stride 4,
+    working size 96) with non-trivial BatchNorm statistics (an export has to carry them)."""
+    torch.manual_seed(0)
+    model = create_model("classifier", decoder_channels=(32, 16, 16)).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+    folder = tmp_path_factory.mktemp("models") / "tiny-classifier"
+    return checkpoint.save_pretrained(model, folder, working_size=96)
+
+
+@pytest.fixture(scope="session")
 def colorizer(tiny_model_dir):
     """A CPU float32 Colorizer over ``tiny_model_dir``. Do not modify it in a test."""
     from tinct import Colorizer

@@ -10,26 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from tinct import Colorizer, checkpoint
+from tinct import Colorizer
 from tinct.cli import main
-from tinct.registry import create_model
 
 pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 
 @pytest.fixture(scope="module")
-def classifier_dir(tmp_path_factory) -> Path:
-    """A random-init colour classifier (EfficientNet-Lite0 U-Net, 261 bins, stride 4)."""
-    torch.manual_seed(0)
-    model = create_model("classifier", decoder_channels=(32, 16, 16)).eval()
-    # non-trivial BatchNorm statistics, so the export has to carry them
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-    folder = tmp_path_factory.mktemp("models") / "tiny-classifier"
-    return checkpoint.save_pretrained(model, folder, working_size=96)
+def classifier_dir(tiny_classifier_dir) -> Path:
+    return tiny_classifier_dir
 
 
 @pytest.fixture(scope="module")

@@ -77,12 +77,18 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     try:
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        _usual_permissions(tmp)
-        _replace_dir(tmp, folder)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Puts a folder written under a temporary name (by ``tempfile.mkdtemp`` beside ``target``)
+    in place as ``target``: usual permissions, then an atomic rename (see ``_replace_dir``)."""
+    _usual_permissions(new)
+    _replace_dir(new, target)
 
 
 def _usual_permissions(folder: Path) -> None:

@@ -13,7 +13,7 @@ import sys
 from .. import __version__
 
 # verb modules, in the order --help lists them
-VERB_MODULES = ("colorize", "models", "train", "eval", "compare", "video", "eval_video",
+VERB_MODULES = ("colorize", "models", "train", "eval", "compare", "tune", "video", "eval_video",
                 "serve", "turing", "export")
 
 

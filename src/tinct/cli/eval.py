@@ -137,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
     return evaluate_and_report(entries, args, kind="eval")
 
 
-def evaluate_and_report(entries, args: argparse.Namespace, kind: str) -> int:
-    """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable."""
+def evaluate_and_report(entries, args: argparse.Namespace, kind: str,
+                        keep: list | None = None) -> int:
+    """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable.
+    ``keep``: a list that receives the results (one ``EvalResult`` per entry, in order)."""
     from ..evaluate import evaluate_many
     from ..report import write_report
 
@@ -150,6 +152,8 @@ def evaluate_and_report(entries, args: argparse.Namespace, kind: str) -> int:
         workers=args.workers, limit=args.limit, rank_by=args.rank_by,
         gallery_size=args.gallery, features=not args.no_features,
         device=None if args.device == "auto" else args.device, progress=not args.quiet)
+    if keep is not None:
+        keep.extend(results)
     paths = write_report(results, output, kind=kind, command=_command_line())
     print(summary_text(results))
     first = results[0]

@@ -1,0 +1,119 @@
+"""``tinct tune``: a classifier measured at several decode temperatures, one chosen and saved."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from test_evaluate import write_photos
+from tinct import Colorizer
+from tinct.checkpoint import load_pretrained
+from tinct.cli import main
+from tinct.imageio import read_image
+from tinct.pipeline import working_shape
+from tinct.tune import (
+    SharedOutput,
+    choose_temperature,
+    parse_temperatures,
+    temperature_entries,
+)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return write_photos(tmp_path_factory.mktemp("tune-photos"), broken=False)
+
+
+def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier_dir, photos):
+    _, entries = temperature_entries(tiny_classifier_dir, [0.3, 1.0, 2.5], device="cpu")
+    images = [read_image(p) for p in sorted(photos.glob("[abc]_*"))]
+    outputs = [e.model.colorize_loaded(images) for e in entries]
+    shared = entries[0].model.model.shared
+    size = entries[0].model.working_size
+    groups = len({working_shape(*im.pixels.shape[:2], size) for im in images})
+    assert shared.calls == groups  # once per working shape, not once per temperature
+    for t, out in zip([0.3, 1.0, 2.5], outputs, strict=True):
+        network, config = load_pretrained(tiny_classifier_dir)
+        network.temperature = t
+        direct = Colorizer(network, config, device="cpu").colorize_loaded(images)
+        for a, b in zip(out, direct, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    # the temperature really changes the colours: T=0.3 is more saturated than T=2.5
+    sat = [np.ptp(o[0], axis=-1).mean() for o in outputs]
+    assert sat[0] > sat[2]
+
+
+def test_shared_output_recomputes_for_a_new_input():
+    net = torch.nn.Conv2d(1, 2, 1)
+    shared = SharedOutput(net, capacity=2)
+    x, y, z = (torch.full((1, 1, 4, 4), v) for v in (0.1, 0.2, 0.3))
+    shared(x), shared(x), shared(y)
+    assert shared.calls == 2
+    shared(z)  # evicts x
+    shared(x)
+    assert shared.calls == 4
+    assert torch.equal(shared(y), net(y))
+
+
+def _result(psnr, dcf):
+    return SimpleNamespace(summary={"psnr": psnr, "dcf": dcf})
+
+
+def test_choice_is_best_psnr_within_the_colourfulness_limit():
+    results = [_result(21.0, 1.0), _result(22.0, 3.9), _result(23.0, 9.0)]
+    choice = choose_temperature([0.4, 0.8, 1.6], results, max_dcf=4)
+    assert (choice.temperature, choice.index) == (0.8, 1)
+    assert "dCF <= 4" in choice.reason
+    none_ok = choose_temperature([0.4, 0.8, 1.6], results, max_dcf=0.5)
+    assert none_ok.temperature == 0.4 and "smallest dCF" in none_ok.reason
+
+
+@pytest.mark.parametrize("text, message", [("0.5,x", "not a temperature"),
+                                           ("0.5,-1", "positive"), (",", "no temperatures"),
+                                           ("nan", "positive")])
+def test_bad_temperature_lists_are_refused(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_temperatures(text)
+
+
+def test_parse_sorts_and_deduplicates():
+    assert parse_temperatures("1.6, 0.4,1.6") == [0.4, 1.6]
+
+
+def test_cli_measures_chooses_and_saves_a_tuned_copy(tiny_classifier_dir, photos, tmp_path,
+                                                      capsys):
+    before = (tiny_classifier_dir / "config.json").read_bytes()
+    report, saved = tmp_path / "report", tmp_path / "tuned"
+    status = main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                   str(report), "-t", "0.3,2.5", "--max-dcf", "1000", "--save", str(saved),
+                   "--no-features", "--workers", "0", "-q"])
+    assert status == 0
+    measured = json.loads((report / "metrics.json").read_text())
+    names = [m["name"] for m in measured["models"]]
+    assert names[-1] == "gray" and len(names) == 3
+    psnr = {m["name"]: m["summary"]["psnr"] for m in measured["models"]}
+    best = max((0.3, 2.5), key=lambda t: psnr[f"tiny-classifier T={t:g}"])
+    config = json.loads((saved / "config.json").read_text())
+    assert config["decode"]["temperature"] == best
+    assert config["tuning"]["chosen_temperature"] == best
+    assert [m["temperature"] for m in config["tuning"]["measured"]] == [0.3, 2.5]
+    assert f"chosen: T={best:g}" in capsys.readouterr().out
+    assert (tiny_classifier_dir / "config.json").read_bytes() == before  # input untouched
+    network, _ = load_pretrained(saved)
+    assert network.temperature == best
+
+
+def test_cli_refuses_a_regression_model_and_an_existing_target(tiny_model_dir,
+                                                               tiny_classifier_dir, photos,
+                                                               tmp_path, capsys):
+    args = ["--data", str(photos), "-o", str(tmp_path / "r"), "--no-features", "-q"]
+    assert main(["tune", "-m", str(tiny_model_dir), *args]) == 2
+    err = capsys.readouterr().err
+    assert "only colour classifiers" in err and len(err.strip().splitlines()) == 1
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--save", str(photos), *args]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # refused before any work
