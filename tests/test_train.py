@@ -257,6 +257,20 @@ def test_run_folder_contents(photo_root, tmp_path):
     assert out.size == (30, 20)
 
 
+def test_missing_data_folder_fails_before_the_run_folder_is_made(photo_root, tmp_path, capsys):
+    from tinct.cli import main
+
+    overrides = [o for o in _tiny_overrides(photo_root, 2) if not o.startswith("data.folders")]
+    run = tmp_path / "run"
+    status = main(["train", "--run-dir", str(run), "--no-progress",
+                   *[f"--{o}" for o in overrides], '--data.folders=[{"path": "nope"}]'])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{photo_root / 'nope'}: data folder not found")
+    assert len(err.splitlines()) == 1
+    assert not run.exists()
+
+
 def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
     from tinct.checkpoint import ModelLoadError
 

@@ -53,6 +53,22 @@ def folder_specs(entries: list) -> list[FolderSpec]:
     return [FolderSpec(**e) if isinstance(e, dict) else FolderSpec(str(e)) for e in entries]
 
 
+def check_folders(folders: list[FolderSpec], root: Path | None = None) -> list[Path]:
+    """The folders' paths (relative ones under ``root``), each checked to exist with a
+    positive weight; raises ``FileNotFoundError`` / ``ValueError`` naming the folder."""
+    paths = []
+    for spec in folders:
+        folder = Path(spec.path)
+        if root is not None and not folder.is_absolute():
+            folder = root / folder
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: data folder not found")
+        if spec.weight <= 0:
+            raise ValueError(f"{folder}: sampling weight must be positive, got {spec.weight}")
+        paths.append(folder)
+    return paths
+
+
 @dataclass
 class ScanReport:
     """What scanning found: usable files per folder, and what was skipped and why."""
@@ -86,14 +102,7 @@ def scan_folders(folders: list[FolderSpec], root: Path | None = None,
         verdicts = json.loads(cache.read_text(encoding="utf-8"))
     report = ScanReport()
     todo: list[tuple[Path, str, float]] = []
-    for spec in folders:
-        folder = Path(spec.path)
-        if root is not None and not folder.is_absolute():
-            folder = root / folder
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: data folder not found")
-        if spec.weight <= 0:
-            raise ValueError(f"{folder}: sampling weight must be positive, got {spec.weight}")
+    for spec, folder in zip(folders, check_folders(folders, root), strict=True):
         for path in list_images(folder):
             st = path.stat()
             todo.append((path, f"{path}|{st.st_size}|{int(st.st_mtime)}", spec.weight))

@@ -21,7 +21,14 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import checkpoint
-from ..data import ColorizationDataset, folder_specs, resolve_data_root, scan_folders, split_files
+from ..data import (
+    ColorizationDataset,
+    check_folders,
+    folder_specs,
+    resolve_data_root,
+    scan_folders,
+    split_files,
+)
 from ..registry import create_model
 from ..runtime import cpu_description, resolve_device, resolve_precision
 from . import distributed as dist_utils
@@ -87,7 +94,9 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
           progress: bool = True) -> TrainResult:
     """Trains (or resumes) the run in ``run_dir``."""
     run_dir = Path(run_dir)
-    if cfg.model.init_from and not resume:  # fail before the (long) data scan
+    # fail before anything is written into the run folder, and before the (long) data scan
+    check_folders(folder_specs(cfg.data.folders), resolve_data_root(cfg.data.root))
+    if cfg.model.init_from and not resume:
         checkpoint.resolve_model(cfg.model.init_from)
     device = resolve_device(cfg.run.device)
     dist = dist_utils.setup(device.type)
