@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from make_figures import fit, grid  # noqa: E402
 
 from tinct import Colorizer  # noqa: E402
-from tinct.data import default_data_root  # noqa: E402
+from tinct.data import default_data_root, portable_path  # noqa: E402
 from tinct.imageio import read_image  # noqa: E402
 from tinct.metric_info import METRICS  # noqa: E402
 
@@ -124,8 +124,10 @@ def main() -> None:
     if not args.no_samples:
         samples(reports[0]["models"], args.out / "images" / f"{args.name}_samples.jpg",
                 args.data or default_data_root())
+    root = args.data or default_data_root()
     text = "\n".join(
-        f"**{set_name(r)}** (`tinct compare` on {r['n_images']} photos of `{r['data_dir']}`)"
+        f"**{set_name(r)}** (`tinct compare` on {r['n_images']} photos of "
+        f"`{portable_path(r['data_dir'], root)}`)"
         f"\n\n{table(r['models'])}\n\n{winners(r['models'])}\n" for r in reports)
     (args.out / f"{args.name}_table.md").write_text(text, encoding="utf-8")
     print(text)

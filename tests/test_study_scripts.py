@@ -87,3 +87,30 @@ def test_pack_data_keeps_the_training_split_in_parts(tmp_path):
     train, val = split_files(scan_folders([FolderSpec("set")], root=root).files, 0.3, root)
     assert val and sorted(p.stem for p in packed) == sorted(Path(f).stem for f, _ in train)
     assert sum(p.stat().st_size for p in packed) == sum(parts)
+
+
+def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifier_dir, tmp_path,
+                                                   monkeypatch):
+    import json
+    import sys
+
+    from test_evaluate import write_photos
+    from tinct.cli import main
+
+    photos = write_photos(tmp_path / "data" / "eval" / "set1", broken=False)
+    report = tmp_path / "report"
+    assert main(["compare", str(tiny_model_dir), str(tiny_classifier_dir), "--data",
+                 str(photos), "-o", str(report), "--no-features", "--workers", "0", "-q"]) == 0
+    out = tmp_path / "docs"
+    monkeypatch.setattr(sys, "argv", ["comparison_doc.py", str(report / "metrics.json"),
+                                      "--out", str(out), "--name", "t", "--no-samples",
+                                      "--data", str(tmp_path / "data")])
+    _script("comparison_doc").main()
+    text = (out / "t_table.md").read_text()
+    assert "photos of `../shared/data/eval/set1`" in text and str(tmp_path) not in text
+    models = json.loads((report / "metrics.json").read_text())["models"]
+    rows = [line for line in text.splitlines() if line.startswith("| tiny")]
+    assert len(rows) == 2
+    best = max(models, key=lambda m: m["summary"]["psnr"])
+    assert f"PSNR **{best['name']}**" in text
+    assert (out / "images" / "t_metrics.png").stat().st_size > 1000

@@ -136,8 +136,13 @@ SPLIT_ROOT_SPELLING = "../shared/data"
 
 
 def split_key(path: str, root: Path | None) -> str:
-    """The string the split hashes: ``path`` re-spelled below :data:`SPLIT_ROOT_SPELLING` if
-    it lies under ``root``, else ``path`` as given."""
+    """The string the split hashes: :func:`portable_path` of ``path``."""
+    return portable_path(path, root)
+
+
+def portable_path(path: str, root: Path | None) -> str:
+    """``path`` re-spelled below :data:`SPLIT_ROOT_SPELLING` if it lies under ``root``
+    (however ``root`` is spelled), else ``path`` as given: the same string on every machine."""
     if root is None:
         return path
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
