@@ -144,6 +144,26 @@ def test_adversarial_fine_tuning_of_a_regressor(photo_root):
                         torch.device("cpu"))
 
 
+def test_colorfulness_term_acts_in_the_adversarial_phase(photo_root):
+    L, chroma = _batch(photo_root)
+    first_loss = {}
+    for weight in (0, 5):
+        cfg = load_config(None, ["model.architecture=unet", "loss.adversarial=true",
+                                 f"loss.colorfulness={weight}"])
+        torch.manual_seed(0)
+        model = create_model("unet", **TINY_UNET)
+        head = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        with torch.no_grad():  # a model that predicts no colour at all
+            head.weight.zero_()
+            head.bias.zero_()
+        objective = build_objective(cfg, model, torch.device("cpu"))
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        log = objective.step(model, opt, L, chroma, 0, None)
+        assert "g_adv" in log  # an adversarial step, not a pre-training one
+        first_loss[weight] = log["loss"]
+    assert first_loss[5] > first_loss[0] + 1e-3
+
+
 def test_gan_fine_tune_of_a_saved_regressor_resumes(photo_root, tmp_path):
     first = train(load_config(None, _tiny_overrides(photo_root, 4)), tmp_path / "first",
                   progress=False)

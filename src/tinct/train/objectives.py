@@ -151,7 +151,7 @@ class GANObjective(Objective):
             p.requires_grad_(False)
         with autocast(self.device, amp_dtype):
             g_adv = losses.gan_loss(self.disc(L, fake), True)
-        recon = losses.regression_loss(fake, chroma, self.cfg.loss.kind, self.scale)
+        recon = self.loss(net, fake, chroma)  # loss.kind, plus the colorfulness term if set
         g_loss = self.cfg.loss.gan_weight * g_adv + self.cfg.loss.l1_weight * recon
         optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
