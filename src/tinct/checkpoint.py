@@ -10,10 +10,12 @@ RNG) lives elsewhere (see ``tinct.train``) and is never part of a saved model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +74,31 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     }
     state = {k: _storage_tensor(v.detach(), dtype).contiguous().cpu()
              for k, v in model.state_dict().items()}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    with staged_folder(folder) as tmp:
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_config(tmp, config)
     return folder
 
 
-def replace_folder(new: Path, target: Path) -> None:
-    """Puts a folder written under a temporary name (by ``tempfile.mkdtemp`` beside ``target``)
-    in place as ``target``: usual permissions, then an atomic rename (see ``_replace_dir``)."""
-    _usual_permissions(new)
-    _replace_dir(new, target)
+def write_config(folder: Path, config: dict[str, Any]) -> None:
+    """Writes a saved model's ``config.json`` into ``folder``."""
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yields an empty temporary folder beside ``target``; when the block ends normally it
+    becomes ``target`` (usual permissions, atomic rename, an old ``target`` replaced), and when
+    it raises it is removed: a complete folder or none, never a half-written one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        _usual_permissions(tmp)
+        _replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _usual_permissions(folder: Path) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, replace_folder, resolve_model
+from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_model, staged_folder, write_config
 from .evaluate import EvalEntry, EvalResult, describe_model
 
 
@@ -174,13 +173,7 @@ def save_with_temperature(source: str | os.PathLike, target: str | os.PathLike,
     config["name"] = target.name
     config["tuning"] = {**tuning, "chosen_temperature": choice.temperature,
                         "reason": choice.reason}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with staged_folder(target) as tmp:
         shutil.copyfile(source / WEIGHTS_FILE, tmp / WEIGHTS_FILE)
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        replace_folder(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_config(tmp, config)
     return target
