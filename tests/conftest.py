@@ -44,9 +44,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_classifier_dir(tmp_path_factory) -> Path:
     """A saved random-init colour classifier (EfficientNet-Lite0 U-Net, 261 bins, stride 4,
-    working size 96) with non-trivial BatchNorm statistics (an export has to carry them)."""
+    working size 96) with non-trivial BatchNorm statistics (an export has to carry them) and
+    a colour prior like that of photos (mostly low chroma), which decode boosts reweight."""
     torch.manual_seed(0)
     model = create_model("classifier", decoder_channels=(32, 16, 16)).eval()
+    prior = torch.exp(-model.centres.norm(dim=1) / 15)
+    model.prior.copy_(prior / prior.sum())
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)

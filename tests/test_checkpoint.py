@@ -76,12 +76,24 @@ def test_config_contents(tmp_path, tiny_model):
     assert config["tinct_version"] == __version__
 
 
-def test_classifier_config_records_decode_temperature(tmp_path):
+def test_classifier_config_records_decode_settings(tmp_path):
     model = create_model("classifier", decoder_channels=(16, 8, 8), temperature=0.5)
+    model.set_decode(boost=0.25)
     folder = save_pretrained(model, tmp_path / "cls")
-    assert read_config(folder)["decode"] == {"temperature": 0.5}
+    assert read_config(folder)["decode"] == {"temperature": 0.5, "boost": 0.25}
     loaded, _ = load_pretrained(folder)
-    assert loaded.temperature == 0.5
+    assert (loaded.temperature, loaded.boost) == (0.5, 0.25)
+    # a model saved before boosts existed decodes without one
+    config = read_config(folder)
+    config["decode"] = {"temperature": 1.6}
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded, _ = load_pretrained(folder)
+    assert (loaded.temperature, loaded.boost) == (1.6, 0.0)
+    for bad in ({"temperature": -1}, {"boost": -0.5}, {"sharpness": 2}):
+        config["decode"] = bad
+        (folder / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ModelLoadError, match="bad decode settings"):
+            load_pretrained(folder)
 
 
 def test_load_round_trip_restores_weights(saved):

@@ -54,6 +54,20 @@ def test_onnx_runtime_matches_pytorch(exported, classifier_dir, shape):
     assert (a - b).abs().max() < 1e-3
 
 
+def test_onnx_export_carries_the_decode_boost(classifier_dir, tmp_path):
+    from tinct.tune import Choice, Decode, save_with_decode
+
+    boosted = save_with_decode(classifier_dir, tmp_path / "boosted",
+                               Choice(Decode(0.5, 0.75), 0, "test"), {})
+    out = tmp_path / "boosted.onnx"
+    assert main(["export", "-m", str(boosted), "-o", str(out)]) == 0
+    L = torch.rand(1, 1, 96, 96) * 100
+    a = Colorizer.from_pretrained(boosted, device="cpu", precision="fp32").predict_chroma(L)
+    plain = Colorizer.from_pretrained(classifier_dir, device="cpu", precision="fp32")
+    assert (a - plain.predict_chroma(L)).abs().max() > 1.0  # the boost changes the colours
+    assert (a - Colorizer.from_pretrained(out).predict_chroma(L)).abs().max() < 1e-3
+
+
 def test_colorize_with_an_onnx_model(exported, classifier_dir, tmp_path, photo_of):
     src = tmp_path / "photo.png"
     Image.fromarray(photo_of("chelsea", (90, 60))).convert("L").save(src)

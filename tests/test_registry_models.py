@@ -153,6 +153,27 @@ def test_classifier_temperature_changes_decoding():
     assert torch.equal(model.decode(logits), model.decode(logits, model.temperature))
 
 
+def test_classifier_boost_rebalances_towards_rare_colours():
+    model = build("classifier", SMALL_ARGS["classifier"]).eval()
+    chroma_norm = model.centres.norm(dim=1)
+    prior = torch.exp(-chroma_norm / 10)  # as in photos: low chroma common, high chroma rare
+    model.prior.copy_(prior / prior.sum())
+    with torch.no_grad():
+        logits = model(normalized_lightness(1, 64, 64))
+        plain = model.decode(logits)
+        assert torch.equal(plain, model.decode(logits, boost=0.0))
+        boosted = [model.decode(logits, boost=b) for b in (0.5, 1.0)]
+    sat = [c.norm(dim=1).mean() for c in (plain, *boosted)]
+    assert sat[0] < sat[1] < sat[2]  # each step of boost makes colours more saturated
+    # boost 1 is the annealed mean of p * w, w the rebalancing weights of the prior
+    from tinct import color, losses
+
+    w = losses.rebalancing_weights(model.prior, 0.5)
+    p = torch.softmax(logits, dim=1) * w[None, :, None, None]
+    expected = color.annealed_mean(p.log(), model.centres, model.temperature) / model.chroma_scale
+    assert torch.allclose(boosted[1], expected, atol=1e-5)
+
+
 def test_patch_discriminator_output_shape():
     disc = PatchDiscriminator(in_channels=3, ndf=8, n_layers=3)
     L = normalized_lightness(2, 64, 64)

@@ -15,12 +15,7 @@ from tinct.checkpoint import load_pretrained
 from tinct.cli import main
 from tinct.imageio import read_image
 from tinct.pipeline import working_shape
-from tinct.tune import (
-    SharedOutput,
-    choose_temperature,
-    parse_temperatures,
-    temperature_entries,
-)
+from tinct.tune import Decode, SharedOutput, choose_decode, decode_entries, parse_values
 
 
 @pytest.fixture(scope="module")
@@ -29,22 +24,24 @@ def photos(tmp_path_factory):
 
 
 def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier_dir, photos):
-    _, entries = temperature_entries(tiny_classifier_dir, [0.3, 1.0, 2.5], device="cpu")
+    settings = [Decode(0.3), Decode(1.0), Decode(2.5), Decode(1.0, boost=1.0)]
+    _, entries = decode_entries(tiny_classifier_dir, settings, device="cpu")
     images = [read_image(p) for p in sorted(photos.glob("[abc]_*"))]
     outputs = [e.model.colorize_loaded(images) for e in entries]
     shared = entries[0].model.model.shared
     size = entries[0].model.working_size
     groups = len({working_shape(*im.pixels.shape[:2], size) for im in images})
     assert shared.calls == groups  # once per working shape, not once per temperature
-    for t, out in zip([0.3, 1.0, 2.5], outputs, strict=True):
+    for d, out in zip(settings, outputs, strict=True):
         network, config = load_pretrained(tiny_classifier_dir)
-        network.temperature = t
+        network.set_decode(temperature=d.temperature, boost=d.boost)
         direct = Colorizer(network, config, device="cpu").colorize_loaded(images)
         for a, b in zip(out, direct, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
-    # the temperature really changes the colours: T=0.3 is more saturated than T=2.5
+    # the settings really change the colours
     sat = [np.ptp(o[0], axis=-1).mean() for o in outputs]
-    assert sat[0] > sat[2]
+    assert sat[0] > sat[2]  # T=0.3 more saturated than T=2.5
+    assert not np.allclose(outputs[1][0], outputs[3][0], atol=1e-3)  # the boost acts
 
 
 def test_shared_output_recomputes_for_a_new_input():
@@ -64,24 +61,29 @@ def _result(psnr, dcf):
 
 
 def test_choice_is_best_psnr_within_the_colourfulness_limit():
+    settings = [Decode(0.4), Decode(0.8, 0.5), Decode(1.6)]
     results = [_result(21.0, 1.0), _result(22.0, 3.9), _result(23.0, 9.0)]
-    choice = choose_temperature([0.4, 0.8, 1.6], results, max_dcf=4)
-    assert (choice.temperature, choice.index) == (0.8, 1)
-    assert "dCF <= 4" in choice.reason
-    none_ok = choose_temperature([0.4, 0.8, 1.6], results, max_dcf=0.5)
-    assert none_ok.temperature == 0.4 and "smallest dCF" in none_ok.reason
+    choice = choose_decode(settings, results, max_dcf=4)
+    assert (choice.decode, choice.index) == (Decode(0.8, 0.5), 1)
+    assert "dCF <= 4" in choice.reason and choice.decode.label() == "T=0.8 b=0.5"
+    none_ok = choose_decode(settings, results, max_dcf=0.5)
+    assert none_ok.decode == Decode(0.4) and "smallest dCF" in none_ok.reason
 
 
-@pytest.mark.parametrize("text, message", [("0.5,x", "not a temperature"),
-                                           ("0.5,-1", "positive"), (",", "no temperatures"),
-                                           ("nan", "positive")])
-def test_bad_temperature_lists_are_refused(text, message):
+@pytest.mark.parametrize("text, zero, message", [("0.5,x", False, "not a temperature"),
+                                                 ("0.5,-1", False, "positive"),
+                                                 ("0", False, "positive"),
+                                                 ("-0.5", True, "0 or more"),
+                                                 (",", False, "no temperatures"),
+                                                 ("nan", True, "0 or more")])
+def test_bad_value_lists_are_refused(text, zero, message):
     with pytest.raises(ValueError, match=message):
-        parse_temperatures(text)
+        parse_values(text, "temperature", allow_zero=zero)
 
 
 def test_parse_sorts_and_deduplicates():
-    assert parse_temperatures("1.6, 0.4,1.6") == [0.4, 1.6]
+    assert parse_values("1.6, 0.4,1.6") == [0.4, 1.6]
+    assert parse_values("0,1", "boost", allow_zero=True) == [0.0, 1.0]
 
 
 def test_cli_measures_chooses_and_saves_a_tuned_copy(tiny_classifier_dir, photos, tmp_path,
@@ -89,22 +91,25 @@ def test_cli_measures_chooses_and_saves_a_tuned_copy(tiny_classifier_dir, photos
     before = (tiny_classifier_dir / "config.json").read_bytes()
     report, saved = tmp_path / "report", tmp_path / "tuned"
     status = main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
-                   str(report), "-t", "0.3,2.5", "--max-dcf", "1000", "--save", str(saved),
+                   str(report), "-t", "0.3,2.5", "-b", "0,1", "--max-dcf", "1000",
+                   "--save", str(saved),
                    "--no-features", "--workers", "0", "-q"])
     assert status == 0
     measured = json.loads((report / "metrics.json").read_text())
     names = [m["name"] for m in measured["models"]]
-    assert names[-1] == "gray" and len(names) == 3
+    assert names[-1] == "gray" and len(names) == 5
     psnr = {m["name"]: m["summary"]["psnr"] for m in measured["models"]}
-    best = max((0.3, 2.5), key=lambda t: psnr[f"tiny-classifier T={t:g}"])
+    grid = [Decode(t, b) for b in (0, 1) for t in (0.3, 2.5)]
+    best = max(grid, key=lambda d: psnr[f"tiny-classifier {d.label()}"])
     config = json.loads((saved / "config.json").read_text())
-    assert config["decode"]["temperature"] == best
-    assert config["tuning"]["chosen_temperature"] == best
-    assert [m["temperature"] for m in config["tuning"]["measured"]] == [0.3, 2.5]
-    assert f"chosen: T={best:g}" in capsys.readouterr().out
+    assert config["decode"] == {"temperature": best.temperature, "boost": best.boost}
+    assert config["tuning"]["chosen"] == config["decode"]
+    assert [(m["temperature"], m["boost"]) for m in config["tuning"]["measured"]] == [
+        (d.temperature, d.boost) for d in grid]
+    assert f"chosen: {best.label()}" in capsys.readouterr().out
     assert (tiny_classifier_dir / "config.json").read_bytes() == before  # input untouched
     network, _ = load_pretrained(saved)
-    assert network.temperature == best
+    assert (network.temperature, network.boost) == (best.temperature, best.boost)
 
 
 def test_cli_refuses_a_regression_model_and_an_existing_target(tiny_model_dir,

@@ -67,7 +67,7 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
         "chroma_scale": CHROMA_SCALE,
         "working_size": int(working_size),
         "output_kind": getattr(model, "output_kind", "regression"),
-        "decode": {"temperature": model.temperature} if hasattr(model, "temperature") else {},
+        "decode": model.decode_settings() if hasattr(model, "decode_settings") else {},
         "training": training or {},
         "metrics": metrics or {},
         "tinct_version": __version__,
@@ -208,8 +208,12 @@ def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "cpu
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
         raise ModelLoadError(f"{weights}: weights do not fit the architecture: {first}") from None
-    if "temperature" in config.get("decode", {}) and hasattr(model, "temperature"):
-        model.temperature = float(config["decode"]["temperature"])
+    decode = config.get("decode") or {}
+    if decode and hasattr(model, "set_decode"):
+        try:
+            model.set_decode(**decode)
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{folder}: bad decode settings {decode}: {exc}") from None
     return model.to(device).eval(), config
 
 

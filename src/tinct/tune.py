@@ -1,19 +1,21 @@
-"""Choosing a colour classifier's decode temperature on validation photos (``tinct tune``).
+"""Choosing a colour classifier's decode settings on validation photos (``tinct tune``).
 
 A classifier (``output_kind == "classification"``) predicts a distribution over quantized
 colours per pixel; its chroma is the annealed mean of that distribution at a temperature T
-(Zhang et al. 2016): small T approaches the mode (vivid, riskier colour), large T the mean
-(safe, desaturated colour). T changes no weight, so it is chosen after training, on held-out
-photos, by measuring the same network at several temperatures.
+(Zhang et al. 2016): small T approaches the mode, large T the mean (safe, desaturated
+colour). The distribution can also be reweighted at decode time by the class-rebalancing
+weights raised to a ``boost`` b (``ColorClassifier.decode``): b = 0 keeps the network's own
+probabilities, larger b favours rare, saturated colours. Neither changes a weight, so both are
+chosen after training, on held-out photos, by measuring the same network at several settings.
 
-:func:`temperature_entries` builds one evaluation entry per temperature; they share one
-network and its output, so the network runs once per photo however many temperatures are
-measured (only decoding, rendering and the metrics repeat). :func:`choose_temperature` applies
-the rule: the best PSNR among the temperatures whose colourfulness gap dCF is at most
+:func:`decode_entries` builds one evaluation entry per setting; they share one network and its
+output, so the network runs once per photo however many settings are measured (only decoding,
+rendering and the metrics repeat). :func:`choose_decode` applies the rule: the best PSNR among
+the settings whose colourfulness gap dCF is at most
 ``max_dcf`` (too gray a result is the commonest complaint about colorizers); when none is that
 colourful, the one with the smallest dCF (``tinct tune``'s default limit is 4, the
-target set for the shipped model). :func:`save_with_temperature` writes a copy of the
-saved model with the chosen temperature (atomically; the original folder is never changed).
+target set for the shipped model). :func:`save_with_decode` writes a copy of the
+saved model with the chosen settings (atomically; the original folder is never changed).
 """
 
 from __future__ import annotations
@@ -66,29 +68,31 @@ class SharedOutput(nn.Module):
         return out
 
 
-class AtTemperature(nn.Module):
-    """A view of a shared classifier that decodes at a fixed temperature.
+class WithDecode(nn.Module):
+    """A view of a shared classifier that decodes with fixed settings.
 
     ``forward``: as the shared network; ``decode(out)``: chroma ``(B, 2, h, w)`` in network
-    units, the annealed mean at ``temperature``.
+    units, the annealed mean at ``temperature`` with decode-time rebalancing ``boost``.
     """
 
     output_kind = "classification"
 
-    def __init__(self, shared: SharedOutput, temperature: float):
+    def __init__(self, shared: SharedOutput, temperature: float, boost: float = 0.0):
         super().__init__()
         self.shared = shared
         self.temperature = float(temperature)
+        self.boost = float(boost)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shared(x)
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
-        return self.shared.network.decode(out, temperature=self.temperature)
+        return self.shared.network.decode(out, temperature=self.temperature, boost=self.boost)
 
 
-def parse_temperatures(text: str) -> list[float]:
-    """``"0.4,0.8, 1.2"`` -> ``[0.4, 0.8, 1.2]``; each must be a positive number."""
+def parse_values(text: str, what: str = "temperature", allow_zero: bool = False) -> list[float]:
+    """``"0.4,0.8, 1.2"`` -> ``[0.4, 0.8, 1.2]`` (sorted, no repeats); each must be a finite
+    number above 0 (or at least 0 with ``allow_zero``). ``what`` names them in errors."""
     values = []
     for part in text.split(","):
         part = part.strip()
@@ -97,84 +101,99 @@ def parse_temperatures(text: str) -> list[float]:
         try:
             value = float(part)
         except ValueError:
-            raise ValueError(f"not a temperature: {part!r} (expected numbers like 0.4,0.8)") \
+            raise ValueError(f"not a {what}: {part!r} (expected numbers like 0.4,0.8)") \
                 from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise ValueError(f"a temperature must be a positive number, got {part}")
+        ok = (value >= 0 if allow_zero else value > 0) and value != float("inf")
+        if not ok:  # also refuses nan
+            bound = "0 or more" if allow_zero else "a positive number"
+            raise ValueError(f"a {what} must be {bound}, got {part}")
         values.append(value)
     if not values:
-        raise ValueError("no temperatures given")
+        raise ValueError(f"no {what}s given")
     return sorted(set(values))
 
 
-def temperature_entries(model: str | os.PathLike, temperatures: Sequence[float],
-                        device: str | None = None, size: int | None = None
-                        ) -> tuple[Path, list[EvalEntry]]:
-    """(model name or folder, temperatures) -> (its folder, one entry per temperature).
+@dataclass(frozen=True)
+class Decode:
+    """One decode setting: annealed-mean temperature and decode-time rebalancing boost."""
 
-    The entries are labelled ``"NAME T=0.8"`` and share one network (see :class:`SharedOutput`).
-    Raises ``ValueError`` for a model that is not a colour classifier.
+    temperature: float
+    boost: float = 0.0
+
+    def label(self) -> str:
+        return f"T={self.temperature:g}" + (f" b={self.boost:g}" if self.boost else "")
+
+
+def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
+                   device: str | None = None, size: int | None = None
+                   ) -> tuple[Path, list[EvalEntry]]:
+    """(model name or folder, decode settings) -> (its folder, one entry per setting).
+
+    The entries are labelled ``"NAME T=0.8"`` / ``"NAME T=0.8 b=0.5"`` and share one network
+    (see :class:`SharedOutput`). Raises ``ValueError`` for a model that is not a colour
+    classifier.
     """
     from .checkpoint import load_pretrained
     from .pipeline import Colorizer
 
     folder = resolve_model(model)
     network, config = load_pretrained(folder)
-    if config.get("output_kind") != "classification" or not hasattr(network, "temperature"):
+    if config.get("output_kind") != "classification" or not hasattr(network, "set_decode"):
         raise ValueError(
             f"{folder}: a {config.get('architecture')} model predicts chroma directly; only "
-            "colour classifiers (architecture 'classifier') have a decode temperature to tune")
+            "colour classifiers (architecture 'classifier') have decode settings to tune")
     shared = SharedOutput(network)
     entries = []
     name = config.get("name", folder.name)
     info = describe_model(Colorizer(network, config, device=device), folder)
-    for t in temperatures:
-        colorizer = Colorizer(AtTemperature(shared, t), {**config, "name": f"{name} T={t:g}"},
-                              device=device)
+    for d in settings:
+        view = WithDecode(shared, d.temperature, d.boost)
+        colorizer = Colorizer(view, {**config, "name": f"{name} {d.label()}"}, device=device)
         entries.append(EvalEntry(colorizer.name, colorizer, size,
-                                 {**info, "decode_temperature": t}))
+                                 {**info, "decode": {"temperature": d.temperature,
+                                                     "boost": d.boost}}))
     return folder, entries
 
 
 @dataclass
 class Choice:
-    """The temperature chosen, its index among those measured, and why (one sentence)."""
+    """The decode setting chosen, its index among those measured, and why (one sentence)."""
 
-    temperature: float
+    decode: Decode
     index: int
     reason: str
 
 
-def choose_temperature(temperatures: Sequence[float], results: Sequence[EvalResult],
-                       max_dcf: float) -> Choice:
-    """The best PSNR among temperatures with ``dcf <= max_dcf``; else the smallest dCF."""
-    if len(temperatures) != len(results) or not results:
-        raise ValueError("need one evaluation result per temperature")
+def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
+                  max_dcf: float) -> Choice:
+    """The best PSNR among settings with ``dcf <= max_dcf``; else the smallest dCF."""
+    if len(settings) != len(results) or not results:
+        raise ValueError("need one evaluation result per decode setting")
     dcf = [r.summary["dcf"] for r in results]
     psnr = [r.summary["psnr"] for r in results]
     ok = [i for i, d in enumerate(dcf) if d <= max_dcf]
     if ok:
         i = max(ok, key=lambda j: psnr[j])
-        return Choice(temperatures[i], i, f"best PSNR ({psnr[i]:.2f} dB) among the "
-                      f"{len(ok)} temperature(s) with dCF <= {max_dcf:g} (dCF {dcf[i]:.2f})")
+        return Choice(settings[i], i, f"best PSNR ({psnr[i]:.2f} dB) among the "
+                      f"{len(ok)} setting(s) with dCF <= {max_dcf:g} (dCF {dcf[i]:.2f})")
     i = min(range(len(dcf)), key=lambda j: dcf[j])
-    return Choice(temperatures[i], i, f"no temperature reached dCF <= {max_dcf:g}; the "
+    return Choice(settings[i], i, f"no setting reached dCF <= {max_dcf:g}; the "
                   f"smallest dCF ({dcf[i]:.2f}, PSNR {psnr[i]:.2f} dB)")
 
 
-def save_with_temperature(source: str | os.PathLike, target: str | os.PathLike,
-                          choice: Choice, tuning: dict[str, Any]) -> Path:
-    """Copies saved-model folder ``source`` to ``target`` with ``decode.temperature`` set to
-    the chosen one and ``tuning`` (what was measured) recorded in its config. Atomic; refuses
-    to write over ``source`` or over an existing folder."""
+def save_with_decode(source: str | os.PathLike, target: str | os.PathLike, choice: Choice,
+                     tuning: dict[str, Any]) -> Path:
+    """Copies saved-model folder ``source`` to ``target`` with its ``decode`` settings set to
+    the chosen ones and ``tuning`` (what was measured) recorded in its config. Atomic; refuses
+    to write over an existing folder (so never over ``source``)."""
     source, target = Path(source), Path(target)
     if target.exists():
         raise ValueError(f"{target}: already exists; choose a new folder for the tuned model")
     config = json.loads((source / CONFIG_FILE).read_text(encoding="utf-8"))
-    config["decode"] = {**config.get("decode", {}), "temperature": choice.temperature}
+    config["decode"] = {**config.get("decode", {}), "temperature": choice.decode.temperature,
+                        "boost": choice.decode.boost}
     config["name"] = target.name
-    config["tuning"] = {**tuning, "chosen_temperature": choice.temperature,
-                        "reason": choice.reason}
+    config["tuning"] = {**tuning, "chosen": config["decode"], "reason": choice.reason}
     with staged_folder(target) as tmp:
         shutil.copyfile(source / WEIGHTS_FILE, tmp / WEIGHTS_FILE)
         write_config(tmp, config)

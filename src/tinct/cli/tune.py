@@ -9,19 +9,23 @@ from .eval import add_evaluation_options, evaluate_and_report
 
 DESCRIPTION = """\
 A colour classifier (architecture 'classifier') turns its per-pixel colour distribution into
-chroma with an annealed mean at a temperature T: small T gives vivid colour close to the most
-likely one, large T the safe, desaturated average. T changes no weight, so choose it after
-training on photos the model was not trained on. This measures the model at each temperature
-in one pass (the network runs once per photo), writes a side-by-side report like 'tinct
-compare', and picks the temperature with the best PSNR among those whose colourfulness gap
-dCF is at most --max-dcf (or, when none is that colourful, the smallest dCF). With --save it
-writes a copy of the model that decodes at the chosen temperature; the original is kept."""
+chroma with an annealed mean at a temperature T: small T gives colour close to the most likely
+one, large T the safe, desaturated average. The distribution can also be rebalanced at decode
+time by a boost b: b = 0 keeps the network's probabilities, b = 1 weights each colour by the
+class-rebalancing weight of Zhang et al. (rare, saturated colours count more), which makes a
+model trained without rebalancing as colourful as one trained with it. Neither changes a
+weight, so choose them after training on photos the model was not trained on.
+
+This measures the model at every combination of --temperatures and --boosts in one pass (the
+network runs once per photo), writes a side-by-side report like 'tinct compare', and picks the
+setting with the best PSNR among those whose colourfulness gap dCF is at most --max-dcf (or,
+when none is that colourful, the smallest dCF). With --save it writes a copy of the model that
+decodes with the chosen setting; the original is kept."""
 
 EPILOG = """\
 examples:
   tinct tune --model runs/cls/best --data val/ -o tune-report/ --save runs/cls/tuned
-  tinct tune --model runs/cls/best --data val/ -o r/ --temperatures 0.5,0.8,1.2 --max-dcf 6"""
-
+  tinct tune -m runs/cls/best -d val/ -o r/ --temperatures 0.4,0.8 --boosts 0,0.5,1 --max-dcf 6"""
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)
 DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
@@ -29,18 +33,21 @@ DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "tune", help="choose a classifier's decode temperature on validation photos",
+        "tune", help="choose a classifier's decode temperature and boost on validation photos",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", "-m", required=True, metavar="M",
                    help="installed model name or saved-model folder of a colour classifier")
     p.add_argument("--temperatures", "-t", metavar="T1,T2,...",
                    default=",".join(f"{t:g}" for t in DEFAULT_TEMPERATURES),
-                   help="temperatures to measure (default %(default)s)")
+                   help="annealed-mean temperatures to measure (default %(default)s)")
+    p.add_argument("--boosts", "-b", metavar="B1,B2,...", default="0",
+                   help="decode-time rebalancing boosts to measure with each temperature "
+                        "(default %(default)s: the network's own probabilities)")
     p.add_argument("--max-dcf", type=float, default=DEFAULT_MAX_DCF, metavar="D",
                    help="largest colourfulness gap to ground truth accepted (default %(default)g)")
     p.add_argument("--save", metavar="MODEL_DIR",
-                   help="write the model with the chosen temperature to this new folder")
+                   help="write the model with the chosen settings to this new folder")
     add_evaluation_options(p)
     p.set_defaults(func=run)
 
@@ -49,30 +56,27 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..evaluate import GrayBaseline, load_entry
-    from ..tune import (
-        choose_temperature,
-        parse_temperatures,
-        save_with_temperature,
-        temperature_entries,
-    )
+    from ..tune import Decode, choose_decode, decode_entries, parse_values, save_with_decode
 
-    temperatures = parse_temperatures(args.temperatures)
+    temperatures = parse_values(args.temperatures, "temperature")
+    boosts = parse_values(args.boosts, "boost", allow_zero=True)
+    settings = [Decode(t, b) for b in boosts for t in temperatures]
     if args.save and Path(args.save).exists():
         raise CLIError(f"{args.save}: already exists; choose a new folder for the tuned model")
     device = None if args.device == "auto" else args.device
-    folder, entries = temperature_entries(args.model, temperatures, device=device,
-                                          size=args.size)
+    folder, entries = decode_entries(args.model, settings, device=device, size=args.size)
     entries.append(load_entry(GrayBaseline.name))
     results = []
     status = evaluate_and_report(entries, args, kind="compare", keep=results)
-    choice = choose_temperature(temperatures, results[:-1], args.max_dcf)
-    print(f"\nchosen: T={choice.temperature:g}: {choice.reason}")
+    choice = choose_decode(settings, results[:-1], args.max_dcf)
+    print(f"\nchosen: {choice.decode.label()}: {choice.reason}")
     if args.save:
         tuning = {"data": str(args.data), "n_images": results[0].n_images,
                   "max_dcf": args.max_dcf,
-                  "measured": [{"temperature": t, "psnr": r.summary["psnr"],
-                                "dcf": r.summary["dcf"], "ab_rmse": r.summary["ab_rmse"]}
-                               for t, r in zip(temperatures, results, strict=False)]}
-        saved = save_with_temperature(folder, args.save, choice, tuning)
-        print(f"saved: {saved} (decodes at T={choice.temperature:g})")
+                  "measured": [{"temperature": d.temperature, "boost": d.boost,
+                                "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
+                                "ab_rmse": r.summary["ab_rmse"]}
+                               for d, r in zip(settings, results, strict=False)]}
+        saved = save_with_decode(folder, args.save, choice, tuning)
+        print(f"saved: {saved} (decodes at {choice.decode.label()})")
     return status

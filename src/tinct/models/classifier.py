@@ -17,7 +17,8 @@ class ColorClassifier(ColorizationNet):
     """U-Net that classifies each pixel into Q colour bins at stride 4.
 
     ``forward``: ``(B, 1, H, W)`` -> logits ``(B, Q, H/4, W/4)``. ``decode``: annealed mean of
-    the bin centres at ``temperature`` -> chroma ``(B, 2, H/4, W/4)`` in network units.
+    the bin centres at ``temperature`` (optionally rebalanced by ``boost``) -> chroma
+    ``(B, 2, H/4, W/4)`` in network units.
     Buffers saved with the model: ``centres`` ``(Q, 2)`` in colour-space units and ``prior``
     ``(Q,)``, the empirical bin distribution of the training data (used for rebalancing).
     """
@@ -35,6 +36,7 @@ class ColorClassifier(ColorizationNet):
         self.register_buffer("centres", centres.float().clone())
         self.register_buffer("prior", torch.full((q,), 1.0 / q))
         self.temperature = temperature
+        self.boost = 0.0  # decode-time rebalancing (see ``decode``)
         self.chroma_scale = chroma_scale
 
     @property
@@ -44,9 +46,44 @@ class ColorClassifier(ColorizationNet):
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
 
-    def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    def decode(self, out: torch.Tensor, temperature: float | None = None,
+               boost: float | None = None) -> torch.Tensor:
+        """Logits ``(B, Q, h, w)`` -> chroma ``(B, 2, h, w)`` in network units.
+
+        The annealed mean at ``temperature`` of the distribution reweighted by the rebalancing
+        weights raised to ``boost``: ``p'(q) ∝ p(q) w(q)^boost``, ``w`` being Zhang et al.'s
+        weights (``losses.rebalancing_weights``, mix 0.5) of the saved colour prior. ``boost=0``
+        is the network's own distribution; ``boost=1`` applies at decode time the rebalancing
+        that training with ``loss.rebalance=0.5`` applies to the loss, so a model trained
+        without rebalancing can be made as colourful as one trained with it, by any amount in
+        between. Defaults: the model's ``temperature`` and ``boost`` attributes.
+        """
         t = self.temperature if temperature is None else temperature
+        b = self.boost if boost is None else boost
+        if b:
+            out = out.float() + b * self.log_weights()[None, :, None, None]
         return color.annealed_mean(out, self.centres, t) / self.chroma_scale
+
+    def log_weights(self) -> torch.Tensor:
+        """``log w`` ``(Q,)``: the log rebalancing weights of the saved prior (mix 0.5)."""
+        from ..losses import rebalancing_weights
+
+        return rebalancing_weights(self.prior.float(), 0.5).log()
+
+    def decode_settings(self) -> dict[str, float]:
+        """What ``config.json`` records under ``decode``."""
+        return {"temperature": float(self.temperature), "boost": float(self.boost)}
+
+    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
+        """Sets the decode settings (a saved model's ``decode`` section); None keeps one."""
+        if temperature is not None:
+            if not temperature > 0:
+                raise ValueError(f"decode temperature must be positive, got {temperature}")
+            self.temperature = float(temperature)
+        if boost is not None:
+            if not boost >= 0:
+                raise ValueError(f"decode boost must be 0 or more, got {boost}")
+            self.boost = float(boost)
 
 
 @register_model
