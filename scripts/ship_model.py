@@ -28,6 +28,10 @@ def model_card(config: dict) -> str:
         f"| architecture | `{config['architecture']}` {json.dumps(config['model_args'])} |",
         f"| colour space | {config['space']} |",
         f"| working size | {config['working_size']} px (longer side) |",
+        *([f"| decoding | annealed mean at T = {config['decode']['temperature']:g}, "
+           f"decode-time rebalancing boost {config['decode'].get('boost', 0):g} |"]
+          if config.get("decode") else []),
+        *([f"| started from | `{t['init_from']}` |"] if t.get("init_from") else []),
         f"| training steps | {t.get('steps')} (batch {t.get('batch_size')} x "
         f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",
         f"| crop size | {t.get('crop_size')} px |",
