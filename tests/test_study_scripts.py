@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 
 from tinct.train.config import load_config
 
@@ -114,3 +115,31 @@ def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifie
     best = max(models, key=lambda m: m["summary"]["psnr"])
     assert f"PSNR **{best['name']}**" in text
     assert (out / "images" / "t_metrics.png").stat().st_size > 1000
+
+
+def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from safetensors import safe_open
+
+    from tinct.checkpoint import load_pretrained
+    from tinct.tune import Choice, Decode, save_with_decode
+
+    tuned = save_with_decode(tiny_classifier_dir, tmp_path / "tuned",
+                             Choice(Decode(0.6, 0.25), 0, "test"), {})
+    metrics = tmp_path / "eval.json"
+    metrics.write_text(json.dumps({"kodak24": {"psnr": 23.1}}))
+    ship = _script("ship_model")
+    monkeypatch.setattr(ship, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(sys, "argv", ["ship_model.py", str(tuned), "--name", "shipped",
+                                      "--metrics", str(metrics)])
+    ship.main()
+    out = tmp_path / "weights" / "shipped"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert f.get_tensor("head.weight").dtype == torch.float16
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "T = 0.6, decode-time rebalancing boost 0.25" in card and '"psnr": 23.1' in card
+    model, config = load_pretrained(out)
+    assert (model.temperature, model.boost) == (0.6, 0.25)
+    assert config["metrics"]["eval"] == {"kodak24": {"psnr": 23.1}}
