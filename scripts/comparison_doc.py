@@ -6,13 +6,16 @@
 Writes ``OUT/NAME_table.md`` (per report: the table of every model and gray, with parameters
 and training time, and the best model on each metric), ``OUT/images/NAME_metrics.png`` (PSNR,
 dCF, FD, semantic agreement per model, one row of charts per report) and
-``OUT/images/NAME_samples.jpg`` (a few Kodak photos through every model of the first report).
+``OUT/images/NAME_samples.jpg`` (a few Kodak photos through every model of the first report)
+and, with ``--frontier``, ``OUT/images/NAME_frontier.png`` (PSNR against colourfulness, for
+``tinct tune`` sweeps: where each decode setting lies between faithful and colourful).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -96,6 +99,50 @@ def charts(reports: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def family(name: str) -> str:
+    """A model's name without its decode setting: ``"v2 T=0.6 b=0.5"`` -> ``"v2"``,
+    ``"last-T1.3"`` -> ``"last"``."""
+    return re.split(r"[ -]T=?\d", name, maxsplit=1)[0]
+
+
+def frontier(reports: list[dict], path: Path) -> None:
+    """PSNR against the signed colourfulness gap (CF of predictions minus CF of the truth;
+    0 = as colourful as the photos) of every model in the reports, one colour per model
+    family, decode settings as labels; gray as a reference line."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    families: dict[str, list[tuple[float, float, str]]] = {}
+    gray = None
+    for report in reports:
+        for m in report["models"]:
+            s = m["summary"]
+            point = (s["cf_pred"] - s["cf_gt"], s["psnr"], m["name"][len(family(m["name"])):])
+            if m["name"] == "gray":
+                gray = point
+            else:
+                families.setdefault(family(m["name"]), []).append(point)
+    for (name, points), colour in zip(families.items(), colours * 4, strict=False):
+        xs, ys, labels = zip(*sorted(points), strict=True)
+        ax.scatter(xs, ys, color=colour, label=name, s=22)
+        for x, y, label in points:
+            ax.annotate(label.strip(), (x, y), fontsize=6, xytext=(3, 2),
+                        textcoords="offset points")
+    if gray is not None:
+        ax.axhline(gray[1], color="#999", linestyle="--", linewidth=1)
+        ax.annotate(f"gray {gray[1]:.2f} dB (gap {gray[0]:.1f})", (0.01, gray[1]),
+                    xycoords=("axes fraction", "data"), fontsize=7, color="#666",
+                    xytext=(0, 3), textcoords="offset points")
+    ax.axvspan(-4, 4, color="#c0506a", alpha=0.07, label="|gap| <= 4")
+    ax.axvline(0, color="#c0506a", linewidth=0.8)
+    ax.set_xlabel("colourfulness of predictions minus that of the photos (0 = as colourful)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"{set_name(reports[0])}: fidelity against colourfulness", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def samples(models: list[dict], path: Path, data_root: Path) -> None:
     colorizers = [Colorizer.from_pretrained(m["info"]["folder"]) for m in models
                   if m["name"] != "gray" and m.get("info", {}).get("folder")]
@@ -117,10 +164,14 @@ def main() -> None:
     parser.add_argument("--name", default="comparison", help="prefix of the files written")
     parser.add_argument("--data", type=Path, default=None, help="the shared data folder")
     parser.add_argument("--no-samples", action="store_true", help="skip the sample pictures")
+    parser.add_argument("--frontier", action="store_true",
+                        help="also chart PSNR against colourfulness (for decode sweeps)")
     args = parser.parse_args()
     reports = [json.loads(p.read_text(encoding="utf-8")) for p in args.metrics]
     (args.out / "images").mkdir(parents=True, exist_ok=True)
     charts(reports, args.out / "images" / f"{args.name}_metrics.png")
+    if args.frontier:
+        frontier(reports, args.out / "images" / f"{args.name}_frontier.png")
     if not args.no_samples:
         samples(reports[0]["models"], args.out / "images" / f"{args.name}_samples.jpg",
                 args.data or default_data_root())

@@ -105,6 +105,7 @@ def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifie
     out = tmp_path / "docs"
     monkeypatch.setattr(sys, "argv", ["comparison_doc.py", str(report / "metrics.json"),
                                       "--out", str(out), "--name", "t", "--no-samples",
+                                      "--frontier",
                                       "--data", str(tmp_path / "data")])
     _script("comparison_doc").main()
     text = (out / "t_table.md").read_text()
@@ -115,6 +116,10 @@ def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifie
     best = max(models, key=lambda m: m["summary"]["psnr"])
     assert f"PSNR **{best['name']}**" in text
     assert (out / "images" / "t_metrics.png").stat().st_size > 1000
+    assert (out / "images" / "t_frontier.png").stat().st_size > 1000
+    doc = _script("comparison_doc")
+    assert [doc.family(n) for n in ("v2 T=0.6 b=0.5", "last-T1.3", "unet-lite0")] == [
+        "v2", "last", "unet-lite0"]
 
 
 def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path, monkeypatch):
