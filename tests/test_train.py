@@ -226,6 +226,18 @@ def test_data_scan_split_and_weighting(photo_root, tmp_path):
     assert drawn_a == pytest.approx(0.75, abs=0.05)  # 6 photos x3 vs 6 photos x1
 
 
+def test_validation_photos_come_from_every_folder_in_turn(tmp_path):
+    from tinct.data import interleave_by_folder
+
+    big, small = tmp_path / "big", tmp_path / "small"
+    files = [(str(big / f"{i}.jpg"), 1.0) for i in range(8)]
+    files += [(str(small / f"{i}.jpg"), 4.0) for i in range(2)] + [("/other/x.jpg", 1.0)]
+    picked = interleave_by_folder(files, [big, small], 5)
+    assert [Path(p).parent.name for p, _ in picked] == ["big", "small", "other", "big", "small"]
+    assert interleave_by_folder(files, [big, small], 100)[-1] == files[7]  # all, none twice
+    assert len(interleave_by_folder(files, [big, small], 100)) == len(files)
+
+
 def test_split_does_not_depend_on_how_the_root_is_spelled(photo_root, tmp_path, monkeypatch):
     from tinct.data import split_key
 

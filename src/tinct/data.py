@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -133,6 +134,21 @@ def scan_folders(folders: list[FolderSpec], root: Path | None = None,
 # so the split does not change with the spelling ($TINCT_DATA, an absolute or relative path)
 # and every run so far, made with this default, keeps its held-out photos.
 SPLIT_ROOT_SPELLING = "../shared/data"
+
+
+def interleave_by_folder(files: list[tuple[str, float]], folders: list[Path],
+                         limit: int) -> list[tuple[str, float]]:
+    """Up to ``limit`` of ``files`` (``(path, weight)`` pairs), taken from each of ``folders``
+    in turn (files under none of them form one more group), each folder's in their order:
+    a small validation set then samples every source, not mostly the largest one."""
+    groups: list[list[tuple[str, float]]] = [[] for _ in range(len(folders) + 1)]
+    prefixes = [os.path.join(os.path.abspath(f), "") for f in folders]
+    for item in files:
+        path = os.path.abspath(item[0])
+        index = next((i for i, p in enumerate(prefixes) if path.startswith(p)), len(folders))
+        groups[index].append(item)
+    mixed = [item for row in itertools.zip_longest(*groups) for item in row if item is not None]
+    return mixed[:limit]
 
 
 def split_key(path: str, root: Path | None) -> str:

@@ -25,6 +25,7 @@ from ..data import (
     ColorizationDataset,
     check_folders,
     folder_specs,
+    interleave_by_folder,
     resolve_data_root,
     scan_folders,
     split_files,
@@ -68,7 +69,8 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationData
     train_files, val_files = split_files(report.files, cfg.data.val_fraction, root)
     if not val_files:
         val_files = train_files[-1:]
-    val_files = val_files[: cfg.data.val_max]
+    # the validation photos of every folder in turn, not the first val_max of the largest
+    val_files = interleave_by_folder(val_files, check_folders(folders, root), cfg.data.val_max)
     space = cfg.model.space
     train_set = ColorizationDataset(train_files, cfg.data.size, space, augment=True,
                                     seed=cfg.run.seed, crop_scale=tuple(cfg.data.crop_scale))
