@@ -307,3 +307,25 @@ def test_python_m_tinct_help():
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "colorize" in result.stdout and "models" in result.stdout
+
+
+def test_boost_gives_a_classifier_more_colour(tmp_path, photo_of, tiny_classifier_dir,
+                                              tiny_model_dir, capsys):
+    src = tmp_path / "in" / "photo.png"
+    src.parent.mkdir()
+    Image.fromarray(photo_of("chelsea", (96, 64))).convert("L").save(src)
+
+    def saturation(out: Path, *extra: str) -> float:
+        assert main(["colorize", str(src), "-o", str(out), "--model", str(tiny_classifier_dir),
+                     "--no-progress", *extra]) == 0
+        rgb = np.asarray(Image.open(out / "photo.png"), dtype=np.float32)
+        return float(np.ptp(rgb, axis=-1).mean())
+
+    plain, boosted = saturation(tmp_path / "plain"), saturation(tmp_path / "b", "--boost", "2")
+    assert boosted > plain + 1  # rare (vivid) colours weigh more
+    for model, extra, message in ((tiny_model_dir, ["--boost", "1"], "predicts colour directly"),
+                                  (tiny_classifier_dir, ["--boost=-1"], "0 or more")):
+        assert main(["colorize", str(src), "-o", str(tmp_path / "x"), "--model", str(model),
+                     *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

@@ -65,7 +65,10 @@ def test_onnx_export_carries_the_decode_boost(classifier_dir, tmp_path):
     a = Colorizer.from_pretrained(boosted, device="cpu", precision="fp32").predict_chroma(L)
     plain = Colorizer.from_pretrained(classifier_dir, device="cpu", precision="fp32")
     assert (a - plain.predict_chroma(L)).abs().max() > 1.0  # the boost changes the colours
-    assert (a - Colorizer.from_pretrained(out).predict_chroma(L)).abs().max() < 1e-3
+    runtime = Colorizer.from_pretrained(out)
+    assert (a - runtime.predict_chroma(L)).abs().max() < 1e-3
+    with pytest.raises(ValueError, match="decodes as it was exported"):
+        runtime.set_decode(boost=0.0)
 
 
 def test_colorize_with_an_onnx_model(exported, classifier_dir, tmp_path, photo_of):

@@ -77,6 +77,20 @@ class Colorizer:
         model, config = load_pretrained(resolve_model(name_or_path))
         return cls(model, config, device=device, precision=precision)
 
+    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
+        """Changes a colour classifier's decode settings (``ColorClassifier.decode``: annealed-
+        mean temperature, decode-time rebalancing boost); None keeps a setting. Raises
+        ``ValueError`` for models that predict chroma directly and for exported ONNX graphs
+        (their decoding is part of the graph)."""
+        if not hasattr(self.model, "set_decode"):
+            from .export import OnnxNet
+
+            kind = ("an exported ONNX graph decodes as it was exported"
+                    if isinstance(self.model, OnnxNet)
+                    else f"a {self.config.get('architecture')} model predicts colour directly")
+            raise ValueError(f"{self.name}: {kind}; only colour classifiers have decode settings")
+        self.model.set_decode(temperature=temperature, boost=boost)
+
     # ------------------------------------------------------------------ core tensor path
 
     @torch.inference_mode()

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .options import add_device_option, add_model_option, add_size_option
+from .options import (
+    add_boost_option,
+    add_device_option,
+    add_model_option,
+    add_size_option,
+    colorizer_from_args,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time, so 'tinct --help' stays fast
     import numpy as np
@@ -46,6 +52,7 @@ def add_parser(sub) -> None:
                    help="JPEG/WebP quality, 1-100 (default: 95)")
     add_model_option(p)
     add_size_option(p, "the image")
+    add_boost_option(p)
     add_device_option(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="images read and colorized together (default: 8)")
@@ -283,14 +290,13 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     from tqdm import tqdm
 
-    from ..pipeline import Colorizer
     from . import CLIError
 
     out = Path(args.output)
     plan, guard = make_plan(args.inputs, out, args.format, args.overwrite)
     if not (plan.jobs or plan.skipped or plan.failures):
         raise CLIError(f"no image files found in {', '.join(args.inputs)}")
-    colorizer = Colorizer.from_pretrained(args.model, device=args.device)
+    colorizer = colorizer_from_args(args)
 
     def report(line: str) -> None:
         tqdm.write(line, file=sys.stderr)

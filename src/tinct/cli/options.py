@@ -25,3 +25,28 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
     """``--device {auto,cpu,cuda}``."""
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the network runs (default: auto = CUDA when available)")
+
+
+def add_boost_option(p: argparse.ArgumentParser) -> None:
+    """``--boost B``: decode-time rebalancing of a colour classifier (more or less colour)."""
+    p.add_argument("--boost", type=float, metavar="B",
+                   help="more or less colour, for colour-classifier models such as the shipped "
+                        "one: 0 = the network's own colour probabilities, higher = rare, vivid "
+                        "colours weigh more (1 = as bold as class-rebalanced training; default: "
+                        "the model's own setting, see 'tinct models')")
+
+
+def colorizer_from_args(args: argparse.Namespace):
+    """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost`` when given."""
+    from ..pipeline import Colorizer
+    from . import CLIError
+
+    if getattr(args, "boost", None) is not None and not args.boost >= 0:
+        raise CLIError(f"--boost must be 0 or more, got {args.boost}")
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device)
+    if getattr(args, "boost", None) is not None:
+        try:
+            colorizer.set_decode(boost=args.boost)
+        except ValueError as exc:
+            raise CLIError(f"--boost: {exc}") from None
+    return colorizer

@@ -15,13 +15,20 @@ import sys
 from pathlib import Path
 
 from . import CLIError
-from .options import add_device_option, add_model_option, add_size_option
+from .options import (
+    add_boost_option,
+    add_device_option,
+    add_model_option,
+    add_size_option,
+    colorizer_from_args,
+)
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """--model, --size, --batch-size, --device: shared by ``video`` and ``eval-video``."""
     add_model_option(p)
     add_size_option(p, "each frame")
+    add_boost_option(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")
@@ -67,15 +74,13 @@ def temporal_settings(args: argparse.Namespace, method: str):
 
 
 def load_colorizer(args: argparse.Namespace):
-    from ..pipeline import Colorizer
-
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.size is not None and args.size < 8:
         raise CLIError(f"--size must be at least 8 pixels, got {args.size}")
     if args.fps is not None and args.fps <= 0:
         raise CLIError(f"--fps must be positive, got {args.fps}")
-    return Colorizer.from_pretrained(args.model, device=args.device)
+    return colorizer_from_args(args)
 
 
 def add_parser(sub) -> None:
