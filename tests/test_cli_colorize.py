@@ -267,24 +267,35 @@ def test_size_option_reaches_the_network(good_tree, tmp_path, tiny_model_dir, ca
 
 
 def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, capsys,
-                                                  no_installed_models):
-    monkeypatch.setenv(checkpoint.MODELS_ENV, str(tiny_model_dir.parent))
+                                                  no_installed_models, tmp_path):
+    from tinct import create_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / tiny_model_dir.name).symlink_to(tiny_model_dir)
+    classifier = checkpoint.save_pretrained(
+        create_model("classifier", decoder_channels=(16, 8, 8)), models / "zz-classifier",
+        working_size=96)
+    monkeypatch.setenv(checkpoint.MODELS_ENV, str(models))
     assert main(["models"]) == 0
     text = capsys.readouterr().out
     for name in list_models():
         assert f"\n  {name} " in text
     assert "decoder_channels=[192, 96, 64, 32]" in text  # unet's default
     assert f"  {tiny_model_dir.name}: unet, lab, working size 64 px" in text
-    assert str(tiny_model_dir) in text
+    assert str(models / tiny_model_dir.name) in text
+    assert f"  {classifier.name}: classifier, lab, working size 96 px, temperature 0.38, " \
+           "boost 0, metrics" in text
 
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert [a["name"] for a in listing["architectures"]] == list_models()
     cnn = next(a for a in listing["architectures"] if a["name"] == "cnn")
     assert cnn["arguments"] == [{"name": "width", "default": 64}, {"name": "depth", "default": 3}]
-    (model,) = listing["installed"]
+    model, listed_classifier = listing["installed"]
+    assert listed_classifier["decode"] == {"temperature": 0.38, "boost": 0.0}
     assert model["name"] == tiny_model_dir.name and model["architecture"] == "unet"
-    assert model["working_size"] == 64 and model["path"] == str(tiny_model_dir)
+    assert model["working_size"] == 64 and model["path"] == str(models / tiny_model_dir.name)
 
 
 def test_models_summary_prefers_eval_results():

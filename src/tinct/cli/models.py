@@ -72,6 +72,7 @@ def installed() -> list[dict[str, Any]]:
             entry.update(architecture=config["architecture"], space=config["space"],
                          working_size=config["working_size"],
                          description=config.get("description", ""),
+                         decode=config.get("decode") or {},
                          metrics=config.get("metrics", {}))
         found.append(entry)
     return found
@@ -131,8 +132,9 @@ def render_text(archs: list[dict[str, Any]], models: list[dict[str, Any]],
         if "error" in m:
             lines.append(f"  {m['name']}: unusable ({m['error']})")
             continue
+        decode = "".join(f", {k} {v:g}" for k, v in m.get("decode", {}).items())
         lines.append(f"  {m['name']}: {m['architecture']}, {m['space']}, working size "
-                     f"{m['working_size']} px, metrics: {metrics_summary(m['metrics'])}")
+                     f"{m['working_size']} px{decode}, metrics: {metrics_summary(m['metrics'])}")
         lines.append(f"    {m['path']}")
     lines.append("")
     lines.append("Searched: " + ", ".join(str(p) for p in search_path))

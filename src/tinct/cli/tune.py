@@ -1,4 +1,5 @@
-"""``tinct tune``: choose a colour classifier's decode temperature on validation photos."""
+"""``tinct tune``: choose a colour classifier's decode settings (temperature, boost) on
+validation photos."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                   "measured": [{"temperature": d.temperature, "boost": d.boost,
                                 "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
                                 "ab_rmse": r.summary["ab_rmse"]}
-                               for d, r in zip(settings, results, strict=False)]}
+                               for d, r in zip(settings, results[:-1], strict=True)]}
         saved = save_with_decode(folder, args.save, choice, tuning)
         print(f"saved: {saved} (decodes at {choice.decode.label()})")
     return status
