@@ -8,7 +8,8 @@ and training time, and the best model on each metric), ``OUT/images/NAME_metrics
 dCF, FD, semantic agreement per model, one row of charts per report) and
 ``OUT/images/NAME_samples.jpg`` (a few Kodak photos through every model of the first report)
 and, with ``--frontier``, ``OUT/images/NAME_frontier.png`` (PSNR against colourfulness, for
-``tinct tune`` sweeps: where each decode setting lies between faithful and colourful).
+``tinct tune`` sweeps: where each decode setting lies between faithful and colourful; one
+chart per photo set).
 """
 
 from __future__ import annotations
@@ -107,10 +108,24 @@ def family(name: str) -> str:
 
 def frontier(reports: list[dict], path: Path) -> None:
     """PSNR against the signed colourfulness gap (CF of predictions minus CF of the truth;
-    0 = as colourful as the photos) of every model in the reports, one colour per model
-    family, decode settings as labels; gray as a reference line."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    0 = as colourful as the photos) of every model in the reports, one chart per photo set,
+    one colour per model family, decode settings as labels; gray as a reference line."""
+    by_set: dict[str, list[dict]] = {}
+    for report in reports:
+        by_set.setdefault(set_name(report), []).append(report)
+    fig, axes = plt.subplots(1, len(by_set), figsize=(7.5 * len(by_set), 4.6), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    names = list(dict.fromkeys(family(m["name"]) for r in reports for m in r["models"]
+                               if m["name"] != "gray"))
+    for ax, (name, group) in zip(axes[0], by_set.items(), strict=True):
+        _frontier_chart(ax, name, group, {n: colours[i % len(colours)]
+                                          for i, n in enumerate(names)})
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _frontier_chart(ax, name: str, reports: list[dict], colour_of: dict[str, str]) -> None:
     families: dict[str, list[tuple[float, float, str]]] = {}
     gray = None
     for report in reports:
@@ -121,11 +136,11 @@ def frontier(reports: list[dict], path: Path) -> None:
                 gray = point
             else:
                 families.setdefault(family(m["name"]), []).append(point)
-    for (name, points), colour in zip(families.items(), colours * 4, strict=False):
-        xs, ys, labels = zip(*sorted(points), strict=True)
-        ax.scatter(xs, ys, color=colour, label=name, s=22)
+    for fam, points in families.items():
+        xs, ys, _ = zip(*sorted(points), strict=True)
+        ax.scatter(xs, ys, color=colour_of[fam], label=fam, s=22)
         for x, y, label in points:
-            ax.annotate(label.strip(), (x, y), fontsize=6, xytext=(3, 2),
+            ax.annotate(label.strip(" -"), (x, y), fontsize=6, xytext=(3, 2),
                         textcoords="offset points")
     if gray is not None:
         ax.axhline(gray[1], color="#999", linestyle="--", linewidth=1)
@@ -136,11 +151,8 @@ def frontier(reports: list[dict], path: Path) -> None:
     ax.axvline(0, color="#c0506a", linewidth=0.8)
     ax.set_xlabel("colourfulness of predictions minus that of the photos (0 = as colourful)")
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title(f"{set_name(reports[0])}: fidelity against colourfulness", fontsize=10)
+    ax.set_title(f"{name}: fidelity against colourfulness", fontsize=10)
     ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def samples(models: list[dict], path: Path, data_root: Path) -> None:
