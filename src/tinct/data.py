@@ -77,6 +77,7 @@ class ScanReport:
     files: list[tuple[str, float]] = field(default_factory=list)  # (path, weight)
     unreadable: list[str] = field(default_factory=list)
     gray: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # the scanned folders, resolved
 
     def summary(self) -> str:
         return (f"{len(self.files)} colour photos, {len(self.gray)} grayscale-looking skipped, "
@@ -103,7 +104,8 @@ def scan_folders(folders: list[FolderSpec], root: Path | None = None,
         verdicts = json.loads(cache.read_text(encoding="utf-8"))
     report = ScanReport()
     todo: list[tuple[Path, str, float]] = []
-    for spec, folder in zip(folders, check_folders(folders, root), strict=True):
+    report.folders = check_folders(folders, root)
+    for spec, folder in zip(folders, report.folders, strict=True):
         for path in list_images(folder):
             st = path.stat()
             todo.append((path, f"{path}|{st.st_size}|{int(st.st_mtime)}", spec.weight))

@@ -70,7 +70,7 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationData
     if not val_files:
         val_files = train_files[-1:]
     # the validation photos of every folder in turn, not the first val_max of the largest
-    val_files = interleave_by_folder(val_files, check_folders(folders, root), cfg.data.val_max)
+    val_files = interleave_by_folder(val_files, report.folders, cfg.data.val_max)
     space = cfg.model.space
     train_set = ColorizationDataset(train_files, cfg.data.size, space, augment=True,
                                     seed=cfg.run.seed, crop_scale=tuple(cfg.data.crop_scale))
