@@ -168,3 +168,28 @@ def test_cpu_inference_defaults_to_float32(tiny_model_dir):
     L = torch.rand(1, 1, 40, 56) * 100
     exact = Colorizer.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
     assert torch.equal(default.predict_chroma(L), exact.predict_chroma(L))
+
+
+def test_with_decode_changes_the_copy_only(tiny_classifier_dir, colorizer):
+    base = Colorizer.from_pretrained(tiny_classifier_dir, device="cpu", precision="fp32")
+    L = torch.rand(2, 1, 64, 80) * 100
+    plain = base.predict_chroma(L)
+    vivid = base.with_decode(boost=1.5)
+    assert vivid.decode_settings() == {"temperature": 0.38, "boost": 1.5}
+    assert vivid.model.classifier is base.model  # the weights are shared, not copied
+    more = vivid.predict_chroma(L)
+    assert more.norm(dim=1).mean() > plain.norm(dim=1).mean() + 1  # rare colours weigh more
+    # the original is unchanged, and a view of a view starts from the view's settings
+    assert base.decode_settings() == {"temperature": 0.38, "boost": 0.0}
+    assert torch.equal(base.predict_chroma(L), plain)
+    warmer = vivid.with_decode(temperature=1.0)
+    assert warmer.decode_settings() == {"temperature": 1.0, "boost": 1.5}
+    assert torch.allclose(warmer.predict_chroma(L),
+                          base.with_decode(1.0, 1.5).predict_chroma(L))
+    with pytest.raises(ValueError, match="0 or more"):
+        base.with_decode(boost=-0.1)
+    with pytest.raises(ValueError, match="positive"):
+        base.with_decode(temperature=float("inf"))
+    assert colorizer.decode_settings() is None  # a regression model
+    with pytest.raises(ValueError, match="predicts colour directly"):
+        colorizer.with_decode(boost=1.0)

@@ -28,7 +28,7 @@ def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier
     _, entries = decode_entries(tiny_classifier_dir, settings, device="cpu")
     images = [read_image(p) for p in sorted(photos.glob("[abc]_*"))]
     outputs = [e.model.colorize_loaded(images) for e in entries]
-    shared = entries[0].model.model.shared
+    shared = entries[0].model.model.network
     size = entries[0].model.working_size
     groups = len({working_shape(*im.pixels.shape[:2], size) for im in images})
     assert shared.calls == groups  # once per working shape, not once per temperature

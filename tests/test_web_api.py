@@ -33,11 +33,12 @@ from tinct.web.service import Busy, WorkQueue  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def models(tiny_model_dir, tmp_path_factory) -> list[Path]:
-    """Two real saved models (random init): the tiny U-Net (default) and a tiny plain CNN."""
+def models(tiny_model_dir, tiny_classifier_dir, tmp_path_factory) -> list[Path]:
+    """Three real saved models (random init): the tiny U-Net (default), a tiny plain CNN and
+    a tiny colour classifier."""
     cnn = save_pretrained(create_model("cnn", width=8, depth=2),
                           tmp_path_factory.mktemp("web-models") / "tiny-cnn", working_size=48)
-    return [tiny_model_dir, cnn]
+    return [tiny_model_dir, cnn, tiny_classifier_dir]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,7 @@ def test_colorize_returns_an_image_of_the_input_size(client, gray_photo, fmt, pi
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == mime
     assert r.headers["x-tinct-model"] == "tiny-unet"
+    assert "x-tinct-decode" not in r.headers  # a regression model has no decode settings
     assert float(r.headers["x-tinct-seconds"]) >= 0
     suffix = ".png" if fmt == "png" else ".jpg"
     assert f'filename="old_cat-colorized{suffix}"' in r.headers["content-disposition"]
@@ -109,6 +111,24 @@ def test_model_field_picks_the_model(client, gray_photo):
     assert r.headers["x-tinct-model"] == "tiny-cnn"
 
 
+def test_boost_gives_more_colour_for_that_request_only(client, gray_photo):
+    def saturation(response) -> float:
+        assert response.status_code == 200, response.text
+        out = Image.open(io.BytesIO(response.content)).convert("HSV")
+        return float(np.asarray(out, np.float32)[..., 1].mean())
+
+    def ask(**fields):
+        return post(client, encode(gray_photo), model="tiny-classifier", **fields)
+
+    plain = ask()
+    boosted = ask(boost=2, temperature=0.5)
+    assert plain.headers["x-tinct-decode"] == "temperature=0.38; boost=0"
+    assert boosted.headers["x-tinct-decode"] == "temperature=0.5; boost=2"
+    assert saturation(boosted) > saturation(plain) + 1  # rare (vivid) colours weigh more
+    assert ask(boost=0).content == plain.content  # the model's own boost is 0
+    assert ask().content == plain.content  # the pooled model was not changed by the request
+
+
 def test_alpha_is_kept_in_png(client):
     rgba = Image.new("LA", (20, 14), (120, 255))
     rgba.putpixel((3, 3), (50, 0))
@@ -127,9 +147,11 @@ def test_file_type_is_sniffed_not_taken_from_the_name(client, gray_photo):
 def test_models_endpoint(client):
     info = client.get("/api/models").json()
     assert info["default"] == "tiny-unet"
-    assert [m["name"] for m in info["models"]] == ["tiny-unet", "tiny-cnn"]
+    assert [m["name"] for m in info["models"]] == ["tiny-unet", "tiny-cnn", "tiny-classifier"]
     unet = info["models"][0]
     assert unet["architecture"] == "unet" and unet["working_size"] == 64
+    assert unet["decode"] is None
+    assert info["models"][2]["decode"] == {"temperature": 0.38, "boost": 0.0}
     assert unet["description"] == "untrained test model"
     assert info["limits"]["max_upload_bytes"] == 20 * 2**20
     assert info["limits"]["formats"] == ["png", "jpeg"]
@@ -138,7 +160,7 @@ def test_models_endpoint(client):
 def test_healthz(client):
     health = client.get("/healthz").json()
     assert health["status"] == "ok"
-    assert health["models"] == ["tiny-unet", "tiny-cnn"]
+    assert health["models"] == ["tiny-unet", "tiny-cnn", "tiny-classifier"]
     assert (health["concurrency"], health["capacity"]) == (2, 6)
     assert health["running"] == 0 and health["queued"] == 0
     assert health["turing"] is False
@@ -149,7 +171,7 @@ def test_openapi_schema_and_offline_docs(client):
     colorize = spec["paths"]["/api/colorize"]["post"]
     body = colorize["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert body["required"] == ["file"]
-    assert set(body["properties"]) == {"file", "model", "size", "format"}
+    assert set(body["properties"]) == {"file", "model", "size", "format", "boost", "temperature"}
     assert {"200", "400", "413", "415", "422", "503"} <= set(colorize["responses"])
     assert {"/healthz", "/api/models"} <= set(spec["paths"])
     docs = client.get("/docs")
@@ -204,8 +226,13 @@ def test_415_for_a_text_file_named_png(client):
     ({"size": "5000"}, "size"),
     ({"size": "big"}, "size"),
     ({"format": "gif"}, "format"),
-    ({"model": "no-such-model"}, "tiny-unet, tiny-cnn"),
+    ({"model": "no-such-model"}, "tiny-unet, tiny-cnn, tiny-classifier"),
     ({"colour": "red"}, "unknown form field"),
+    ({"boost": "1"}, "predicts colour directly"),
+    ({"model": "tiny-classifier", "boost": "-1"}, "boost: must be a number from 0 to 3"),
+    ({"model": "tiny-classifier", "boost": "lots"}, "boost: must be a number"),
+    ({"model": "tiny-classifier", "boost": "nan"}, "boost: must be a number"),
+    ({"model": "tiny-classifier", "temperature": "0"}, "temperature: must be a number"),
 ])
 def test_422_for_bad_parameters(client, gray_photo, fields, words):
     assert words in error_of(post(client, encode(gray_photo), **fields), 422)

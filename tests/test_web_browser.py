@@ -57,7 +57,7 @@ def model(tiny_model_dir) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(workspace, model):
+def server(workspace, model, tiny_classifier_dir):
     photos = workspace / "photos"
     photos.mkdir()
     for name in ("astronaut", "rocket"):
@@ -65,7 +65,7 @@ def server(workspace, model):
     prepare_study(photos, workspace / "study", [Colorizer.from_pretrained(model)], size=384,
                   progress=False)
     votes = workspace / "votes.sqlite"
-    app = create_app([model], study=workspace / "study", votes=votes)
+    app = create_app([model, tiny_classifier_dir], study=workspace / "study", votes=votes)
     with serve_in_background(app, host="127.0.0.1") as url:
         yield url, votes
 
@@ -140,6 +140,24 @@ def test_upload_slide_and_download(server, page, gray_photos, screenshots, works
     page.mouse.move(0, 0)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
     page.screenshot(path=str(screenshots / "web.png"), full_page=True)
+
+
+def test_colour_choice_is_sent_for_colour_classifiers_only(server, page, gray_photos):
+    url, _ = server
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    assert page.is_disabled("#boost")  # the default test model predicts colour directly
+    page.select_option("#model", "tiny-classifier")
+    assert page.is_enabled("#boost")
+    page.select_option("#boost", "1")
+    with page.expect_response("**/api/colorize") as response:
+        page.set_input_files("#files", str(gray_photos[0]))
+    headers = response.value.headers
+    assert headers["x-tinct-model"] == "tiny-classifier"
+    assert headers["x-tinct-decode"] == "temperature=0.38; boost=1"
+    page.wait_for_selector(".card.done")
+    page.select_option("#model", index=0)
+    assert page.is_disabled("#boost") and page.input_value("#boost") == ""
 
 
 def test_errors_are_shown_in_words(server, page, workspace):

@@ -8,6 +8,7 @@ original are kept exactly; only chroma is predicted.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from PIL import Image
 from . import color, render
 from .checkpoint import load_pretrained, resolve_model
 from .imageio import LoadedImage, read_image, to_uint
+from .models.classifier import DecodeView
 from .runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
@@ -82,6 +84,32 @@ class Colorizer:
         mean temperature, decode-time rebalancing boost); None keeps a setting. Raises
         ``ValueError`` for models that predict chroma directly and for exported ONNX graphs
         (their decoding is part of the graph)."""
+        self._require_decode()
+        self.model.set_decode(temperature=temperature, boost=boost)
+
+    def with_decode(self, temperature: float | None = None, boost: float | None = None
+                    ) -> Colorizer:
+        """A colorizer that shares this one's network but decodes with other settings (None
+        keeps this one's); this colorizer is not changed, so it is safe while other threads
+        use it (the web API's per-request ``boost``). Raises ``ValueError`` as
+        :meth:`set_decode` does, and for a setting out of range."""
+        self._require_decode()
+        current = self.model.decode_settings()
+        classifier = getattr(self.model, "classifier", self.model)
+        network = getattr(self.model, "network", self.model)
+        view = DecodeView(classifier,
+                          current["temperature"] if temperature is None else temperature,
+                          current["boost"] if boost is None else boost, network=network)
+        twin = copy.copy(self)
+        twin.model = view
+        return twin
+
+    def decode_settings(self) -> dict[str, float] | None:
+        """A colour classifier's decode settings (``temperature``, ``boost``); None for models
+        that predict chroma directly or decode inside an exported graph."""
+        return self.model.decode_settings() if hasattr(self.model, "set_decode") else None
+
+    def _require_decode(self) -> None:
         if not hasattr(self.model, "set_decode"):
             from .export import OnnxNet
 
@@ -89,7 +117,6 @@ class Colorizer:
                     if isinstance(self.model, OnnxNet)
                     else f"a {self.config.get('architecture')} model predicts colour directly")
             raise ValueError(f"{self.name}: {kind}; only colour classifiers have decode settings")
-        self.model.set_decode(temperature=temperature, boost=boost)
 
     # ------------------------------------------------------------------ core tensor path
 

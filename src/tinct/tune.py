@@ -34,6 +34,7 @@ import torch.nn as nn
 
 from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_model, staged_folder, write_config
 from .evaluate import EvalEntry, EvalResult, describe_model
+from .models.classifier import DecodeView
 
 
 class SharedOutput(nn.Module):
@@ -66,28 +67,6 @@ class SharedOutput(nn.Module):
         while sum(len(v) for v in self._cache.values()) > self.capacity:
             self._cache.popitem(last=False)
         return out
-
-
-class WithDecode(nn.Module):
-    """A view of a shared classifier that decodes with fixed settings.
-
-    ``forward``: as the shared network; ``decode(out)``: chroma ``(B, 2, h, w)`` in network
-    units, the annealed mean at ``temperature`` with decode-time rebalancing ``boost``.
-    """
-
-    output_kind = "classification"
-
-    def __init__(self, shared: SharedOutput, temperature: float, boost: float = 0.0):
-        super().__init__()
-        self.shared = shared
-        self.temperature = float(temperature)
-        self.boost = float(boost)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shared(x)
-
-    def decode(self, out: torch.Tensor) -> torch.Tensor:
-        return self.shared.network.decode(out, temperature=self.temperature, boost=self.boost)
 
 
 def parse_values(text: str, what: str = "temperature", allow_zero: bool = False) -> list[float]:
@@ -147,7 +126,7 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
     name = config.get("name", folder.name)
     info = describe_model(Colorizer(network, config, device=device), folder)
     for d in settings:
-        view = WithDecode(shared, d.temperature, d.boost)
+        view = DecodeView(network, d.temperature, d.boost, network=shared)
         colorizer = Colorizer(view, {**config, "name": f"{name} {d.label()}"}, device=device)
         entries.append(EvalEntry(colorizer.name, colorizer, size,
                                  {**info, "decode": {"temperature": d.temperature,

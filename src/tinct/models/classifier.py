@@ -75,14 +75,60 @@ class ColorClassifier(ColorizationNet):
         return {"temperature": float(self.temperature), "boost": float(self.boost)}
 
     def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
-        """Sets the decode settings (a saved model's ``decode`` section); None keeps one."""
+        """Sets the decode settings (a saved model's ``decode`` section); None keeps one.
+        Raises ``ValueError`` for a temperature that is not positive or a negative boost."""
+        check_decode(temperature, boost)
         if temperature is not None:
-            if not temperature > 0:
-                raise ValueError(f"decode temperature must be positive, got {temperature}")
             self.temperature = float(temperature)
         if boost is not None:
-            if not boost >= 0:
-                raise ValueError(f"decode boost must be 0 or more, got {boost}")
+            self.boost = float(boost)
+
+
+def check_decode(temperature: float | None = None, boost: float | None = None) -> None:
+    """Raises ``ValueError`` unless ``temperature`` (if given) is positive and finite and
+    ``boost`` (if given) is 0 or more and finite."""
+    if temperature is not None and not 0 < temperature < float("inf"):
+        raise ValueError(f"decode temperature must be a positive number, got {temperature}")
+    if boost is not None and not 0 <= boost < float("inf"):
+        raise ValueError(f"decode boost must be 0 or more, got {boost}")
+
+
+class DecodeView(nn.Module):
+    """A colour classifier seen with other decode settings; shares its weights and buffers,
+    so views for different requests or sweeps cost nothing and never change the classifier.
+
+    ``forward``: ``network(x)`` (default the classifier itself; ``tinct tune`` passes a
+    caching wrapper of it) -> logits ``(B, Q, h, w)``. ``decode(out)``: chroma
+    ``(B, 2, h, w)`` in network units, ``classifier.decode`` at this view's ``temperature``
+    and ``boost``.
+    """
+
+    output_kind = "classification"
+
+    def __init__(self, classifier: ColorClassifier, temperature: float, boost: float,
+                 network: nn.Module | None = None):
+        super().__init__()
+        check_decode(temperature, boost)
+        self.classifier = classifier
+        self.network = classifier if network is None else network
+        self.temperature = float(temperature)
+        self.boost = float(boost)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        return self.classifier.decode(out, temperature=self.temperature, boost=self.boost)
+
+    def decode_settings(self) -> dict[str, float]:
+        return {"temperature": self.temperature, "boost": self.boost}
+
+    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
+        """Changes this view's settings only (as ``ColorClassifier.set_decode``)."""
+        check_decode(temperature, boost)
+        if temperature is not None:
+            self.temperature = float(temperature)
+        if boost is not None:
             self.boost = float(boost)
 
 

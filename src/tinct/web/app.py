@@ -3,8 +3,9 @@
 ``create_app(models, ...)`` builds it; ``tinct serve`` runs it with uvicorn. Routes:
 
 - ``GET /``: the page (static HTML/CSS/JS from ``static/``, no CDN).
-- ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``) ->
-  the colorized image (PNG or JPEG), same pixel size as the upload.
+- ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``, and
+  for colour classifiers ``boost`` / ``temperature``) -> the colorized image (PNG or JPEG),
+  same pixel size as the upload.
 - ``GET /api/models``, ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (an offline
   API reference rendered from openapi.json).
 - with a study: ``/turing``, ``/turing/results`` and ``/api/turing/*``.
@@ -22,6 +23,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..pipeline import Colorizer
 from ..turing import load_study
 from .errors import ApiError, error_responses, install_error_handlers
 from .imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
@@ -33,7 +35,9 @@ from .votes import VoteStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 MIN_SIZE = 32
-FORM_FIELDS = ("file", "model", "size", "format")
+FORM_FIELDS = ("file", "model", "size", "format", "boost", "temperature")
+# ranges a request may ask for (colour classifiers only); see ColorClassifier.decode
+DECODE_RANGES = {"boost": (0.0, 3.0), "temperature": (0.05, 5.0)}
 
 COLORIZE_BODY = {
     "required": True,
@@ -49,6 +53,14 @@ COLORIZE_BODY = {
             "size": {"type": "integer", "description": "working resolution of the network "
                                                        "(longer side; default: the model's)"},
             "format": {"type": "string", "enum": ["png", "jpeg"], "default": "png"},
+            "boost": {"type": "number", "minimum": 0, "maximum": 3,
+                      "description": "colour classifiers only: decode-time rebalancing, more "
+                                     "for more vivid colour (0 = the network's own odds; "
+                                     "default: the model's, see GET /api/models)"},
+            "temperature": {"type": "number", "minimum": 0.05, "maximum": 5,
+                            "description": "colour classifiers only: annealed-mean "
+                                           "temperature, lower for bolder colour (default: "
+                                           "the model's)"},
         },
     }}},
 }
@@ -82,6 +94,35 @@ class ColorizeParams:
                 raise ApiError(422, f"size: must be a whole number of pixels from {MIN_SIZE} "
                                     f"to {max_size}, got {raw!r}")
             self.size = int(raw)
+        self.decode: dict[str, float] = {}
+        for key, (low, high) in DECODE_RANGES.items():
+            raw = fields.get(key, "").strip()
+            if not raw:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not low <= value <= high:  # also refuses nan
+                raise ApiError(422, f"{key}: must be a number from {low:g} to {high:g}, "
+                                    f"got {raw!r}")
+            self.decode[key] = value
+        if self.decode and not pool.infos[self.model].decodes():
+            raise ApiError(422, f"{', '.join(self.decode)}: model {self.model!r} predicts "
+                                "colour directly; only colour classifiers have decode settings")
+
+    def colorizer(self, pool: ModelPool) -> Colorizer:
+        """The model's colorizer, with this request's decode settings when it has any (a view
+        that shares the network; the pooled colorizer is never changed)."""
+        colorizer = pool.get(self.model)
+        return colorizer.with_decode(**self.decode) if self.decode else colorizer
+
+
+def _colorize(params: ColorizeParams, pool: ModelPool, data: bytes, max_pixels: int
+              ) -> tuple[Colorizer, bytes]:
+    """Runs on a worker thread: (the colorizer used, the encoded result)."""
+    colorizer = params.colorizer(pool)
+    return colorizer, colorize_bytes(colorizer, data, params.format, params.size, max_pixels)
 
 
 def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 20.0,
@@ -166,20 +207,23 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                 params = ColorizeParams(upload.fields, pool, max_size)
                 sniff(upload.data, max_pixels)
                 started = time.perf_counter()
-                data = await work.run(ticket, lambda: colorize_bytes(
-                    pool.get(params.model), upload.data, params.format, params.size,
-                    max_pixels))
+                colorizer, data = await work.run(ticket, lambda: _colorize(
+                    params, pool, upload.data, max_pixels))
                 seconds = time.perf_counter() - started
         except Busy:
             await discard_body(request, max_bytes + MULTIPART_OVERHEAD)
             raise
         name = download_name(upload.filename, params.format)
-        return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers={
+        headers = {
             "Content-Disposition": f'inline; filename="{name}"',
             "Cache-Control": "no-store",
             "X-Tinct-Model": params.model,
             "X-Tinct-Seconds": f"{seconds:.3f}",
-        })
+        }
+        decode = colorizer.decode_settings()
+        if decode:
+            headers["X-Tinct-Decode"] = "; ".join(f"{k}={v:g}" for k, v in decode.items())
+        return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers=headers)
 
     if the_study is not None and store is not None:
         app.include_router(turing_router(the_study, store, _page))

@@ -31,7 +31,12 @@ class ModelInfo:
             "working_size": int(c["working_size"]),
             "space": c["space"],
             "metrics": c.get("metrics", {}),
+            "decode": c.get("decode") or None,
         }
+
+    def decodes(self) -> bool:
+        """Whether the model is a colour classifier (it has decode settings to change)."""
+        return self.config.get("output_kind") == "classification"
 
 
 class ModelPool:

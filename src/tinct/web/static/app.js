@@ -19,6 +19,7 @@ const STATUS_WORDS = {
 const el = (id) => document.getElementById(id);
 const jobs = [];
 let limits = null;
+const decodes = new Map(); // model name -> whether it has decode settings (a colour classifier)
 let running = 0;
 
 // ---------------------------------------------------------------- start-up
@@ -35,6 +36,9 @@ async function init() {
       return option;
     }));
     select.disabled = info.models.length < 2;
+    for (const m of info.models) decodes.set(m.name, Boolean(m.decode));
+    select.addEventListener("change", updateColourChoice);
+    updateColourChoice();
     el("limits").textContent = `, up to ${formatBytes(limits.max_upload_bytes)} and ` +
       `${Math.round(limits.max_pixels / 1e6)} megapixels each`;
   } catch (error) {
@@ -42,10 +46,18 @@ async function init() {
   }
 }
 
+/** The colour choice (a decode boost) applies only to colour classifiers. */
+function updateColourChoice() {
+  const boost = el("boost");
+  boost.disabled = !decodes.get(el("model").value);
+  if (boost.disabled) boost.value = "";
+}
+
 // ---------------------------------------------------------------- adding files
 
 function settings() {
-  return { model: el("model").value, size: el("size").value, format: el("format").value };
+  return { model: el("model").value, size: el("size").value, format: el("format").value,
+    boost: el("boost").disabled ? "" : el("boost").value };
 }
 
 function addFiles(files) {
@@ -102,9 +114,10 @@ async function run(job) {
 function send(job) {
   const form = new FormData();
   form.append("file", job.file, job.file.name);
-  const { model, size, format } = job.settings;
+  const { model, size, format, boost } = job.settings;
   if (model) form.append("model", model);
   if (size) form.append("size", size);
+  if (boost) form.append("boost", boost);
   form.append("format", format);
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
