@@ -31,6 +31,8 @@ def model_card(config: dict) -> str:
         *([f"| decoding | annealed mean at T = {config['decode']['temperature']:g}, "
            f"decode-time rebalancing boost {config['decode'].get('boost', 0):g} |"]
           if config.get("decode") else []),
+        *(["| inference | flip averaging (the network also sees the mirror image) |"]
+          if (config.get("inference") or {}).get("flip") else []),
         *([f"| started from | `{t['init_from']}` |"] if t.get("init_from") else []),
         f"| training steps | {t.get('steps')} (batch {t.get('batch_size')} x "
         f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",
@@ -66,7 +68,7 @@ def main() -> None:
                           working_size=config["working_size"], name=args.name,
                           description=args.description or config.get("description", ""),
                           training=config.get("training", {}), metrics=metrics,
-                          dtype=torch.float16)
+                          inference=config.get("inference"), dtype=torch.float16)
     _, shipped = load_pretrained(out)
     card = model_card(shipped)
     if args.notes:

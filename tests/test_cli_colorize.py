@@ -276,6 +276,8 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
     classifier = checkpoint.save_pretrained(
         create_model("classifier", decoder_channels=(16, 8, 8)), models / "zz-classifier",
         working_size=96)
+    config = checkpoint.read_config(classifier)
+    checkpoint.write_config(classifier, {**config, "inference": {"flip": True}})
     monkeypatch.setenv(checkpoint.MODELS_ENV, str(models))
     assert main(["models"]) == 0
     text = capsys.readouterr().out
@@ -285,7 +287,7 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
     assert f"  {tiny_model_dir.name}: unet, lab, working size 64 px" in text
     assert str(models / tiny_model_dir.name) in text
     assert f"  {classifier.name}: classifier, lab, working size 96 px, temperature 0.38, " \
-           "boost 0, metrics" in text
+           "boost 0, flip averaging, metrics" in text
 
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)

@@ -193,3 +193,30 @@ def test_with_decode_changes_the_copy_only(tiny_classifier_dir, colorizer):
     assert colorizer.decode_settings() is None  # a regression model
     with pytest.raises(ValueError, match="predicts colour directly"):
         colorizer.with_decode(boost=1.0)
+
+
+def test_flip_averaging_is_mirror_equivariant(tiny_classifier_dir, tmp_path):
+    plain = Colorizer.from_pretrained(tiny_classifier_dir, device="cpu", precision="fp32")
+    assert plain.flip is False  # off unless the model's config or the caller asks
+    flipped = Colorizer.from_pretrained(tiny_classifier_dir, device="cpu", precision="fp32")
+    flipped.flip = True
+    torch.manual_seed(1)
+    L = torch.rand(1, 1, 64, 96) * 100  # sides that need no padding: exact symmetry
+    mirror = L.flip(-1)
+    # one pass is not mirror-equivariant (a random network); the flip average is, exactly
+    assert (plain.predict_chroma(mirror) - plain.predict_chroma(L).flip(-1)).abs().max() > 0.1
+    torch.testing.assert_close(flipped.predict_chroma(mirror),
+                               flipped.predict_chroma(L).flip(-1), atol=1e-4, rtol=0)
+    # and it is close to the mean of the two passes' colours (the logits are averaged)
+    expected = (plain.predict_chroma(L) + plain.predict_chroma(mirror).flip(-1)) / 2
+    torch.testing.assert_close(flipped.predict_chroma(L), expected, atol=0.05, rtol=0)
+    # widths that are not a multiple of the output stride keep their shape
+    odd = torch.rand(2, 1, 61, 90) * 100
+    assert flipped.predict_chroma(odd).shape == (2, 2, 61, 90)
+    # a saved model can ask for it
+    config = checkpoint.read_config(tiny_classifier_dir)
+    folder = tmp_path / "flipping"
+    folder.mkdir()
+    (folder / "model.safetensors").symlink_to(tiny_classifier_dir / "model.safetensors")
+    checkpoint.write_config(folder, {**config, "inference": {"flip": True}})
+    assert Colorizer.from_pretrained(folder, device="cpu").flip is True

@@ -132,7 +132,7 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
     from tinct.tune import Choice, Decode, save_with_decode
 
     tuned = save_with_decode(tiny_classifier_dir, tmp_path / "tuned",
-                             Choice(Decode(0.6, 0.25), 0, "test"), {})
+                             Choice(Decode(0.6, 0.25, flip=True), 0, "test"), {})
     metrics = tmp_path / "eval.json"
     metrics.write_text(json.dumps({"kodak24": {"psnr": 23.1}}))
     ship = _script("ship_model")
@@ -145,6 +145,8 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
         assert f.get_tensor("head.weight").dtype == torch.float16
     card = (out / "MODEL_CARD.md").read_text()
     assert "T = 0.6, decode-time rebalancing boost 0.25" in card and '"psnr": 23.1' in card
+    assert "| inference | flip averaging" in card
     model, config = load_pretrained(out)
     assert (model.temperature, model.boost) == (0.6, 0.25)
     assert config["metrics"]["eval"] == {"kodak24": {"psnr": 23.1}}
+    assert config["inference"] == {"flip": True}

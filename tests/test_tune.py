@@ -38,6 +38,17 @@ def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier
         direct = Colorizer(network, config, device="cpu").colorize_loaded(images)
         for a, b in zip(out, direct, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
+    # flip averaging: the same as a colorizer that flips
+    flipped = decode_entries(tiny_classifier_dir, [Decode(1.0, 0.5, flip=True)],
+                             device="cpu")[1][0]
+    assert flipped.label.endswith("T=1 b=0.5 flip") and flipped.info["inference"]["flip"]
+    network, config = load_pretrained(tiny_classifier_dir)
+    network.set_decode(temperature=1.0, boost=0.5)
+    direct = Colorizer(network, config, device="cpu")
+    direct.flip = True
+    for a, b in zip(flipped.model.colorize_loaded(images), direct.colorize_loaded(images),
+                    strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
     # the settings really change the colours
     sat = [np.ptp(o[0], axis=-1).mean() for o in outputs]
     assert sat[0] > sat[2]  # T=0.3 more saturated than T=2.5
@@ -110,6 +121,22 @@ def test_cli_measures_chooses_and_saves_a_tuned_copy(tiny_classifier_dir, photos
     assert (tiny_classifier_dir / "config.json").read_bytes() == before  # input untouched
     network, _ = load_pretrained(saved)
     assert (network.temperature, network.boost) == (best.temperature, best.boost)
+    assert config["inference"] == {"flip": False}
+
+
+def test_cli_flip_both_measures_each_setting_both_ways(tiny_classifier_dir, photos, tmp_path):
+    report, saved = tmp_path / "report", tmp_path / "tuned"
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                 str(report), "-t", "0.5,2", "--flip", "both", "--max-dcf", "1000",
+                 "--save", str(saved), "--no-features", "--workers", "0", "-q"]) == 0
+    measured = json.loads((report / "metrics.json").read_text())["models"][:-1]
+    psnr = {m["name"].removeprefix("tiny-classifier "): m["summary"]["psnr"] for m in measured}
+    assert sorted(psnr) == ["T=0.5", "T=0.5 flip", "T=2", "T=2 flip"]
+    assert psnr["T=0.5"] != psnr["T=0.5 flip"]  # the mirror pass changes the result
+    best = max(psnr, key=psnr.get)
+    config = json.loads((saved / "config.json").read_text())
+    assert config["inference"] == {"flip": best.endswith("flip")}
+    assert Colorizer.from_pretrained(saved, device="cpu").flip == best.endswith("flip")
 
 
 def test_cli_refuses_a_regression_model_and_an_existing_target(tiny_model_dir,

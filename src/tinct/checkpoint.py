@@ -43,11 +43,13 @@ class ModelLoadError(ValueError):
 def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str = "lab",
                     working_size: int = 256, name: str | None = None,
                     description: str = "", training: dict | None = None,
-                    metrics: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
+                    metrics: dict | None = None, inference: dict | None = None,
+                    dtype: torch.dtype = torch.float32) -> Path:
     """Writes ``model`` as a saved-model folder, atomically (a complete folder or none).
 
     ``model`` must come from ``create_model`` (it carries ``tinct_spec``). ``dtype`` is the
     storage type of floating-point weights (use ``torch.float16`` to ship compactly).
+    ``inference``: how a ``Colorizer`` should run it (``{"flip": True}``: flip averaging).
     Returns the folder path.
     """
     spec = getattr(model, "tinct_spec", None)
@@ -70,6 +72,7 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
         "decode": model.decode_settings() if hasattr(model, "decode_settings") else {},
         "training": training or {},
         "metrics": metrics or {},
+        **({"inference": inference} if inference else {}),
         "tinct_version": __version__,
     }
     state = {k: _storage_tensor(v.detach(), dtype).contiguous().cpu()

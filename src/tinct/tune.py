@@ -98,9 +98,11 @@ class Decode:
 
     temperature: float
     boost: float = 0.0
+    flip: bool = False  # flip averaging (``Colorizer.flip``)
 
     def label(self) -> str:
-        return f"T={self.temperature:g}" + (f" b={self.boost:g}" if self.boost else "")
+        return (f"T={self.temperature:g}" + (f" b={self.boost:g}" if self.boost else "")
+                + (" flip" if self.flip else ""))
 
 
 def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
@@ -121,16 +123,19 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
         raise ValueError(
             f"{folder}: a {config.get('architecture')} model predicts chroma directly; only "
             "colour classifiers (architecture 'classifier') have decode settings to tune")
-    shared = SharedOutput(network)
+    # a flipped setting runs the network on a doubled batch: room for both kinds of input
+    shared = SharedOutput(network, capacity=8 * len({d.flip for d in settings}))
     entries = []
     name = config.get("name", folder.name)
     info = describe_model(Colorizer(network, config, device=device), folder)
     for d in settings:
         view = DecodeView(network, d.temperature, d.boost, network=shared)
         colorizer = Colorizer(view, {**config, "name": f"{name} {d.label()}"}, device=device)
+        colorizer.flip = d.flip
         entries.append(EvalEntry(colorizer.name, colorizer, size,
                                  {**info, "decode": {"temperature": d.temperature,
-                                                     "boost": d.boost}}))
+                                                     "boost": d.boost},
+                                  "inference": {"flip": d.flip}}))
     return folder, entries
 
 
@@ -162,15 +167,16 @@ def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
 
 def save_with_decode(source: str | os.PathLike, target: str | os.PathLike, choice: Choice,
                      tuning: dict[str, Any]) -> Path:
-    """Copies saved-model folder ``source`` to ``target`` with its ``decode`` settings set to
-    the chosen ones and ``tuning`` (what was measured) recorded in its config. Atomic; refuses
-    to write over an existing folder (so never over ``source``)."""
+    """Copies saved-model folder ``source`` to ``target`` with its ``decode`` settings (and
+    ``inference.flip``) set to the chosen ones and ``tuning`` (what was measured) recorded in
+    its config. Atomic; refuses to write over an existing folder (so never over ``source``)."""
     source, target = Path(source), Path(target)
     if target.exists():
         raise ValueError(f"{target}: already exists; choose a new folder for the tuned model")
     config = json.loads((source / CONFIG_FILE).read_text(encoding="utf-8"))
     config["decode"] = {**config.get("decode", {}), "temperature": choice.decode.temperature,
                         "boost": choice.decode.boost}
+    config["inference"] = {**(config.get("inference") or {}), "flip": choice.decode.flip}
     config["name"] = target.name
     config["tuning"] = {**tuning, "chosen": config["decode"], "reason": choice.reason}
     with staged_folder(target) as tmp:

@@ -73,6 +73,7 @@ def installed() -> list[dict[str, Any]]:
                          working_size=config["working_size"],
                          description=config.get("description", ""),
                          decode=config.get("decode") or {},
+                         flip=bool((config.get("inference") or {}).get("flip", False)),
                          metrics=config.get("metrics", {}))
         found.append(entry)
     return found
@@ -133,6 +134,7 @@ def render_text(archs: list[dict[str, Any]], models: list[dict[str, Any]],
             lines.append(f"  {m['name']}: unusable ({m['error']})")
             continue
         decode = "".join(f", {k} {v:g}" for k, v in m.get("decode", {}).items())
+        decode += ", flip averaging" if m.get("flip") else ""
         lines.append(f"  {m['name']}: {m['architecture']}, {m['space']}, working size "
                      f"{m['working_size']} px{decode}, metrics: {metrics_summary(m['metrics'])}")
         lines.append(f"    {m['path']}")

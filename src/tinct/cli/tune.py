@@ -20,7 +20,9 @@ weight, so choose them after training on photos the model was not trained on.
 This measures the model at every combination of --temperatures and --boosts in one pass (the
 network runs once per photo), writes a side-by-side report like 'tinct compare', and picks the
 setting with the best PSNR among those whose colourfulness gap dCF is at most --max-dcf (or,
-when none is that colourful, the smallest dCF). With --save it writes a copy of the model that
+when none is that colourful, the smallest dCF). --flip both also measures every setting with
+flip averaging (the network sees each photo and its mirror image, and the two are averaged).
+With --save it writes a copy of the model that
 decodes with the chosen setting; the original is kept."""
 
 EPILOG = """\
@@ -45,6 +47,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--boosts", "-b", metavar="B1,B2,...", default="0",
                    help="decode-time rebalancing boosts to measure with each temperature "
                         "(default %(default)s: the network's own probabilities)")
+    p.add_argument("--flip", choices=("off", "on", "both"), default="off",
+                   help="flip averaging (the network also sees the mirror image; twice the "
+                        "network time): measure without it (default), with it, or both ways")
     p.add_argument("--max-dcf", type=float, default=DEFAULT_MAX_DCF, metavar="D",
                    help="largest colourfulness gap to ground truth accepted (default %(default)g)")
     p.add_argument("--save", metavar="MODEL_DIR",
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     temperatures = parse_values(args.temperatures, "temperature")
     boosts = parse_values(args.boosts, "boost", allow_zero=True)
-    settings = [Decode(t, b) for b in boosts for t in temperatures]
+    flips = {"off": (False,), "on": (True,), "both": (False, True)}[args.flip]
+    settings = [Decode(t, b, f) for f in flips for b in boosts for t in temperatures]
     if args.save and Path(args.save).exists():
         raise CLIError(f"{args.save}: already exists; choose a new folder for the tuned model")
     device = None if args.device == "auto" else args.device
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         tuning = {"data": str(args.data), "n_images": results[0].n_images,
                   "max_dcf": args.max_dcf,
                   "measured": [{"temperature": d.temperature, "boost": d.boost,
-                                "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
+                                "flip": d.flip, "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
                                 "ab_rmse": r.summary["ab_rmse"]}
                                for d, r in zip(settings, results[:-1], strict=True)]}
         saved = save_with_decode(folder, args.save, choice, tuning)

@@ -114,6 +114,10 @@ class DecodeView(nn.Module):
         self.temperature = float(temperature)
         self.boost = float(boost)
 
+    @property
+    def output_stride(self) -> int:
+        return self.classifier.output_stride
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
