@@ -336,6 +336,10 @@ def test_boost_gives_a_classifier_more_colour(tmp_path, photo_of, tiny_classifie
 
     plain, boosted = saturation(tmp_path / "plain"), saturation(tmp_path / "b", "--boost", "2")
     assert boosted > plain + 1  # rare (vivid) colours weigh more
+    # --flip: the mean of the photo's and its mirror image's colours (a different result)
+    assert saturation(tmp_path / "f", "--flip") != plain
+    assert (np.asarray(Image.open(tmp_path / "f" / "photo.png")) !=
+            np.asarray(Image.open(tmp_path / "plain" / "photo.png"))).any()
     for model, extra, message in ((tiny_model_dir, ["--boost", "1"], "predicts colour directly"),
                                   (tiny_classifier_dir, ["--boost=-1"], "0 or more")):
         assert main(["colorize", str(src), "-o", str(tmp_path / "x"), "--model", str(model),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from .options import (
     add_boost_option,
     add_device_option,
+    add_flip_option,
     add_model_option,
     add_size_option,
     colorizer_from_args,
@@ -53,6 +54,7 @@ def add_parser(sub) -> None:
     add_model_option(p)
     add_size_option(p, "the image")
     add_boost_option(p)
+    add_flip_option(p)
     add_device_option(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="images read and colorized together (default: 8)")

@@ -36,8 +36,17 @@ def add_boost_option(p: argparse.ArgumentParser) -> None:
                         "the model's own setting, see 'tinct models')")
 
 
+def add_flip_option(p: argparse.ArgumentParser) -> None:
+    """``--flip`` / ``--no-flip``: flip averaging (default: the model's own setting)."""
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip averaging: the network also sees the mirror image and the two "
+                        "predictions are averaged (slightly more accurate colour, twice the "
+                        "network time; default: the model's own setting)")
+
+
 def colorizer_from_args(args: argparse.Namespace):
-    """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost`` when given."""
+    """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost`` and flip
+    averaging with ``--flip`` when given."""
     from ..pipeline import Colorizer
     from . import CLIError
 
@@ -49,4 +58,6 @@ def colorizer_from_args(args: argparse.Namespace):
             colorizer.set_decode(boost=args.boost)
         except ValueError as exc:
             raise CLIError(f"--boost: {exc}") from None
+    if getattr(args, "flip", None) is not None:
+        colorizer.flip = args.flip
     return colorizer

@@ -18,6 +18,7 @@ from . import CLIError
 from .options import (
     add_boost_option,
     add_device_option,
+    add_flip_option,
     add_model_option,
     add_size_option,
     colorizer_from_args,
@@ -29,6 +30,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     add_model_option(p)
     add_size_option(p, "each frame")
     add_boost_option(p)
+    add_flip_option(p)
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")
