@@ -166,7 +166,7 @@ class Colorizer:
         width = x.shape[-1]
         pad = (-width) % stride
         if pad:
-            x = F.pad(x, (0, pad), mode="replicate")
+            x = F.pad(x, (0, pad, 0, 0), mode="replicate")
         both = self.model(torch.cat([x, x.flip(-1)]))
         out, mirrored = both.chunk(2)
         return ((out + mirrored.flip(-1)) / 2)[..., : math.ceil(width / stride)]
