@@ -13,7 +13,28 @@ from .base import ColorizationNet
 from .unet import UNetBackbone
 
 
-class ColorClassifier(ColorizationNet):
+class DecodeSettings:
+    """The decode settings a colour classifier (or a view of one) carries: ``temperature``
+    and ``boost`` attributes, recorded in a saved model's ``config.json`` under ``decode``."""
+
+    temperature: float
+    boost: float
+
+    def decode_settings(self) -> dict[str, float]:
+        """What ``config.json`` records under ``decode``."""
+        return {"temperature": float(self.temperature), "boost": float(self.boost)}
+
+    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
+        """Sets the decode settings; None keeps one. Raises ``ValueError`` for a temperature
+        that is not a positive number or a boost below 0 (see :func:`check_decode`)."""
+        check_decode(temperature, boost)
+        if temperature is not None:
+            self.temperature = float(temperature)
+        if boost is not None:
+            self.boost = float(boost)
+
+
+class ColorClassifier(DecodeSettings, ColorizationNet):
     """U-Net that classifies each pixel into Q colour bins at stride 4.
 
     ``forward``: ``(B, 1, H, W)`` -> logits ``(B, Q, H/4, W/4)``. ``decode``: annealed mean of
@@ -70,19 +91,6 @@ class ColorClassifier(ColorizationNet):
 
         return rebalancing_weights(self.prior.float(), 0.5).log()
 
-    def decode_settings(self) -> dict[str, float]:
-        """What ``config.json`` records under ``decode``."""
-        return {"temperature": float(self.temperature), "boost": float(self.boost)}
-
-    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
-        """Sets the decode settings (a saved model's ``decode`` section); None keeps one.
-        Raises ``ValueError`` for a temperature that is not positive or a negative boost."""
-        check_decode(temperature, boost)
-        if temperature is not None:
-            self.temperature = float(temperature)
-        if boost is not None:
-            self.boost = float(boost)
-
 
 def check_decode(temperature: float | None = None, boost: float | None = None) -> None:
     """Raises ``ValueError`` unless ``temperature`` (if given) is positive and finite and
@@ -93,7 +101,7 @@ def check_decode(temperature: float | None = None, boost: float | None = None) -
         raise ValueError(f"decode boost must be 0 or more, got {boost}")
 
 
-class DecodeView(nn.Module):
+class DecodeView(DecodeSettings, nn.Module):
     """A colour classifier seen with other decode settings; shares its weights and buffers,
     so views for different requests or sweeps cost nothing and never change the classifier.
 
@@ -123,17 +131,6 @@ class DecodeView(nn.Module):
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         return self.classifier.decode(out, temperature=self.temperature, boost=self.boost)
-
-    def decode_settings(self) -> dict[str, float]:
-        return {"temperature": self.temperature, "boost": self.boost}
-
-    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
-        """Changes this view's settings only (as ``ColorClassifier.set_decode``)."""
-        check_decode(temperature, boost)
-        if temperature is not None:
-            self.temperature = float(temperature)
-        if boost is not None:
-            self.boost = float(boost)
 
 
 @register_model
