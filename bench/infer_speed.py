@@ -1,12 +1,14 @@
 """Inference speed and memory of the default colorizer on this machine.
 
 1. **Network** at the working size (256 x 256, batch 1), in one process, best of N runs:
-   tinct's network in each runtime (PyTorch fp32, channels_last, bf16 autocast,
+   tinct's network in each runtime (PyTorch fp32, fp32 with flip averaging, channels_last,
+   bf16 autocast,
    ``torch.compile`` with ``--compile``, ONNX Runtime) and, as the reference, the network of
    Zhang et al. 2016 (colorization_deploy_v2: 8 conv blocks, 313-way output at 1/4 size;
    random weights, speed does not depend on them).
 2. **12-megapixel JPEG end to end** (4000 x 3000 gray JPEG: decode, lightness, network, merge,
-   encode as JPEG), in a fresh process per runtime so that the peak memory (``ru_maxrss``,
+   encode as JPEG; with flip averaging when the model's config asks for it), in a fresh
+   process per runtime so that the peak memory (``ru_maxrss``,
    which includes PyTorch itself) belongs to that run alone. Median of N runs after a warm-up,
    with the time of each stage.
 3. **A folder of 256-px photos** (read, colorize with batching, write): images/s.
@@ -122,6 +124,9 @@ def network_times(model_ref: str, runs: int, compile_: bool, scratch: Path) -> d
             model.decode(model(inp))
 
     out["pytorch_fp32"] = best_time(lambda: run(net, x), runs)
+    # flip averaging (Colorizer.flip): the photo and its mirror image in one batch of 2
+    out["pytorch_fp32_flip_averaging"] = best_time(
+        lambda: run(net, torch.cat([x, x.flip(-1)])), runs)
     cl = net.to(memory_format=torch.channels_last)
     out["pytorch_channels_last"] = best_time(
         lambda: run(cl, x.contiguous(memory_format=torch.channels_last)), runs)
