@@ -57,7 +57,7 @@ def model(tiny_model_dir) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(workspace, model, tiny_classifier_dir):
+def server(workspace, model, tiny_classifier_dir, tiny_model_dir):
     photos = workspace / "photos"
     photos.mkdir()
     for name in ("astronaut", "rocket"):
@@ -65,7 +65,10 @@ def server(workspace, model, tiny_classifier_dir):
     prepare_study(photos, workspace / "study", [Colorizer.from_pretrained(model)], size=384,
                   progress=False)
     votes = workspace / "votes.sqlite"
-    app = create_app([model, tiny_classifier_dir], study=workspace / "study", votes=votes)
+    # the shown model first, then a colour classifier and a regression model (the tiny
+    # U-Net, listed once when it is also the shown model)
+    app = create_app([model, tiny_classifier_dir, tiny_model_dir], study=workspace / "study",
+                     votes=votes)
     with serve_in_background(app, host="127.0.0.1") as url:
         yield url, votes
 
@@ -146,7 +149,8 @@ def test_colour_choice_is_sent_for_colour_classifiers_only(server, page, gray_ph
     url, _ = server
     page.goto(url + "/")
     page.wait_for_selector("#model option[value]", state="attached")
-    assert page.is_disabled("#boost")  # the default test model predicts colour directly
+    page.select_option("#model", "tiny-unet")
+    assert page.is_disabled("#boost")  # a regression model predicts colour directly
     page.select_option("#model", "tiny-classifier")
     assert page.is_enabled("#boost")
     page.select_option("#boost", "1")
@@ -156,7 +160,7 @@ def test_colour_choice_is_sent_for_colour_classifiers_only(server, page, gray_ph
     assert headers["x-tinct-model"] == "tiny-classifier"
     assert headers["x-tinct-decode"] == "temperature=0.38; boost=1"
     page.wait_for_selector(".card.done")
-    page.select_option("#model", index=0)
+    page.select_option("#model", "tiny-unet")
     assert page.is_disabled("#boost") and page.input_value("#boost") == ""
 
 
