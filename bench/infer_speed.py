@@ -2,15 +2,13 @@
 
 1. **Network** at the working size (256 x 256, batch 1), in one process, best of N runs:
    tinct's network in each runtime (PyTorch fp32, fp32 with flip averaging, channels_last,
-   bf16 autocast,
-   ``torch.compile`` with ``--compile``, ONNX Runtime) and, as the reference, the network of
-   Zhang et al. 2016 (colorization_deploy_v2: 8 conv blocks, 313-way output at 1/4 size;
-   random weights, speed does not depend on them).
+   bf16 autocast, ``torch.compile`` with ``--compile``, ONNX Runtime) and, as the reference,
+   the network of Zhang et al. 2016 (colorization_deploy_v2: 8 conv blocks, 313-way output at
+   1/4 size; random weights, speed does not depend on them).
 2. **12-megapixel JPEG end to end** (4000 x 3000 gray JPEG: decode, lightness, network, merge,
    encode as JPEG; with flip averaging when the model's config asks for it), in a fresh
-   process per runtime so that the peak memory (``ru_maxrss``,
-   which includes PyTorch itself) belongs to that run alone. Median of N runs after a warm-up,
-   with the time of each stage.
+   process per runtime so that the peak memory (``ru_maxrss``, which includes PyTorch itself)
+   belongs to that run alone. Median of N runs after a warm-up, with the time of each stage.
 3. **A folder of 256-px photos** (read, colorize with batching, write): images/s.
 4. **Does each runtime keep quality?** The lightness of six colour photos (scikit-image's)
    colorized by PyTorch fp32, bf16 autocast and ONNX Runtime: mean and max |delta ab| against

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tinct.checkpoint import WEIGHTS_DIR, load_pretrained, save_pretrained
+from tinct.checkpoint import WEIGHTS_DIR, flip_averaging, load_pretrained, save_pretrained
 
 
 def model_card(config: dict) -> str:
@@ -32,7 +32,7 @@ def model_card(config: dict) -> str:
            f"decode-time rebalancing boost {config['decode'].get('boost', 0):g} |"]
           if config.get("decode") else []),
         *(["| inference | flip averaging (the network also sees the mirror image) |"]
-          if (config.get("inference") or {}).get("flip") else []),
+          if flip_averaging(config) else []),
         *([f"| started from | `{t['init_from']}` |"] if t.get("init_from") else []),
         f"| training steps | {t.get('steps')} (batch {t.get('batch_size')} x "
         f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",

@@ -83,6 +83,11 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     return folder
 
 
+def flip_averaging(config: dict[str, Any]) -> bool:
+    """Whether a saved model's config asks for flip averaging (``inference.flip``)."""
+    return bool((config.get("inference") or {}).get("flip", False))
+
+
 def write_config(folder: Path, config: dict[str, Any]) -> None:
     """Writes a saved model's ``config.json`` into ``folder``."""
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, render
-from .checkpoint import load_pretrained, resolve_model
+from .checkpoint import flip_averaging, load_pretrained, resolve_model
 from .imageio import LoadedImage, read_image, to_uint
 from .models.classifier import DecodeView
 from .runtime import autocast, resolve_device, resolve_precision
@@ -63,7 +63,7 @@ class Colorizer:
         # flip averaging (test-time augmentation): the network also sees the mirror image and
         # the two outputs are averaged; on validation +0.07 dB at equal colourfulness for the
         # shipped classifier, at twice the network time (docs/comparison.md)
-        self.flip: bool = bool((config.get("inference") or {}).get("flip", False))
+        self.flip: bool = flip_averaging(config)
         if precision == "auto" and self.device.type == "cpu":
             # bench/infer_speed.py on an AVX-512 BF16 CPU: bf16 autocast was no faster than
             # channels_last float32 (33.8 vs 32.4 ms at 256 px) and cost 0.18 dB of PSNR

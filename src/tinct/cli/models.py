@@ -59,7 +59,7 @@ def architectures() -> list[dict[str, Any]]:
 
 def installed() -> list[dict[str, Any]]:
     """Each installed saved model: name, path and what its config.json says (or its problem)."""
-    from ..checkpoint import ModelLoadError, installed_models, read_config
+    from ..checkpoint import ModelLoadError, flip_averaging, installed_models, read_config
 
     found = []
     for name, folder in installed_models().items():
@@ -73,7 +73,7 @@ def installed() -> list[dict[str, Any]]:
                          working_size=config["working_size"],
                          description=config.get("description", ""),
                          decode=config.get("decode") or {},
-                         flip=bool((config.get("inference") or {}).get("flip", False)),
+                         flip=flip_averaging(config),
                          metrics=config.get("metrics", {}))
         found.append(entry)
     return found

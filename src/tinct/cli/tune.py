@@ -22,8 +22,8 @@ network runs once per photo), writes a side-by-side report like 'tinct compare',
 setting with the best PSNR among those whose colourfulness gap dCF is at most --max-dcf (or,
 when none is that colourful, the smallest dCF). --flip both also measures every setting with
 flip averaging (the network sees each photo and its mirror image, and the two are averaged).
-With --save it writes a copy of the model that
-decodes with the chosen setting; the original is kept."""
+With --save it writes a copy of the model that decodes with the chosen setting; the original
+is kept."""
 
 EPILOG = """\
 examples:
