@@ -43,10 +43,13 @@ def resolve_data_root(configured: str | None = None) -> Path:
 
 @dataclass
 class FolderSpec:
-    """One folder of photos and its per-image sampling weight."""
+    """One folder of photos and how often its photos are drawn: ``weight`` per photo, or
+    ``share``, the folder's share of all draws (its photos' weight is then ``share`` divided
+    by how many it has, so a large folder cannot dominate and a small one is not lost)."""
 
     path: str
     weight: float = 1.0
+    share: float | None = None
 
 
 def folder_specs(entries: list) -> list[FolderSpec]:
@@ -66,6 +69,8 @@ def check_folders(folders: list[FolderSpec], root: Path | None = None) -> list[P
             raise FileNotFoundError(f"{folder}: data folder not found")
         if spec.weight <= 0:
             raise ValueError(f"{folder}: sampling weight must be positive, got {spec.weight}")
+        if spec.share is not None and spec.share <= 0:
+            raise ValueError(f"{folder}: share must be positive, got {spec.share}")
         paths.append(folder)
     return paths
 
@@ -153,6 +158,28 @@ def interleave_by_folder(files: list[tuple[str, float]], folders: list[Path],
     return mixed[:limit]
 
 
+def apply_shares(files: list[tuple[str, float]], folders: list[Path],
+                 specs: list[FolderSpec]) -> list[tuple[str, float]]:
+    """``files`` with the per-photo weight of every folder that has a ``share``: the folders
+    with shares divide their photos' draws in proportion to the shares (a folder's photos each
+    get ``share / sum(shares) * M / n``, ``n`` its photos, ``M`` the photos of all folders
+    with shares, so the weights still add up to ``M`` and an epoch keeps its length); other
+    folders keep their per-photo weight."""
+    prefixes = [os.path.join(os.path.abspath(f), "") for f in folders]
+    owner = [next((i for i, p in enumerate(prefixes) if os.path.abspath(f).startswith(p)), None)
+             for f, _ in files]
+    counts = np.bincount([i for i in owner if i is not None], minlength=len(folders))
+    shared = [i for i, spec in enumerate(specs) if spec.share is not None and counts[i]]
+    total_share = sum(specs[i].share for i in shared)
+    photos = sum(int(counts[i]) for i in shared)
+    out = []
+    for (path, weight), i in zip(files, owner, strict=True):
+        if i in shared:
+            weight = specs[i].share / total_share * photos / counts[i]
+        out.append((path, float(weight)))
+    return out
+
+
 def split_key(path: str, root: Path | None) -> str:
     """The string the split hashes: :func:`portable_path` of ``path``."""
     return portable_path(path, root)
@@ -214,7 +241,8 @@ class ColorizationDataset(Dataset):
 
     def __init__(self, files: list[tuple[str, float]], size: int, space: str = "lab",
                  augment: bool = True, seed: int = 0,
-                 crop_scale: tuple[float, float] = (0.35, 1.0)):
+                 crop_scale: tuple[float, float] = (0.35, 1.0), pixels: np.ndarray | None = None,
+                 degrade: float = 0.0):
         if not files:
             raise ValueError("no usable photos to train on")
         self.paths = [f for f, _ in files]
@@ -226,6 +254,8 @@ class ColorizationDataset(Dataset):
         self.crop_scale = crop_scale
         self.order = np.arange(len(self.paths))
         self.epoch = 0
+        self.pixels = pixels    # (N, S, S, 3) uint8 decoded pool (train/cache.py), or None
+        self.degrade = degrade  # share of samples whose input lightness gets old-print damage
 
     def set_epoch(self, epoch: int, fraction: float = 1.0) -> None:
         """Draws this epoch's weighted order (training) or keeps the fixed order (validation)."""
@@ -239,7 +269,7 @@ class ColorizationDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         index = int(self.order[i])
         rng = np.random.default_rng(sample_seed(self.seed, self.epoch, i))
-        with Image.open(self.paths[index]) as im:
+        with self._open(index) as im:
             im = im.convert("RGB")
             im = self._crop(im, rng) if self.augment else _center_square(im)
             im = im.resize((self.size, self.size), Image.BILINEAR, reducing_gap=2.0)
@@ -247,8 +277,18 @@ class ColorizationDataset(Dataset):
                 im = im.transpose(Image.FLIP_LEFT_RIGHT)
             rgb = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
         L, chroma = color.to_lightness_chroma(rgb, self.space)
+        if self.degrade and rng.random() < self.degrade:
+            from .degrade import degrade_lightness
+
+            L = degrade_lightness(L, rng)  # the input is damaged; the target stays clean
         return {"L": color.normalize_lightness(L), "chroma": chroma,
                 "index": torch.tensor(index)}
+
+    def _open(self, index: int) -> Image.Image:
+        """Photo ``index``: from the decoded pool when there is one, else its file."""
+        if self.pixels is not None:
+            return Image.fromarray(np.asarray(self.pixels[index]))
+        return Image.open(self.paths[index])
 
     def _crop(self, im: Image.Image, rng: np.random.Generator) -> Image.Image:
         """Random resized crop: area share in ``crop_scale``, aspect ratio in [3/4, 4/3]."""

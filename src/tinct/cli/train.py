@@ -17,12 +17,22 @@ def add_parser(sub) -> None:
     p.add_argument("--config", help="YAML recipe (default: built-in defaults)")
     p.add_argument("--run-dir", help="run folder (default: runs/<config>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--build-cache", action="store_true",
+                   help="only decode the config's training photos into data.cache (one "
+                        "memory-mapped file, reused by every run of the config) and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run, allow_overrides=True)
 
 
 def run(args) -> int:
-    from ..train.loop import run_from_cli
+    from ..train.loop import build_training_cache, run_from_cli
+
+    if args.build_cache:
+        from ..train.config import load_config
+
+        build_training_cache(load_config(args.config, args.overrides),
+                             progress=not args.no_progress)
+        return 0
 
     result = run_from_cli(args.config, args.overrides, args.run_dir, args.resume,
                         progress=not args.no_progress)

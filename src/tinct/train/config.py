@@ -19,6 +19,11 @@ class DataConfig:
     val_max: int = 256               # at most this many validation photos are scored
     epoch_fraction: float = 1.0      # draws per epoch, as a share of the (weighted) data
     workers: int = 2                 # DataLoader worker processes
+    cache: str = ""                  # decoded training pool (train/cache.py): a folder, built
+                                     # on first use or by `tinct train --build-cache`
+    cache_side: int = 160            # side of the cached centre squares, px
+    degrade: float = 0.0             # share of samples whose input lightness gets old-print
+                                     # damage (tinct.degrade); the target stays clean
 
 
 @dataclass
@@ -56,6 +61,9 @@ class OptimConfig:
     grad_clip: float = 1.0           # max gradient norm (0 = off)
     ema: float = 0.0                 # weight EMA decay, e.g. 0.999 (0 = off)
     d_lr: float = 2e-4               # pix2pix discriminator learning rate
+    freeze: list[str] = field(default_factory=list)  # parameter-name prefixes kept fixed, e.g.
+                                     # the encoder's first blocks when fine-tuning (the
+                                     # backward pass then stops before them: faster steps)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class RunConfig:
     device: str = "auto"             # auto, cpu, cuda
     precision: str = "auto"          # auto (bf16 where fast), fp32, bf16, fp16
     channels_last: bool = False
+    compile: bool = False            # torch.compile the model for training (slow first step)
     log_every: int = 20              # steps between progress/CSV rows
     eval_every: int = 500            # steps between validations
     checkpoint_every: int = 100      # steps between resume checkpoints

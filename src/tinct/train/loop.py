@@ -22,7 +22,9 @@ from tqdm import tqdm
 
 from .. import checkpoint
 from ..data import (
+    DATA_ENV,
     ColorizationDataset,
+    apply_shares,
     check_folders,
     folder_specs,
     interleave_by_folder,
@@ -32,6 +34,7 @@ from ..data import (
 )
 from ..registry import create_model
 from ..runtime import cpu_description, resolve_device, resolve_precision
+from . import cache as training_cache
 from . import distributed as dist_utils
 from .config import TrainConfig, load_config
 from .logging import RunLogger
@@ -59,23 +62,73 @@ def make_optimizer(params, cfg: TrainConfig, lr: float | None = None) -> torch.o
     return kinds[o.name](params, lr=lr or o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
 
 
-def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationDataset,
-                                                                 ColorizationDataset, dict]:
-    """Scans the folders, splits train/validation, builds the two datasets."""
+def split_data(cfg: TrainConfig, scan_cache: Path, log=print):
+    """Scans the folders and splits them: (train files, validation files, scan report, root).
+    Train files carry their sampling weights (folder shares applied)."""
     root = resolve_data_root(cfg.data.root)
     folders = folder_specs(cfg.data.folders)
-    report = scan_folders(folders, root=root, cache=run_dir / "data_scan.json")
+    report = scan_folders(folders, root=root, cache=scan_cache)
     log(f"data: {report.summary()}")
     train_files, val_files = split_files(report.files, cfg.data.val_fraction, root)
+    train_files = apply_shares(train_files, report.folders, folders)
+    return train_files, val_files, report, root
+
+
+def build_training_cache(cfg: TrainConfig, progress: bool = True, log=print) -> Path:
+    """Builds (or finds up to date) the decoded pool of ``cfg.data.cache``; returns it."""
+    if not cfg.data.cache:
+        raise ValueError("data.cache is not set: give the cache folder, e.g. "
+                         "--data.cache=~/tinct-cache/pool-160")
+    cache_dir = Path(cfg.data.cache).expanduser()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    train_files, _, _, root = split_data(cfg, cache_dir / training_cache.SCAN_FILE, log)
+    training_cache.build_cache(cache_dir, train_files, root, cfg.data.cache_side,
+                               cfg.data.folders, workers=max(2, cfg.data.workers),
+                               progress=progress)
+    log(f"training cache: {len(train_files)} photos at {cfg.data.cache_side} px in {cache_dir}")
+    return cache_dir
+
+
+def freeze_parameters(model: torch.nn.Module, prefixes: list[str]) -> int:
+    """Stops training the parameters whose names start with one of ``prefixes``; returns how
+    many tensors were frozen. A prefix that matches nothing is an error (a typo would
+    otherwise silently train everything)."""
+    count = 0
+    for prefix in prefixes:
+        matched = [p for name, p in model.named_parameters() if name.startswith(prefix)]
+        if not matched:
+            raise ValueError(f"optim.freeze: no parameter of the model starts with {prefix!r}")
+        for p in matched:
+            p.requires_grad_(False)
+        count += len(matched)
+    return count
+
+
+def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationDataset,
+                                                                 ColorizationDataset, dict]:
+    """Scans the folders, splits train/validation, builds the two datasets (the training
+    set reads the decoded pool when ``data.cache`` is set)."""
+    pixels = None
+    if cfg.data.cache:
+        cache_dir = build_training_cache(cfg, progress=False, log=log)
+        scan_cache = cache_dir / training_cache.SCAN_FILE
+    else:
+        scan_cache = run_dir / "data_scan.json"
+    train_files, val_files, report, root = split_data(cfg, scan_cache, log)
+    if cfg.data.cache:
+        pixels = training_cache.open_cache(cache_dir, train_files, root)
     if not val_files:
         val_files = train_files[-1:]
     # the validation photos of every folder in turn, not the first val_max of the largest
     val_files = interleave_by_folder(val_files, report.folders, cfg.data.val_max)
     space = cfg.model.space
     train_set = ColorizationDataset(train_files, cfg.data.size, space, augment=True,
-                                    seed=cfg.run.seed, crop_scale=tuple(cfg.data.crop_scale))
+                                    seed=cfg.run.seed, crop_scale=tuple(cfg.data.crop_scale),
+                                    pixels=pixels, degrade=cfg.data.degrade)
     val_set = ColorizationDataset(val_files, cfg.data.size, space, augment=False)
-    info = {"root": str(root), "folders": [vars(f) for f in folders],
+    # the data root by name only: a saved model's config never records this machine's paths
+    info = {"root": Path(cfg.data.root).name if cfg.data.root else f"${DATA_ENV}",
+            "folders": cfg.data.folders,
             "train_images": len(train_files), "val_images": len(val_files),
             "skipped_gray": len(report.gray), "skipped_unreadable": len(report.unreadable)}
     return train_set, val_set, info
@@ -118,7 +171,10 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     objective = build_objective(cfg, model, device)
-    optimizer = make_optimizer(model.parameters(), cfg)
+    frozen = freeze_parameters(model, cfg.optim.freeze)
+    if frozen:
+        logger.note(f"frozen: {frozen} parameter tensors ({', '.join(cfg.optim.freeze)})")
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     ema = _make_ema(model, cfg.optim.ema)
 
     step, epoch, position, wall, best, bad_evals = 0, 0, 0, 0.0, math.inf, 0
@@ -143,6 +199,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
         for tensor in list(model.state_dict().values()):
             torch.distributed.broadcast(tensor, 0)
     net = DistributedDataParallel(model) if dist.enabled else model
+    if cfg.run.compile:  # the same parameters; only the step runs compiled
+        net = torch.compile(net)
 
     stop = _StopFlag()
     bar = tqdm(total=cfg.run.steps, initial=step, disable=not (progress and dist.is_main),
@@ -151,6 +209,10 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
     images_per_step = cfg.run.batch_size * dist.world_size
     while step < cfg.run.steps and not stop.requested:
         train_set.set_epoch(epoch, cfg.data.epoch_fraction)
+        if len(train_set) < images_per_step:  # drop_last would make every epoch empty
+            raise ValueError(f"an epoch has {len(train_set)} samples, fewer than one step's "
+                             f"{images_per_step}: raise data.epoch_fraction or lower "
+                             f"run.batch_size")
         per_rank = position // dist.world_size
         loader = DataLoader(
             train_set, batch_size=cfg.run.batch_size, drop_last=True,
@@ -315,7 +377,7 @@ def _make_ema(model, decay: float):
 
 def _summary(cfg, data_info, step, wall, val, dist, device, run_dir) -> dict:
     return {
-        "run_dir": str(run_dir.resolve()), "steps": step,
+        "run_dir": run_dir.name, "steps": step,
         "images_seen": step * cfg.run.batch_size * dist.world_size,
         "batch_size": cfg.run.batch_size, "world_size": dist.world_size,
         "crop_size": cfg.data.size, "loss": vars(cfg.loss), "optim": vars(cfg.optim),
