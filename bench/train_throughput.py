@@ -1,16 +1,25 @@
-"""Training throughput of every model family: images/s at 224 px on this machine.
+"""Training throughput: the shipped recipe against the trainer before it, and every family.
 
-Runs a few optimizer steps per family on synthetic photos (the data pipeline is excluded: this
-measures the network's forward + backward + update), in float32 and, where the hardware runs it
-natively, bf16 autocast. Prints a table and writes ``bench/results/train_throughput.json``.
+``--recipe CONFIG`` (default ``configs/tinct-base-v3.yaml``) runs the real training loop, in
+one process, on the real photo pool (``$TINCT_DATA``), alternating two ways of training the
+same model on the same crops: *before* (photos decoded from their files by a DataLoader, no
+channels_last, every layer trained: the trainer as it was until v3) and *recipe* (the config
+as written: decoded pool, channels_last, frozen first blocks). Each takes ``--rounds`` turns
+of ``--steps`` steps; the figure is the median of the per-step images/s after a warm-up,
+so a machine shared with other work (a long training run) slows both alike. Then, unless
+``--no-families``, a few steps per model family on synthetic photos (network only) in float32
+and, where the CPU runs it natively, bf16 autocast. Prints and writes
+``bench/results/train_throughput.json``.
 
-    python bench/train_throughput.py [--size 224] [--batch-size 16] [--steps 5] [--device auto]
+    python bench/train_throughput.py [--recipe CONFIG] [--steps 30] [--rounds 2]
+        [--size 224] [--batch-size 16] [--device auto] [--no-families]
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -51,22 +60,79 @@ def measure(name: str, size: int, batch: int, steps: int, device, amp_dtype) -> 
     return batch * steps / (time.perf_counter() - start)
 
 
+def recipe_speed(cfg_path: str, overrides: list[str], steps: int, warmup: int,
+                 run_dir: Path, scan_from: Path | None = None) -> float:
+    """Median images/s of steps ``warmup..steps`` of the real loop for this config."""
+    import csv
+    import shutil
+
+    from tinct.train.config import load_config as load
+    from tinct.train.loop import scan_cache_path, train
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cfg = load(cfg_path, [*overrides, f"run.steps={steps}", "run.log_every=1",
+                          f"run.eval_every={10**9}", "run.checkpoint_every=100000",
+                          "run.checkpoint_minutes=1000", "data.val_max=4", "run.grid_images=1"])
+    if not cfg.data.cache and scan_from is not None and scan_from.is_file():
+        run_dir.mkdir(parents=True)  # the scan verdicts of the pool: no second full decode
+        shutil.copy(scan_from, scan_cache_path(cfg, run_dir))
+    train(cfg, run_dir, progress=False)
+    with open(run_dir / "metrics.csv", newline="") as f:
+        speeds = [float(r["images_per_s"]) for r in csv.DictReader(f)
+                  if r["split"] == "train" and int(r["step"]) > warmup]
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return statistics.median(speeds)
+
+
+def compare_recipes(cfg_path: str, steps: int, rounds: int) -> dict:
+    """Images/s of the trainer before v3 and of the recipe, alternating, same crops."""
+    import tempfile
+
+    from tinct.train.loop import scan_cache_path
+
+    before = ["data.cache=", "run.channels_last=false", "optim.freeze=[]", "data.workers=1"]
+    scan_from = scan_cache_path(load_config(cfg_path), Path("."))
+    runs: dict[str, list[float]] = {"before": [], "recipe": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for name, overrides in (("before", before), ("recipe", [])):
+                speed = recipe_speed(cfg_path, overrides, steps, min(5, steps // 3),
+                                     Path(tmp) / name, scan_from)
+                runs[name].append(round(speed, 2))
+                print(f"round {r + 1}: {name:7s} {speed:6.2f} images/s", flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    ratio = med["recipe"] / med["before"]
+    print(f"recipe / before: {ratio:.2f}x")
+    return {"config": cfg_path, "before_overrides": before, "steps": steps,
+            "images_per_s": runs, "median": med, "ratio": round(ratio, 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--recipe", default=str(Path(__file__).parents[1] / "configs" /
+                                            "tinct-base-v3.yaml"))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--recipe-steps", type=int, default=30)
+    ap.add_argument("--no-families", action="store_true")
+    ap.add_argument("--no-recipe", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                          "train_throughput.json"))
     args = ap.parse_args()
     device = resolve_device(args.device)
+    recipe = None
+    if not args.no_recipe:
+        recipe = compare_recipes(args.recipe, args.recipe_steps, args.rounds)
     precisions = {"fp32": None}
     if device.type == "cuda" or cpu_has_fast_bf16():
         precisions["bf16"] = torch.bfloat16
     rows = []
+    families = [] if args.no_families else list_models()
     print(f"{'family':16s} " + " ".join(f"{p:>10s}" for p in precisions) + "   (images/s)")
-    for name in list_models():
+    for name in families:
         speeds = {p: measure(name, args.size, args.batch_size, args.steps, device, dt)
                   for p, dt in precisions.items()}
         rows.append({"family": name, "args": FAMILY_ARGS.get(name, {}),
@@ -76,7 +142,7 @@ def main() -> None:
               "device": str(device), "cpu": platform.processor() or platform.machine(),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
               "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
-              "bf16_native_cpu": cpu_has_fast_bf16(), "results": rows}
+              "bf16_native_cpu": cpu_has_fast_bf16(), "recipe": recipe, "results": rows}
     write_report(args.out, result)
 
 

@@ -171,7 +171,7 @@ def test_gan_fine_tune_of_a_saved_regressor_resumes(photo_root, tmp_path):
                  "loss.adversarial=true"]
     stopped = train(load_config(None, [*overrides, "run.steps=4"]), tmp_path / "gan",
                     progress=False)
-    state = torch.load(stopped.run_dir / "state.pt", weights_only=False)
+    state = torch.load(stopped.run_dir / "state.pt", weights_only=True)
     assert "disc" in state["objective"]  # the critic is checkpointed with the generator
     resumed = train(load_config(None, overrides), tmp_path / "gan", progress=False, resume=True)
     rows = (resumed.run_dir / "metrics.csv").read_text().splitlines()
@@ -378,7 +378,7 @@ def test_sigkill_and_resume_matches_uninterrupted(photo_root, tmp_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = torch.load(state, weights_only=False)["step"]
+    killed_at = torch.load(state, weights_only=True)["step"]
     assert killed_at < steps, "the run finished before it could be killed"
     assert not (tmp_path / "killed" / "last").exists()
     subprocess.run(_train_cmd(tmp_path / "killed", [], resume=True), check=True, env=env,
@@ -417,7 +417,7 @@ def test_ctrl_c_saves_checkpoint_and_exits_cleanly(photo_root, tmp_path, how):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    step = torch.load(tmp_path / "run" / "state.pt", weights_only=False)["step"]
+    step = torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"]
     assert 0 < step < 100000
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
 
@@ -450,7 +450,7 @@ def test_two_process_ddp_ranks_agree(photo_root, tmp_path):
         torch.testing.assert_close(r0[key], r1[key], msg=key)
     run = tmp_path / "run"
     assert [p.name for p in run.glob("state*.pt")] == ["state.pt"]
-    state = torch.load(run / "state.pt", weights_only=False)
+    state = torch.load(run / "state.pt", weights_only=True)
     assert state["world_size"] == 2 and state["step"] == 4
     summary = json.loads((run / "last" / "config.json").read_text())["training"]
     assert summary["images_seen"] == 4 * 2 * 2
@@ -470,3 +470,76 @@ def test_dataset_sample_is_deterministic(photo_root):
     assert float(a["L"].min()) >= -1 and float(a["L"].max()) <= 1
     rgb = color.from_lightness_chroma(color.denormalize_lightness(a["L"]), a["chroma"])
     assert rgb.shape == (3, 48, 48)
+
+
+def _finished_run(photo_root: Path, tmp_path: Path, steps: int = 2) -> Path:
+    cfg = load_config(None, _tiny_overrides(photo_root, steps))
+    return train(cfg, tmp_path / "run", progress=False).run_dir
+
+
+def test_resume_state_is_plain_data_and_a_crafted_one_runs_no_code(photo_root, tmp_path,
+                                                                  capsys):
+    """state.pt loads with weights_only=True; a pickle that would run code is refused with one
+    line (issue 17, item 2), and nothing it carries is executed."""
+    import pickle
+
+    from tinct.cli import main
+
+    run = _finished_run(photo_root, tmp_path)
+    state = torch.load(run / "state.pt", weights_only=True)  # plain tensors and numbers
+    assert state["step"] == 2 and state["rng"]["numpy"]["keys"].dtype == torch.int64
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with open(run / "state.pt", "wb") as f:
+        pickle.dump({"model": Exploit()}, f)
+    status = main(["train", "--resume", str(run), "--no-progress", "--run.steps=4"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and not marker.exists()
+    assert len(err.splitlines()) == 1 and "state.pt" in err and "refused" in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "no-model", "garbage"])
+def test_damaged_resume_state_is_a_one_line_error(photo_root, tmp_path, capsys, damage):
+    """Issue 17, item 8: a damaged state.pt, or one without a model, names the file and the
+    problem in one line (no traceback, no bare 'model')."""
+    from tinct.cli import main
+
+    run = _finished_run(photo_root, tmp_path)
+    path = run / "state.pt"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "no-model":
+        state = torch.load(path, weights_only=True)
+        del state["model"]
+        torch.save(state, path)
+    else:
+        path.write_bytes(os.urandom(4096))
+    status = main(["train", "--resume", str(run), "--no-progress", "--run.steps=4"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and str(path) in err
+    assert ("missing model" in err) if damage == "no-model" else ("state" in err)
+
+
+def test_stale_checkpoint_temp_files_are_cleaned_on_the_next_run(photo_root, tmp_path):
+    """Issue 17, item 10: a trainer killed while writing leaves .state.pt.tmp-PID; the next
+    run of that folder deletes it (a live process's temp file is kept)."""
+    from tinct.train.state import remove_stale_temp_files
+
+    run = _finished_run(photo_root, tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = run / f".state.pt.tmp-{dead.pid}"
+    stale.write_bytes(b"half a checkpoint")
+    live = run / f".state.pt.tmp-{os.getppid()}"
+    live.write_bytes(b"being written")
+    assert remove_stale_temp_files(run) == [stale]
+    assert not stale.exists() and live.exists()
+    live.unlink()
+    stale.write_bytes(b"half a checkpoint")
+    cfg = load_config(run / "config.yaml", ["run.steps=3"])
+    train(cfg, run, resume=True, progress=False)
+    assert not stale.exists() and (run / "state.pt").is_file()

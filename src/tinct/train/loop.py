@@ -39,7 +39,14 @@ from . import distributed as dist_utils
 from .config import TrainConfig, load_config
 from .logging import RunLogger
 from .objectives import build_objective
-from .state import load_state, rng_state, save_state, set_rng_state
+from .state import (
+    StateError,
+    load_state,
+    remove_stale_temp_files,
+    rng_state,
+    save_state,
+    set_rng_state,
+)
 
 CONFIG_FILE = "config.yaml"
 
@@ -72,6 +79,13 @@ def split_data(cfg: TrainConfig, scan_cache: Path, log=print):
     train_files, val_files = split_files(report.files, cfg.data.val_fraction, root)
     train_files = apply_shares(train_files, report.folders, folders)
     return train_files, val_files, report, root
+
+
+def scan_cache_path(cfg: TrainConfig, run_dir: Path) -> Path:
+    """Where a run keeps its scan verdicts: beside its decoded pool, else in the run folder."""
+    if cfg.data.cache:
+        return Path(cfg.data.cache).expanduser() / training_cache.SCAN_FILE
+    return Path(run_dir) / "data_scan.json"
 
 
 def build_training_cache(cfg: TrainConfig, progress: bool = True, log=print) -> Path:
@@ -111,10 +125,7 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationData
     pixels = None
     if cfg.data.cache:
         cache_dir = build_training_cache(cfg, progress=False, log=log)
-        scan_cache = cache_dir / training_cache.SCAN_FILE
-    else:
-        scan_cache = run_dir / "data_scan.json"
-    train_files, val_files, report, root = split_data(cfg, scan_cache, log)
+    train_files, val_files, report, root = split_data(cfg, scan_cache_path(cfg, run_dir), log)
     if cfg.data.cache:
         pixels = training_cache.open_cache(cache_dir, train_files, root)
     if not val_files:
@@ -159,6 +170,8 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
         device = torch.device("cuda", dist.local_rank)
     amp_dtype = resolve_precision(cfg.run.precision, device)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if dist.is_main:
+        remove_stale_temp_files(run_dir)  # left by a trainer killed while checkpointing
     logger = RunLogger(run_dir, enabled=dist.is_main, resume=resume)
     if dist.is_main:  # the resolved config, overrides included
         import yaml
@@ -180,11 +193,15 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
     step, epoch, position, wall, best, bad_evals = 0, 0, 0, 0.0, math.inf, 0
     if resume:
         state = load_state(run_dir)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        objective.load_state_dict(state["objective"])
-        if ema is not None and state.get("ema") is not None:
-            ema.load_state_dict(state["ema"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            objective.load_state_dict(state["objective"])
+            if ema is not None and state.get("ema") is not None:
+                ema.load_state_dict(state["ema"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{run_dir / 'state.pt'}: does not fit this run's model and "
+                             f"config ({str(exc).strip().splitlines()[0][:160]})") from None
         step, epoch, wall = state["step"], state["epoch"], state["wall_time_s"]
         position, best, bad_evals = state["position"], state["best_val"], state["bad_evals"]
         set_rng_state(state["rng"])
