@@ -64,7 +64,10 @@ def mixed_tree(good_tree, photo_of) -> Path:
 
 def colorize(capsys, *args: str) -> tuple[int, str, str]:
     """Runs ``tinct colorize ARGS --no-progress``; returns (exit status, stdout, stderr)."""
-    status = main(["colorize", *args, "--no-progress"])
+    try:
+        status = main(["colorize", *args, "--no-progress"])
+    except SystemExit as exc:  # a bad command line: argparse's one-line error, status 2
+        status = exc.code
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -233,8 +236,10 @@ def test_default_model_missing_says_so(good_tree, tmp_path, capsys, no_installed
 
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--quality", "0", "--quality must be in 1..100"),
-    ("--size", "4", "--size must be at least 8"),
-    ("--batch-size", "0", "--batch-size must be at least 1"),
+    ("--size", "4", "--size: a working size must be from 8 to 4096 pixels, got '4'"),
+    ("--size", "100000", "a working size must be from 8 to 4096 pixels, got '100000'"),
+    ("--size", "²", "--size: expected a whole number, got '²'"),
+    ("--batch-size", "0", "--batch-size: must be at least 1, got '0'"),
     ("--max-pixels", "-5", "--max-pixels must be positive"),
 ])
 def test_bad_option_values(good_tree, tmp_path, tiny_model_dir, capsys, option, value, message):

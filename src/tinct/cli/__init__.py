@@ -21,8 +21,16 @@ class CLIError(Exception):
     """An error to report in one line (no traceback) with exit status 2."""
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Reports a bad command line in one line (``tinct VERB: error: ...``, exit status 2)
+    instead of the usage block followed by the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="tinct",
         description="Colorize black-and-white photographs and films with deep networks.",
     )

@@ -22,6 +22,7 @@ from .options import (
     add_model_option,
     add_size_option,
     colorizer_from_args,
+    positive_int,
 )
 
 if TYPE_CHECKING:  # imported lazily at run time, so 'tinct --help' stays fast
@@ -56,7 +57,7 @@ def add_parser(sub) -> None:
     add_boost_option(p)
     add_flip_option(p)
     add_device_option(p)
-    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="images read and colorized together (default: 8)")
     p.add_argument("--max-pixels", type=int, metavar="N",
                    help="refuse images larger than N pixels (default: $TINCT_MAX_PIXELS or "

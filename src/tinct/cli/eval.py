@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import CLIError
+from .options import non_negative_int, positive_int, working_size
 
 DESCRIPTION = """\
 Measure a colorization model the way colorization papers do. Every colour photo under --data
@@ -32,40 +33,10 @@ examples:
   tinct eval --model gray --data photos/ -o gray-report/"""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _size(text: str) -> int:
-    value = _positive_int(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"a working size must be at least 8 pixels, got {value}")
-    return value
-
-
 def _metric_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = non_negative_int(text)
     if value != 0 and value < 16:
         raise argparse.ArgumentTypeError(f"must be 0 (full resolution) or at least 16, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -78,15 +49,15 @@ def add_evaluation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", required=True, metavar="REPORT_DIR",
                    help="folder for report.html, metrics.json and per_image.csv (created; "
                         "existing report files in it are replaced)")
-    p.add_argument("--size", type=_size, metavar="S",
+    p.add_argument("--size", type=working_size, metavar="S",
                    help="working size (longer side, px) the network runs at; default: the "
                         "size each model was saved with")
-    p.add_argument("--limit", type=_positive_int, metavar="N",
+    p.add_argument("--limit", type=positive_int, metavar="N",
                    help="evaluate only the first N image files (sorted by path)")
     p.add_argument("--rank-by", default="psnr", choices=RANKABLE, metavar="METRIC",
                    help=f"metric that picks the best and worst photos shown (default psnr; "
                         f"one of {', '.join(RANKABLE)})")
-    p.add_argument("--gallery", type=_non_negative_int, default=6, metavar="N",
+    p.add_argument("--gallery", type=non_negative_int, default=6, metavar="N",
                    help="how many best and worst photos to show (default 6)")
     p.add_argument("--metric-size", type=_metric_size, default=DEFAULT_METRIC_SIZE,
                    metavar="PX",
@@ -95,9 +66,9 @@ def add_evaluation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-features", action="store_true",
                    help="skip the EfficientNet-Lite2 metrics (Fréchet distance, semantic "
                         "agreement), which take most of the time on a CPU")
-    p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="photos read and colorized together (default 8)")
-    p.add_argument("--workers", type=_non_negative_int, default=2, metavar="N",
+    p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
                    help="processes that read and decode photos (default 2; 0 = none)")
     p.add_argument("--device", default="auto",
                    help="where the networks run: auto (CUDA when available), cpu, cuda, cuda:1")
@@ -112,7 +83,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", "-m", required=True, metavar="M",
                    help="installed model name, saved-model folder, or 'gray' for the "
                         "no-colour baseline alone")
-    p.add_argument("--also-size", type=_size, metavar="S2",
+    p.add_argument("--also-size", type=working_size, metavar="S2",
                    help="also measure the same model at this working size")
     add_evaluation_options(p)
     p.set_defaults(func=run)

@@ -3,9 +3,65 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 MODEL_HELP = ("installed model name, saved-model folder or exported .onnx file (default: the "
               "shipped model; see 'tinct models')")
+
+
+MIN_WORKING_SIZE = 8
+MAX_WORKING_SIZE = 4096  # the network's memory grows with the square: 4096 px is about 4 GB
+
+
+def _whole_number(text: str) -> int:
+    """ASCII digits (with an optional sign) as an int; '1e3' and '2.0' are accepted when whole."""
+    t = text.strip()
+    if t.isascii() and re.fullmatch(r"[+-]?\d+", t):
+        return int(t)
+    try:
+        value = float(t) if t.isascii() else float("nan")
+    except ValueError:
+        value = float("nan")
+    if value == value and value not in (float("inf"), float("-inf")) and value == int(value):
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    value = _whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number of 0 or more."""
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    try:
+        value = float(text) if text.strip().isascii() else float("nan")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def working_size(text: str) -> int:
+    """argparse type: a working resolution from 8 to 4096 pixels."""
+    value = _whole_number(text)
+    if not MIN_WORKING_SIZE <= value <= MAX_WORKING_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"a working size must be from {MIN_WORKING_SIZE} to {MAX_WORKING_SIZE} pixels, "
+            f"got {text!r}")
+    return value
 
 
 def add_model_option(p: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
@@ -16,9 +72,10 @@ def add_model_option(p: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
 
 def add_size_option(p: argparse.ArgumentParser, subject: str = "the image") -> None:
     """``--size PX``: the working resolution (default: the model's)."""
-    p.add_argument("--size", type=int, metavar="PX",
+    p.add_argument("--size", type=working_size, metavar="PX",
                    help=f"working resolution: the network sees {subject} with its longer side "
-                        "at PX pixels (default: the model's)")
+                        f"at PX pixels, {MIN_WORKING_SIZE} to {MAX_WORKING_SIZE} (default: the "
+                        "model's)")
 
 
 def add_device_option(p: argparse.ArgumentParser) -> None:

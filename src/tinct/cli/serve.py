@@ -6,31 +6,7 @@ import argparse
 import os
 
 from . import CLIError
-from .options import add_device_option
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text)) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    return 0 if text.strip() == "0" else _positive_int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-    return value
+from .options import add_device_option, non_negative_int, positive_float, positive_int
 
 
 def add_parser(sub) -> None:
@@ -44,21 +20,21 @@ def add_parser(sub) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: 127.0.0.1, this machine only; 0.0.0.0 "
                         "exposes the server to the network)")
-    p.add_argument("--port", type=_positive_int, default=8000, help="TCP port (default: 8000)")
+    p.add_argument("--port", type=positive_int, default=8000, help="TCP port (default: 8000)")
     p.add_argument("--model", action="append", metavar="NAME_OR_FOLDER",
                    help="a model to offer: installed name or saved-model folder; repeat for "
                         "several (the first is the default; default: the shipped model)")
-    p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, metavar="MB",
+    p.add_argument("--max-upload-mb", type=positive_float, default=20.0, metavar="MB",
                    help="largest upload in megabytes; larger requests get 413 (default: 20)")
-    p.add_argument("--max-pixels", type=_positive_int, default=25_000_000, metavar="N",
+    p.add_argument("--max-pixels", type=positive_int, default=25_000_000, metavar="N",
                    help="largest image (width x height) accepted; larger get 413 "
                         "(default: 25e6)")
-    p.add_argument("--max-size", type=_positive_int, default=1024, metavar="PX",
+    p.add_argument("--max-size", type=positive_int, default=1024, metavar="PX",
                    help="largest working resolution a request may ask for (default: 1024)")
-    p.add_argument("--concurrency", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--concurrency", type=positive_int, default=1, metavar="N",
                    help="colorizations running at once (default: 1; on CPU each uses "
                         "cores/N threads)")
-    p.add_argument("--queue", type=_non_negative_int, default=16, metavar="N",
+    p.add_argument("--queue", type=non_negative_int, default=16, metavar="N",
                    help="requests that may wait for a worker; beyond that the server answers "
                         "503 at once (default: 16)")
     add_device_option(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_device_option
+from .options import add_device_option, working_size
 
 
 def add_parser(sub) -> None:
@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
                            "shipped model)")
     prep.add_argument("--limit", type=int, metavar="N",
                       help="use the first N colour photos (sorted by path; default: all)")
-    prep.add_argument("--size", type=int, default=512, metavar="PX",
+    prep.add_argument("--size", type=working_size, default=512, metavar="PX",
                       help="longer side of the study images in pixels; photos are scaled "
                            "down, never up (default: 512)")
     add_device_option(prep)

@@ -22,6 +22,7 @@ from .options import (
     add_model_option,
     add_size_option,
     colorizer_from_args,
+    positive_int,
 )
 
 
@@ -31,7 +32,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     add_size_option(p, "each frame")
     add_boost_option(p)
     add_flip_option(p)
-    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")
     add_device_option(p)
