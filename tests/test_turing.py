@@ -235,3 +235,57 @@ def test_turing_routes_are_absent_without_a_study(model_dir):
     with TestClient(create_app([model_dir])) as client:
         assert client.get("/turing").status_code == 404
         assert client.get("/api/turing/results").status_code == 404
+
+
+def _raw_request(url: str, head: str, body_chunks=(), read_timeout: float = 30.0) -> str:
+    """Sends ``head`` and ``body_chunks`` on a raw socket; returns the status line and body."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    with socket.create_connection((where.hostname, where.port), timeout=read_timeout) as s:
+        s.sendall(head.encode())
+        try:
+            for chunk in body_chunks:
+                s.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early and closed: what we test for
+        data = b""
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                data += part
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return data.decode("latin-1")
+
+
+def test_json_bodies_are_bounded_in_size_and_time(study, model_dir, tmp_path):
+    """Issue 17, item 3: a huge JSON body to /api/turing/vote is refused (413) before it is
+    read into memory, whether declared or streamed; a stalled body gets 408; the server then
+    still answers real votes."""
+    from tinct.web.server import serve_in_background
+
+    app = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite")
+    head = ("POST /api/turing/vote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+    with serve_in_background(app) as url:
+        declared = _raw_request(url, head + "Content-Length: 200000000\r\n\r\n", [b"{" * 1000])
+        assert declared.startswith("HTTP/1.1 413") and "limit of 65536 bytes" in declared
+        chunk = b"[" * 65536
+        streamed = _raw_request(url, head + "Transfer-Encoding: chunked\r\n\r\n",
+                                [b"%x\r\n" % len(chunk) + chunk + b"\r\n"] * 64)
+        assert streamed.startswith("HTTP/1.1 413")
+        import httpx
+
+        item = httpx.get(f"{url}/api/turing/next").json()
+        vote = httpx.post(f"{url}/api/turing/vote", json={
+            "item": item["item"], "answer": "real", "session": "abc"})
+        assert vote.status_code == 200, vote.text
+    slow = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite",
+                      body_timeout=0.5)
+    with serve_in_background(slow) as url:
+        stalled = _raw_request(url, head + "Content-Length: 100\r\n\r\n", [b'{"item": '],
+                               read_timeout=20)
+        assert stalled.startswith("HTTP/1.1 408") and "not received within" in stalled

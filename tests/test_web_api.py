@@ -225,6 +225,8 @@ def test_415_for_a_text_file_named_png(client):
     ({"size": "7"}, "size"),
     ({"size": "5000"}, "size"),
     ({"size": "big"}, "size"),
+    ({"size": "²"}, "size"),
+    ({"size": "١٢٨"}, "size"),
     ({"format": "gif"}, "format"),
     ({"model": "no-such-model"}, "tiny-unet, tiny-cnn, tiny-classifier"),
     ({"colour": "red"}, "unknown form field"),

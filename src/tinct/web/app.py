@@ -27,6 +27,7 @@ from ..pipeline import Colorizer
 from ..turing import load_study
 from .errors import ApiError, error_responses, install_error_handlers
 from .imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
+from .limits import BODY_TIMEOUT_S, BodyLimit
 from .models import ModelPool, ModelSpec
 from .service import Busy, WorkQueue
 from .turing_routes import turing_router
@@ -90,7 +91,7 @@ class ColorizeParams:
         self.size: int | None = None
         if fields.get("size"):
             raw = fields["size"]
-            if not raw.isdigit() or not MIN_SIZE <= int(raw) <= max_size:
+            if not (raw.isascii() and raw.isdigit()) or not MIN_SIZE <= int(raw) <= max_size:
                 raise ApiError(422, f"size: must be a whole number of pixels from {MIN_SIZE} "
                                     f"to {max_size}, got {raw!r}")
             self.size = int(raw)
@@ -129,7 +130,7 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                max_pixels: int = 25_000_000, concurrency: int = 1, queue: int = 8,
                max_size: int = 1024, study: str | os.PathLike | None = None,
                votes: str | os.PathLike | None = None, device: str | None = None,
-               preload: bool = True) -> FastAPI:
+               preload: bool = True, body_timeout: float = BODY_TIMEOUT_S) -> FastAPI:
     """Builds the app.
 
     Args:
@@ -144,6 +145,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         votes: the SQLite file for Turing votes (default ``STUDY/votes.sqlite``).
         device: torch device for the models (default: the best available).
         preload: load every model now (errors surface at start-up, not on a request).
+        body_timeout: longest wait, in seconds, for the next chunk of a request body that is
+            not an image upload (408 after it; see ``web/limits.py``).
     """
     if max_upload_mb <= 0 or max_pixels <= 0 or max_size < MIN_SIZE:
         raise ValueError("max_upload_mb and max_pixels must be positive, max_size >= "
@@ -167,6 +170,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                               "JSON `{\"error\": message}`.",
                   docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, exempt=("/api/colorize",),  # uploads bound themselves
+                       timeout=body_timeout)
     app.state.pool, app.state.work, app.state.study, app.state.votes = pool, work, the_study, store
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

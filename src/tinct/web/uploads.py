@@ -129,7 +129,7 @@ def _boundary(request: Request, file_field: str) -> bytes:
 
 def _check_declared_length(request: Request, max_body: int) -> None:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_body:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_body:
         raise ApiError(413, f"request body of {_megabytes(int(declared))} is larger than the "
                             f"upload limit of {_megabytes(max_body - MULTIPART_OVERHEAD)}")
 
