@@ -18,6 +18,25 @@ import torch
 from tinct.checkpoint import WEIGHTS_DIR, flip_averaging, load_pretrained, save_pretrained
 
 
+def _folder_text(folder: dict) -> str:
+    """``train/faces 9%`` (a share of the draws) or ``train/bsds500 x4`` (a per-photo weight)."""
+    if folder.get("share") is not None:
+        return f"{folder['path']} {folder['share']:.0%}"
+    return f"{folder['path']} x{folder.get('weight', 1)}"
+
+
+def strip_machine_paths(value):
+    """``value`` with every absolute path (a string starting with ``/`` or ``~``) replaced by
+    its last component: a shipped config records no paths of the machine it was made on."""
+    if isinstance(value, dict):
+        return {k: strip_machine_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_machine_paths(v) for v in value]
+    if isinstance(value, str) and value[:1] in ("/", "~") and len(value) > 1:
+        return Path(value).name
+    return value
+
+
 def model_card(config: dict) -> str:
     t = config.get("training", {})
     data = t.get("data", {})
@@ -38,7 +57,7 @@ def model_card(config: dict) -> str:
         f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",
         f"| crop size | {t.get('crop_size')} px |",
         f"| data | {data.get('train_images')} training photos from "
-        f"{', '.join(f['path'] + ' x' + str(f['weight']) for f in data.get('folders', []))} |",
+        f"{', '.join(_folder_text(f) for f in data.get('folders', []))} |",
         f"| hardware | {t.get('hardware', {}).get('device')} "
         f"({t.get('hardware', {}).get('cpu') or ''}) |",
         f"| wall time | {t.get('wall_time_s', 0) / 3600:.2f} h |",
@@ -67,7 +86,8 @@ def main() -> None:
     out = save_pretrained(model, WEIGHTS_DIR / args.name, space=config["space"],
                           working_size=config["working_size"], name=args.name,
                           description=args.description or config.get("description", ""),
-                          training=config.get("training", {}), metrics=metrics,
+                          training=strip_machine_paths(config.get("training", {})),
+                          metrics=strip_machine_paths(metrics),
                           inference=config.get("inference"), dtype=torch.float16)
     _, shipped = load_pretrained(out)
     card = model_card(shipped)

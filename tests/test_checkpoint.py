@@ -264,3 +264,26 @@ def test_default_model_missing_says_none_is_shipped(no_installed_models):
 def test_default_model_is_found_when_installed(no_installed_models):
     save_pretrained(small_cnn(), no_installed_models / checkpoint.DEFAULT_MODEL)
     assert resolve_model(None) == no_installed_models / checkpoint.DEFAULT_MODEL
+
+
+def test_shipped_configs_record_no_paths_of_the_machine_they_were_made_on():
+    """Every string in a shipped config.json is free of absolute paths (/root, /home, ...)."""
+    import json
+
+    from tinct.checkpoint import WEIGHTS_DIR
+
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    configs = sorted(WEIGHTS_DIR.glob("*/config.json"))
+    assert configs
+    for path in configs:
+        found = [s for s in strings(json.loads(path.read_text())) if s.startswith(("/", "~"))]
+        assert not found, f"{path}: {found}"

@@ -144,7 +144,13 @@ def test_training_from_the_cache_end_to_end(pool, tmp_path, capsys):
     result = train(load_config(None, overrides), tmp_path / "run", progress=False)
     assert result.step == 3 and (result.best / "model.safetensors").is_file()
     summary = json.loads((result.last / "config.json").read_text())["training"]
-    assert "/" not in summary["run_dir"] and not str(summary["data"]["root"]).startswith("/")
+    assert summary["run_dir"] == ".." and summary["run_name"] == "run"
+    assert not str(summary["data"]["root"]).startswith("/")
+    from tinct.evaluate import describe_model
+    from tinct.pipeline import Colorizer
+
+    info = describe_model(Colorizer.from_pretrained(result.last), result.last)
+    assert Path(info["run_dir"]).resolve() == result.run_dir.resolve()  # loss curves found
     # building needs a cache folder: a one-line error naming the setting
     with pytest.raises(ValueError, match="data.cache"):
         build_training_cache(load_config(None, [o for o in overrides

@@ -394,7 +394,9 @@ def _make_ema(model, decay: float):
 
 def _summary(cfg, data_info, step, wall, val, dist, device, run_dir) -> dict:
     return {
-        "run_dir": run_dir.name, "steps": step,
+        # the run folder relative to the saved model (RUN_DIR/best, RUN_DIR/last): reports
+        # find its loss curves wherever the run is moved, and no machine path is recorded
+        "run_dir": "..", "run_name": run_dir.name, "steps": step,
         "images_seen": step * cfg.run.batch_size * dist.world_size,
         "batch_size": cfg.run.batch_size, "world_size": dist.world_size,
         "crop_size": cfg.data.size, "loss": vars(cfg.loss), "optim": vars(cfg.optim),
