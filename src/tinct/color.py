@@ -334,13 +334,24 @@ def soft_encode(
     units; ``centres``: ``(Q, 2)``. Returns ``(B, Q, H, W)`` in [0, 1].
     """
     B, _, H, W = chroma.shape
+    idx, w = soft_encode_sparse(chroma, centres, sigma, neighbours)
+    out = torch.zeros(B, centres.shape[0], H, W, dtype=w.dtype, device=w.device)
+    return out.scatter_(1, idx, w)
+
+
+def soft_encode_sparse(
+    chroma: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0, neighbours: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`soft_encode` as (bin indices, weights), each ``(B, k, H, W)``, nearest bin first
+    (``k = neighbours``); the weights of a pixel sum to 1."""
+    B, _, H, W = chroma.shape
     flat = chroma.permute(0, 2, 3, 1).reshape(-1, 2).to(centres.dtype)
     d = torch.cdist(flat, centres)  # (N, Q)
     k = min(neighbours, centres.shape[0])
-    dist, idx = d.topk(k, dim=1, largest=False)
+    dist, idx = d.topk(k, dim=1, largest=False)  # sorted: nearest first
     w = torch.softmax(-(dist**2) / (2 * sigma**2), dim=1)
-    out = torch.zeros_like(d).scatter_(1, idx, w)
-    return out.reshape(B, H, W, -1).permute(0, 3, 1, 2).contiguous()
+    return (idx.reshape(B, H, W, k).permute(0, 3, 1, 2).contiguous(),
+            w.reshape(B, H, W, k).permute(0, 3, 1, 2).contiguous())
 
 
 def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float = 0.38):

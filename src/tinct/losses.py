@@ -53,11 +53,14 @@ def classification_loss(logits: torch.Tensor, chroma: torch.Tensor, centres: tor
     ``logits`` ``(B, Q, h, w)``; ``chroma`` ``(B, 2, H, W)``; ``centres`` ``(Q, 2)``;
     ``weights`` ``(Q,)`` rebalancing weights or None. Returns a scalar.
     """
-    target = soft_targets(chroma, centres, logits.shape[-2:], sigma)
+    idx, w = color.soft_encode_sparse(resize_target(chroma, logits.shape[-2:]), centres,
+                                      sigma=sigma)
     logp = F.log_softmax(logits.float(), dim=1)
-    per_pixel = -(target * logp).sum(dim=1)  # (B, h, w)
+    # only the few bins a pixel's soft target covers contribute: gather them instead of
+    # multiplying a dense (B, Q, h, w) target (the same loss, a fraction of the work)
+    per_pixel = -(w * logp.gather(1, idx)).sum(dim=1)  # (B, h, w)
     if weights is not None:
-        per_pixel = per_pixel * weights[target.argmax(dim=1)]
+        per_pixel = per_pixel * weights[idx[:, 0]]  # the nearest bin
     return per_pixel.mean()
 
 

@@ -61,6 +61,8 @@ class OptimConfig:
     grad_clip: float = 1.0           # max gradient norm (0 = off)
     ema: float = 0.0                 # weight EMA decay, e.g. 0.999 (0 = off)
     d_lr: float = 2e-4               # pix2pix discriminator learning rate
+    fused: bool = True               # the fused optimizer kernel (CPU and CUDA): same maths,
+                                     # one pass over all tensors
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes kept fixed, e.g.
                                      # the encoder's first blocks when fine-tuning (the
                                      # backward pass then stops before them: faster steps)
