@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -351,3 +353,47 @@ def test_boost_gives_a_classifier_more_colour(tmp_path, photo_of, tiny_classifie
                      *extra]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_symlink_loop_in_a_folder_is_reported_and_the_batch_goes_on(good_tree, tmp_path,
+                                                                    tiny_model_dir, capsys):
+    """Issue 17, item 5: a symlink loop named like a photo, a folder link back up the tree and
+    a broken link: each bad entry is one line, every real photo is colorized, status 1."""
+    os.symlink("loop.jpg", good_tree / "loop.jpg")
+    os.symlink("..", good_tree / "sub" / "up")
+    os.symlink("gone.png", good_tree / "broken.png")
+    expected = {Path(rel).with_suffix("") for rel in GOOD}
+    status, _, err = colorize(capsys, str(good_tree), "-o", str(tmp_path / "out"),
+                              "--model", str(tiny_model_dir))
+    assert status == 1 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert any(line.endswith("loop.jpg: a symlink loop; skipped") for line in lines)
+    assert any(line.endswith("broken.png: a broken link; skipped") for line in lines)
+    written = {p.relative_to(tmp_path / "out").with_suffix("")
+               for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert written == expected
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(good_tree, tmp_path, tiny_model_dir):
+    """Issue 17, item 6: an unreadable sub-folder is one line and a non-zero exit, not a
+    silent '0 failed'. As root the command runs without the capabilities that let root read
+    any folder (util-linux setpriv), so the folder's mode counts as it does for a user."""
+    locked = good_tree / "locked"
+    locked.mkdir()
+    (good_tree / "a.png").rename(locked / "a.png")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "tinct", "colorize", str(good_tree), "-o", str(out),
+               "--model", str(tiny_model_dir), "--no-progress"]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without util-linux setpriv to drop the capabilities")
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    locked.chmod(0o000)
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode == 1, proc.stderr
+    assert f"{locked}: cannot list this folder (Permission denied)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (out / "sub" / "b.jpg").is_file()  # the rest of the batch was done

@@ -17,6 +17,7 @@ and float input is rounded to 8 bits on writing.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -579,12 +580,17 @@ def _fsync_folder(folder: Path) -> None:
 # --------------------------------------------------------------------------- files
 
 
-def list_images(root: PathLike, recursive: bool = True) -> list[Path]:
+def list_images(root: PathLike, recursive: bool = True,
+                problems: list[str] | None = None) -> list[Path]:
     """Image files under ``root`` (by suffix, see :data:`IMAGE_SUFFIXES`), sorted.
 
     Hidden files and folders (name starting with ``.``) below ``root`` are skipped; linked
     folders are followed once. A ``root`` that is a file is returned as ``[root]`` whatever
     its suffix (it was named explicitly; :func:`read_image` will judge it).
+
+    ``problems``: when given, a one-line message is appended for every entry that cannot be
+    used (a folder that cannot be listed, an image name that is a symlink loop or a broken
+    link), and the entry is left out; the rest of the listing goes on.
 
     Raises:
         ImageReadError: ``root`` does not exist.
@@ -594,12 +600,19 @@ def list_images(root: PathLike, recursive: bool = True) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise _read_error(os.fspath(root), "no such file or folder")
+    problems = problems if problems is not None else []
     found: list[Path] = []
     seen: set[tuple[int, int]] = set()
-    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def cannot_list(exc: OSError) -> None:
+        problems.append(f"{_one_line(exc.filename or '?')}: cannot list this folder "
+                        f"({exc.strerror or exc}); its photos were skipped")
+
+    for folder, dirnames, filenames in os.walk(root, followlinks=True, onerror=cannot_list):
         try:
             st = os.stat(folder)
-        except OSError:
+        except OSError as exc:
+            cannot_list(exc)
             dirnames[:] = []
             continue
         if (st.st_dev, st.st_ino) in seen:  # a link back up the tree
@@ -607,11 +620,18 @@ def list_images(root: PathLike, recursive: bool = True) -> list[Path]:
             continue
         seen.add((st.st_dev, st.st_ino))
         dirnames[:] = [d for d in dirnames if not d.startswith(".")] if recursive else []
-        found.extend(
-            Path(folder, f)
-            for f in filenames
-            if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES
-        )
+        for name in filenames:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
+                continue
+            path = Path(folder, name)
+            try:
+                os.stat(path)
+            except OSError as exc:  # a symlink loop or a link to nothing
+                what = ("a symlink loop" if exc.errno == errno.ELOOP else
+                        "a broken link" if os.path.islink(path) else (exc.strerror or str(exc)))
+                problems.append(f"{_one_line(os.fspath(path))}: {what}; skipped")
+                continue
+            found.append(path)
     return sorted(found)
 
 

@@ -121,7 +121,7 @@ def collect_jobs(inputs: Sequence[str], out: Path, fmt: str) -> tuple[list[Job],
     for given in inputs:
         root = Path(given)
         try:
-            files = list_images(root)
+            files = list_images(root, problems=failures)
         except ImageReadError as exc:
             failures.append(str(exc))
             continue
