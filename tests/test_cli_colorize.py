@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -397,3 +398,50 @@ def test_a_folder_that_cannot_be_listed_is_reported(good_tree, tmp_path, tiny_mo
     assert f"{locked}: cannot list this folder (Permission denied)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (out / "sub" / "b.jpg").is_file()  # the rest of the batch was done
+
+
+def test_output_folder_equal_to_the_input_folder_says_so(good_tree, tiny_model_dir, capsys):
+    """Issue 17, item 12: -o equal to the input folder is named as such (it said 'no image
+    files found')."""
+    status, _, err = colorize(capsys, str(good_tree), "-o", str(good_tree),
+                              "--model", str(tiny_model_dir))
+    assert status == 2 and err.count("\n") == 1
+    assert f"the output folder {good_tree} is the input folder" in err
+
+
+def test_stale_temp_files_of_a_killed_run_are_cleaned(good_tree, tmp_path, tiny_model_dir,
+                                                      capsys):
+    """Issue 17, item 10: hidden temp files of our naming left by kill -9 are removed by the
+    next run once stale; fresh ones (a write in progress) and other files are kept."""
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    stale = [out / ".a.png.x7k2m9qz.tmp", out / "sub" / ".b.jpg.abcd1234.tmp",
+             out / ".film.mp4.tinct-q1w2e3r4.mp4"]
+    fresh = out / ".c.png.zzzz9999.tmp"
+    mine = [out / ".a.png.notours.tmp", out / "notes.tmp", out / ".hidden"]
+    for path in (*stale, fresh, *mine):
+        path.write_bytes(b"x")
+    old = time.time() - 3600
+    for path in (*stale, *mine):
+        os.utime(path, (old, old))
+    status, _, _ = colorize(capsys, str(good_tree), "-o", str(out),
+                            "--model", str(tiny_model_dir))
+    assert status == 0
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and all(p.exists() for p in mine)
+
+
+def test_study_and_report_files_are_readable_by_others(tmp_path):
+    """Issue 17, item 14: files written atomically get 0o666 minus the umask (the manifest
+    was 0600, mkstemp's mode), or the mode of the file they replace."""
+    from tinct.fileio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "manifest.json", "{}")
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o640)
+        atomic_write_text(path, "{ }")
+        assert path.stat().st_mode & 0o777 == 0o640 and path.read_text() == "{ }"
+    finally:
+        os.umask(old)

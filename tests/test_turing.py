@@ -87,6 +87,7 @@ def study(tmp_path_factory, photos, model_dir) -> Path:
 def test_prepared_study_pairs_real_and_colorized_images(study):
     manifest = json.loads((study / "manifest.json").read_text())
     assert manifest["format"] == "tinct-turing-study" and manifest["size"] == SIZE
+    assert (study / "manifest.json").stat().st_mode & 0o044 == 0o044  # others may read it
     assert [m["name"] for m in manifest["models"]] == ["tiny-unet"]
     assert [s["source"] for s in manifest["scenes"]] == ["astronaut.png", "chelsea.png",
                                                          "coffee.png"]

@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 
 from .checkpoint import ModelLoadError, load_pretrained, resolve_model
+from .fileio import new_file_mode
 from .models.base import run_padded
 
 METADATA_KEY = "tinct_config"
@@ -91,6 +92,7 @@ def export_onnx(name_or_path: str | os.PathLike | None, out: str | os.PathLike,
         entry = graph.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, json.dumps(meta)
         onnx.save(graph, str(tmp))
+        os.chmod(tmp, new_file_mode(out))  # mkstemp's owner-only mode is for the temp file
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -32,6 +32,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from .fileio import new_file_mode
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
@@ -531,7 +533,7 @@ def _save_atomically(image: Image.Image, path: Path, fmt: str, options: dict) ->
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        mode = _file_mode(path)
+        mode = new_file_mode(path)
         tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename
             dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
         )
@@ -553,18 +555,6 @@ def _save_atomically(image: Image.Image, path: Path, fmt: str, options: dict) ->
             raise _write_error(path, f"cannot encode as {fmt} ({e})") from e
         raise
     _fsync_folder(folder)
-
-
-def _file_mode(path: Path) -> int:
-    """Permissions for the new file: those of the file it replaces, else 0o666 minus umask."""
-    with suppress(OSError):
-        return path.stat().st_mode & 0o7777
-    umask = 0o022
-    with suppress(OSError, ValueError), open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("Umask:"):
-                umask = int(line.split()[1], 8)
-    return 0o666 & ~umask
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -16,7 +16,6 @@ import os
 import random
 import re
 import secrets
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .fileio import atomic_write_text
 from .imageio import ImageReadError, list_images, read_image, to_uint, write_image
 
 STUDY_FORMAT = "tinct-turing-study"
@@ -168,15 +168,7 @@ def _fit(image: Image.Image, size: int) -> Image.Image:
 
 
 def _write_json_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def prepare_study(photos: str | os.PathLike, out_dir: str | os.PathLike,

@@ -293,12 +293,19 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     from tqdm import tqdm
 
+    from ..fileio import remove_stale_temp_files
+    from ..imageio import is_same_file
     from . import CLIError
 
     out = Path(args.output)
+    for given in args.inputs:
+        if Path(given).is_dir() and out.exists() and is_same_file(given, out):
+            raise CLIError(f"the output folder {out} is the input folder {given}: choose "
+                           "another output folder (inputs are never overwritten)")
     plan, guard = make_plan(args.inputs, out, args.format, args.overwrite)
     if not (plan.jobs or plan.skipped or plan.failures):
         raise CLIError(f"no image files found in {', '.join(args.inputs)}")
+    remove_stale_temp_files(out)  # left by an earlier run that was killed mid-write
     colorizer = colorizer_from_args(args)
 
     def report(line: str) -> None:

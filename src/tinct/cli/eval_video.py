@@ -12,9 +12,7 @@ import argparse
 import csv
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from . import CLIError
@@ -116,15 +114,9 @@ def _finite(obj):
 
 def write_text(path: Path, text: str) -> None:
     """Writes ``text`` atomically (temporary sibling, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..fileio import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def write_per_frame(path: Path, scores: dict) -> None:

@@ -7,35 +7,13 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
-from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 from ..evaluate import METRICS, PER_IMAGE_KEYS, PSNR_CAP_DB, EvalResult, run_info
+from ..fileio import atomic_write_text
 
 __all__ = ["atomic_write_text", "metrics_document", "per_image_csv"]
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Writes ``text`` (UTF-8) to ``path`` via a temporary file and a rename; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _clean(value: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fileio import new_file_mode
 from ..imageio import is_same_file, write_image
 from .sources import SourceFrame, VideoInfo, import_av
 
@@ -205,6 +206,7 @@ class VideoFileSink(_Sink):
                 route.flush()
             self.container.close()
             self._closed = True
+            os.chmod(self.temp, new_file_mode(self.final))  # not mkstemp's owner-only mode
             os.replace(self.temp, self.final)
         except BaseException as exc:
             self.abort()
@@ -292,6 +294,7 @@ class FolderSink(_Sink):
     def finish(self) -> Path:
         try:
             if not self.final.exists():
+                os.chmod(self.temp, new_file_mode(self.final) | 0o111)  # a folder: searchable
                 os.replace(self.temp, self.final)
                 return self.final
             for item in sorted(self.temp.iterdir()):
