@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import tempfile
@@ -385,3 +386,38 @@ def test_serve_help_explains_the_options(capsys):
                    "--concurrency", "--queue", "--study", "--votes"):
         assert option in text
     assert "127.0.0.1" in text
+
+
+def test_stalled_uploads_do_not_lock_the_queue(models, gray_photo):
+    """Issue 17, item 1: 20 clients that send headers and a few bytes and then stall hold no
+    colorization place (one worker, no queue here): a real request is answered 200 at once,
+    and each stalled one gets 408 once its body times out."""
+    import socket
+
+    import httpx
+
+    from tinct.web.server import serve_in_background
+
+    app = create_app(models, concurrency=1, queue=0, body_timeout=3.0)
+    with serve_in_background(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        stalled = []
+        for _ in range(20):
+            s = socket.create_connection((host, int(port)), timeout=30)
+            s.sendall(b"POST /api/colorize HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                      b"Content-Type: multipart/form-data; boundary=XyZ\r\n\r\n--XyZ\r\n")
+            stalled.append(s)
+        time.sleep(0.5)  # every stalled request is inside the server now
+        reply = httpx.post(f"{url}/api/colorize", timeout=30,
+                           files={"file": ("p.png", encode(gray_photo), "image/png")})
+        assert reply.status_code == 200, reply.text
+        answers = []
+        for s in stalled:
+            data = b""
+            with contextlib.suppress(OSError):
+                while chunk := s.recv(65536):
+                    data += chunk
+            s.close()
+            answers.append(data.decode("latin-1"))
+        assert all(a.startswith("HTTP/1.1 408") for a in answers), answers[0][:200]
+        assert "did not arrive in time" in answers[0]

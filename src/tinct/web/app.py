@@ -29,9 +29,9 @@ from .errors import ApiError, error_responses, install_error_handlers
 from .imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
 from .limits import BODY_TIMEOUT_S, BodyLimit
 from .models import ModelPool, ModelSpec
-from .service import Busy, WorkQueue
+from .service import WorkQueue
 from .turing_routes import turing_router
-from .uploads import MULTIPART_OVERHEAD, discard_body, read_upload
+from .uploads import MULTIPART_OVERHEAD, UploadSlots, discard_body, read_upload
 from .votes import VoteStore
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -130,7 +130,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                max_pixels: int = 25_000_000, concurrency: int = 1, queue: int = 8,
                max_size: int = 1024, study: str | os.PathLike | None = None,
                votes: str | os.PathLike | None = None, device: str | None = None,
-               preload: bool = True, body_timeout: float = BODY_TIMEOUT_S) -> FastAPI:
+               preload: bool = True, body_timeout: float = BODY_TIMEOUT_S,
+               upload_deadline: float = 120.0, max_uploads: int = 32) -> FastAPI:
     """Builds the app.
 
     Args:
@@ -145,8 +146,11 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         votes: the SQLite file for Turing votes (default ``STUDY/votes.sqlite``).
         device: torch device for the models (default: the best available).
         preload: load every model now (errors surface at start-up, not on a request).
-        body_timeout: longest wait, in seconds, for the next chunk of a request body that is
-            not an image upload (408 after it; see ``web/limits.py``).
+        body_timeout: longest wait, in seconds, for the next chunk of any request body (408
+            after it; see ``web/limits.py`` and ``web/uploads.py``).
+        upload_deadline: longest time, in seconds, an upload may take in all (408 after it).
+        max_uploads: request bodies read at once (503 beyond); reading one takes no worker
+            and no queue place, so stalled clients cannot lock the colorization queue.
     """
     if max_upload_mb <= 0 or max_pixels <= 0 or max_size < MIN_SIZE:
         raise ValueError("max_upload_mb and max_pixels must be positive, max_size >= "
@@ -155,6 +159,7 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
     if preload:
         pool.preload()
     work = WorkQueue(concurrency, queue)
+    uploads = UploadSlots(max_uploads)
     max_bytes = int(max_upload_mb * 2**20)
     the_study = load_study(study) if study is not None else None
     store = (VoteStore(votes if votes is not None else Path(study) / "votes.sqlite")
@@ -206,18 +211,21 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                          **error_responses(400, 413, 415, 422, 503)})
     async def colorize(request: Request) -> Response:
         """Colorizes one uploaded image and returns it as PNG (default) or JPEG."""
-        try:
-            with work.admit() as ticket:
-                upload = await read_upload(request, max_bytes)
-                params = ColorizeParams(upload.fields, pool, max_size)
-                sniff(upload.data, max_pixels)
-                started = time.perf_counter()
-                colorizer, data = await work.run(ticket, lambda: _colorize(
-                    params, pool, upload.data, max_pixels))
-                seconds = time.perf_counter() - started
-        except Busy:
-            await discard_body(request, max_bytes + MULTIPART_OVERHEAD)
+        try:  # the body first: a client that stalls holds an upload slot, never a worker
+            async with uploads.slot():
+                upload = await read_upload(request, max_bytes, chunk_timeout=body_timeout,
+                                           deadline=upload_deadline)
+        except ApiError as exc:
+            if exc.status == 503:
+                await discard_body(request, max_bytes + MULTIPART_OVERHEAD)
             raise
+        params = ColorizeParams(upload.fields, pool, max_size)
+        sniff(upload.data, max_pixels)
+        with work.admit() as ticket:
+            started = time.perf_counter()
+            colorizer, data = await work.run(ticket, lambda: _colorize(
+                params, pool, upload.data, max_pixels))
+            seconds = time.perf_counter() - started
         name = download_name(upload.filename, params.format)
         headers = {
             "Content-Disposition": f'inline; filename="{name}"',

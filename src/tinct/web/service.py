@@ -1,9 +1,10 @@
 """Bounded concurrency: a fixed pool of workers and a bounded queue in front of it.
 
 At most ``concurrency`` colorizations run at once (worker threads; the network itself frees
-the GIL), and at most ``queue`` more requests wait for a worker. A request that finds every
-worker busy and the queue full is refused at once (503), before its upload is read, so a
-burst of requests holds at most ``(concurrency + queue) * max_upload`` bytes of uploads.
+the GIL), and at most ``queue`` more requests wait for a worker. A request takes its place
+only once its upload has arrived (``uploads.UploadSlots`` bounds the bodies being read, and
+each read times out), so clients that stall cannot hold the queue; a request that finds
+every worker busy and the queue full is refused at once (503).
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ aborts reading with 413, whatever ``Content-Length`` claimed. Text fields are sm
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -134,12 +137,53 @@ def _check_declared_length(request: Request, max_body: int) -> None:
                             f"upload limit of {_megabytes(max_body - MULTIPART_OVERHEAD)}")
 
 
-async def read_upload(request: Request, max_file_bytes: int, file_field: str = "file"
-                      ) -> Upload:
+class UploadSlots:
+    """At most ``limit`` request bodies read at once (503 beyond). Reading a body takes no
+    colorization place, so clients that send headers and stall hold only one of these, and
+    only until the read times out."""
+
+    def __init__(self, limit: int = 64):
+        self.limit, self.active = limit, 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        if self.active >= self.limit:
+            raise ApiError(503, f"the server is receiving {self.limit} uploads; try again in a "
+                                "moment", headers={"Retry-After": "2"})
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+async def timed_chunks(request: Request, chunk_timeout: float, deadline: float
+                       ) -> AsyncIterator[bytes]:
+    """The body of ``request`` chunk by chunk; 408 when no chunk arrives for
+    ``chunk_timeout`` seconds or the whole body takes longer than ``deadline`` seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    stream = request.stream().__aiter__()
+    while True:
+        wait = min(chunk_timeout, end - loop.time())
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(wait, 0.001))
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"the upload did not arrive in time (no data for "
+                                f"{chunk_timeout:g} s, or more than {deadline:g} s in all)"
+                           ) from None
+        yield chunk
+
+
+async def read_upload(request: Request, max_file_bytes: int, file_field: str = "file",
+                      chunk_timeout: float = 15.0, deadline: float = 120.0) -> Upload:
     """Reads the multipart body of ``request`` into an :class:`Upload`.
 
     Raises ``ApiError``: 413 when the file part (or the whole body) exceeds the limit, 422 for
-    a body that is not multipart, malformed, or has no ``file_field`` part.
+    a body that is not multipart, malformed, or has no ``file_field`` part, 408 for a body
+    that stalls (see :func:`timed_chunks`).
     """
     boundary = _boundary(request, file_field)
     max_body = max_file_bytes + MULTIPART_OVERHEAD
@@ -147,7 +191,7 @@ async def read_upload(request: Request, max_file_bytes: int, file_field: str = "
     collector = _FormCollector(file_field, max_file_bytes)
     parser = MultipartParser(boundary, collector.callbacks())
     received = 0
-    async for chunk in request.stream():
+    async for chunk in timed_chunks(request, chunk_timeout, deadline):
         received += len(chunk)
         if received > max_body:
             collector._fail(413, f"upload is larger than the limit of "
