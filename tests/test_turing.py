@@ -155,9 +155,11 @@ def test_vote_store_is_wal_and_safe_for_concurrent_writers(tmp_path):
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
+    sessions = [store.new_session("s") for _ in range(8)]
+
     def voter(i: int) -> None:
         for j in range(25):
-            store.record(study="s", session=f"v{i}", scene=f"s{j % 3}",
+            store.record(study="s", session=sessions[i], scene=f"s{j}",
                          model=None if j % 2 else "m", answered_real=j % 5 == 0)
 
     threads = [threading.Thread(target=voter, args=(i,)) for i in range(8)]
@@ -170,6 +172,14 @@ def test_vote_store_is_wal_and_safe_for_concurrent_writers(tmp_path):
     # per voter: j even (13 of 25) -> model "m"; "real" answers where j % 5 == 0
     assert tallies["m"].votes == 8 * 13 and tallies[None].votes == 8 * 12
     assert tallies["m"].judged_real == 8 * 3 and tallies[None].judged_real == 8 * 2
+    # a second vote of one participant on one scene is refused, and not counted
+    from tinct.web.votes import DuplicateVote, UnknownSession
+
+    with pytest.raises(DuplicateVote):
+        store.record(study="s", session=sessions[0], scene="s0", model="m", answered_real=True)
+    with pytest.raises(UnknownSession):
+        store.record(study="s", session="made-up", scene="s0", model="m", answered_real=True)
+    assert store.count() == 200
 
 
 # --------------------------------------------------------------------------- the study API
@@ -192,21 +202,68 @@ def test_turing_pages_vote_and_results(study_client, tmp_path):
     assert image.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(image.content)).size == (SIZE, 48)
 
+    joined = study_client.post("/api/turing/session").json()
+    session = joined["session"]
+    assert joined["feedback"] is False and len(session) >= 20
     reply = study_client.post("/api/turing/vote", json={
-        "item": item["item"], "answer": "real", "session": "abc123", "response_ms": 900})
+        "item": item["item"], "answer": "real", "session": session, "response_ms": 900})
     assert reply.status_code == 200, reply.text
-    verdict = reply.json()
-    assert verdict["correct"] == (verdict["truth"] == "real")
-    assert verdict["model"] in (None, "tiny-unet")
+    assert reply.json() == {"recorded": True}  # no truth revealed while the study runs
 
     results = study_client.get("/api/turing/results").json()
     assert results["votes"] == 1
-    row = results["real"] if verdict["truth"] == "real" else results["models"][0]
+    real_row = results["real"]["votes"] == 1
+    row = results["real"] if real_row else results["models"][0]
     assert row["votes"] == 1 and row["judged_real"] == 1 and row["rate"] == 1.0
     assert row["ci95"] == pytest.approx([0.2065, 1.0], abs=1e-4)
     with sqlite3.connect(tmp_path / "votes.sqlite") as conn:
         stored = conn.execute("SELECT session, answered_real, response_ms FROM votes").fetchall()
-    assert stored == [("abc123", 1, 900)]
+    assert stored == [(session, 1, 900)]
+
+
+def test_votes_cannot_be_stuffed_replayed_or_scraped(study, model_dir, tmp_path):
+    """Issue 17, item 4: one vote per participant and photo (a replay is 409, counted once),
+    participant ids come from the server (a made-up one is 403), the truth is not in the
+    vote's answer, and a participant's own score comes only after every photo."""
+    app = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite")
+    with TestClient(app) as client:
+        session = client.post("/api/turing/session").json()["session"]
+        made_up = client.post("/api/turing/vote", json={
+            "item": client.get("/api/turing/next").json()["item"], "answer": "real",
+            "session": "chosen-by-the-client"})
+        assert made_up.status_code == 403 and "reload the page" in made_up.json()["error"]
+        seen, right = [], 0
+        while not (item := client.get(f"/api/turing/next?exclude={','.join(seen)}").json()
+                   )["done"]:
+            vote = {"item": item["item"], "answer": "colorized", "session": session}
+            first = client.post("/api/turing/vote", json=vote)
+            assert first.json() == {"recorded": True}
+            if not seen:
+                early = client.get(f"/api/turing/score?session={session}")
+                assert early.status_code == 409 and "answer for all 3 photos" in early.text
+            for _ in range(2):  # replays of the same vote
+                again = client.post("/api/turing/vote", json=vote)
+                assert again.status_code == 409 and "already answered" in again.text
+            seen.append(item["scene"])
+            right += truth_of(app, item["item"]) == "colorized"
+        assert client.get("/api/turing/results").json()["votes"] == 3
+        score = client.get(f"/api/turing/score?session={session}").json()
+        assert score == {"votes": 3, "correct": right}
+    taught = create_app([model_dir], study=study, votes=tmp_path / "taught.sqlite",
+                        study_feedback=True)
+    with TestClient(taught) as client:
+        joined = client.post("/api/turing/session").json()
+        assert joined["feedback"] is True
+        item = client.get("/api/turing/next").json()
+        reply = client.post("/api/turing/vote", json={
+            "item": item["item"], "answer": "real", "session": joined["session"]}).json()
+        truth = truth_of(taught, item["item"])
+        assert reply["truth"] == truth and reply["correct"] == (truth == "real")
+
+
+def truth_of(app, item_id: str) -> str:
+    """What a served study item really is (item ids are made when the server starts)."""
+    return "real" if app.state.study.items[item_id].is_real else "colorized"
 
 
 def test_turing_api_errors(study_client):
@@ -281,8 +338,9 @@ def test_json_bodies_are_bounded_in_size_and_time(study, model_dir, tmp_path):
         import httpx
 
         item = httpx.get(f"{url}/api/turing/next").json()
+        session = httpx.post(f"{url}/api/turing/session").json()["session"]
         vote = httpx.post(f"{url}/api/turing/vote", json={
-            "item": item["item"], "answer": "real", "session": "abc"})
+            "item": item["item"], "answer": "real", "session": session})
         assert vote.status_code == 200, vote.text
     slow = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite",
                       body_timeout=0.5)

@@ -43,6 +43,11 @@ def add_parser(sub) -> None:
                         "'tinct turing prepare'")
     p.add_argument("--votes", metavar="FILE",
                    help="SQLite file for Turing votes (default: STUDY_DIR/votes.sqlite)")
+    p.add_argument("--study-feedback", action="store_true",
+                   help="tell participants after each answer whether they were right (for "
+                        "teaching; leave off for a real study, where it trains participants "
+                        "as they go). Each participant sees their own score at the end either "
+                        "way")
     p.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"),
                    default="info", help="server log level (default: info)")
     p.set_defaults(func=run)
@@ -64,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         from ..web.server import serve
     except ModuleNotFoundError as exc:
         raise CLIError(f"the web server needs {exc.name}: pip install 'tinct[web]'") from None
-    if args.votes and not args.study:
-        raise CLIError("--votes needs --study")
+    if (args.votes or args.study_feedback) and not args.study:
+        raise CLIError("--votes and --study-feedback need --study")
     _share_cores(args.concurrency, args.device)
     app = create_app(args.model, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
                      concurrency=args.concurrency, queue=args.queue, max_size=args.max_size,
-                     study=args.study, votes=args.votes, device=args.device)
+                     study=args.study, votes=args.votes, device=args.device,
+                     study_feedback=args.study_feedback)
     pool = app.state.pool
     print(f"tinct serve: models {', '.join(pool.names)} (default {pool.default}); "
           f"{args.concurrency} worker(s), queue {args.queue}")

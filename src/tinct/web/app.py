@@ -131,7 +131,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                max_size: int = 1024, study: str | os.PathLike | None = None,
                votes: str | os.PathLike | None = None, device: str | None = None,
                preload: bool = True, body_timeout: float = BODY_TIMEOUT_S,
-               upload_deadline: float = 120.0, max_uploads: int = 32) -> FastAPI:
+               upload_deadline: float = 120.0, max_uploads: int = 32,
+               study_feedback: bool = False) -> FastAPI:
     """Builds the app.
 
     Args:
@@ -144,6 +145,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         max_size: largest working ``size`` a request may ask for.
         study: a folder from ``tinct turing prepare``: enables the Turing pages.
         votes: the SQLite file for Turing votes (default ``STUDY/votes.sqlite``).
+        study_feedback: tell participants after each answer whether they were right (a
+            teaching setting; off for a real study).
         device: torch device for the models (default: the best available).
         preload: load every model now (errors surface at start-up, not on a request).
         body_timeout: longest wait, in seconds, for the next chunk of any request body (408
@@ -239,5 +242,5 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers=headers)
 
     if the_study is not None and store is not None:
-        app.include_router(turing_router(the_study, store, _page))
+        app.include_router(turing_router(the_study, store, _page, feedback=study_feedback))
     return app

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from ..turing import Study
 from .errors import ApiError, error_responses
-from .votes import Tally, VoteStore
+from .votes import DuplicateVote, Tally, UnknownSession, VoteStore
 
 SCENE_LIST = re.compile(r"^[A-Za-z0-9_,-]*$")
 
@@ -22,13 +22,25 @@ class Vote(BaseModel):
     item: str = Field(min_length=1, max_length=64, description="the id from /api/turing/next")
     answer: Literal["real", "colorized"]
     session: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                         description="a random id the browser keeps for this visitor")
+                         description="the participant id from POST /api/turing/session")
     response_ms: int | None = Field(default=None, ge=0, le=3_600_000)
 
 
-def turing_router(study: Study, store: VoteStore, page) -> APIRouter:
-    """Routes for ``study``; votes go to ``store``; ``page(name)`` serves a static page."""
+def turing_router(study: Study, store: VoteStore, page, feedback: bool = False) -> APIRouter:
+    """Routes for ``study``; votes go to ``store``; ``page(name)`` serves a static page.
+
+    ``feedback``: tell each participant after every answer what the image really was (a
+    teaching setting; off for a real study, where it would train the participants as they go
+    and let anyone scrape the truth item by item). Either way a participant who has answered
+    for every scene can ask for their own score.
+    """
     router = APIRouter()
+
+    @router.post("/api/turing/session", tags=["turing"], summary="Join the study")
+    def new_session() -> dict:
+        """A new participant id (votes must carry one) and whether answers get feedback."""
+        return {"session": store.new_session(study.study_id), "feedback": feedback,
+                "scenes": len(study.scenes)}
 
     @router.get("/turing", include_in_schema=False)
     def turing_page() -> FileResponse:
@@ -65,18 +77,39 @@ def turing_router(study: Study, store: VoteStore, page) -> APIRouter:
                             headers={"Cache-Control": "private, max-age=3600"})
 
     @router.post("/api/turing/vote", tags=["turing"], summary="Record a vote",
-                 responses=error_responses(404, 422))
+                 responses=error_responses(403, 404, 409, 422))
     def vote(body: Vote) -> dict:
-        """Records a vote; the answer tells what the image really was."""
+        """Records a vote (one per participant and scene); with feedback on, the answer also
+        tells what the image really was."""
         item = study.items.get(body.item)
         if item is None:
             raise ApiError(404, "unknown study image (the server may have restarted; reload)")
-        store.record(study=study.study_id, session=body.session, scene=item.scene,
-                     model=item.model, answered_real=body.answer == "real",
-                     response_ms=body.response_ms)
-        truth = "real" if item.is_real else "colorized"
-        return {"recorded": True, "truth": truth, "model": item.model,
-                "correct": body.answer == truth}
+        try:
+            store.record(study=study.study_id, session=body.session, scene=item.scene,
+                         model=item.model, answered_real=body.answer == "real",
+                         response_ms=body.response_ms)
+        except UnknownSession:
+            raise ApiError(403, "unknown participant: reload the page to join the study"
+                           ) from None
+        except DuplicateVote:
+            raise ApiError(409, "you have already answered for this photo") from None
+        reply: dict = {"recorded": True}
+        if feedback:
+            truth = "real" if item.is_real else "colorized"
+            reply.update(truth=truth, model=item.model, correct=body.answer == truth)
+        return reply
+
+    @router.get("/api/turing/score", tags=["turing"], summary="A participant's own score",
+                responses=error_responses(409, 422))
+    def score(session: str = Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+              ) -> dict:
+        """How many of their answers were right, once the participant has answered for
+        every scene (before that, 409: the score would tell which answers were right)."""
+        votes, correct = store.score(study.study_id, session)
+        if votes < len(study.scenes):
+            raise ApiError(409, f"answer for all {len(study.scenes)} photos first "
+                                f"({votes} so far)")
+        return {"votes": votes, "correct": correct}
 
     @router.get("/api/turing/results", tags=["turing"], summary="Fooling rates")
     def results() -> dict:

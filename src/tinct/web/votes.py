@@ -8,6 +8,7 @@ autocommitted ``INSERT``, so threads, worker processes and separate servers can 
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import time
 from contextlib import closing
@@ -28,7 +29,23 @@ CREATE TABLE IF NOT EXISTS votes (
     response_ms INTEGER               -- time from showing the image to the answer
 );
 CREATE INDEX IF NOT EXISTS votes_by_study ON votes (study, model);
+CREATE TABLE IF NOT EXISTS sessions (
+    session TEXT PRIMARY KEY,         -- issued by the server (POST /api/turing/session)
+    study TEXT NOT NULL,
+    created REAL NOT NULL
+);
 """
+# one vote per participant and scene: a replayed or repeated vote is refused, not counted
+UNIQUE_VOTE = ("CREATE UNIQUE INDEX IF NOT EXISTS one_vote_per_scene "
+               "ON votes (study, session, scene)")
+
+
+class DuplicateVote(ValueError):
+    """This participant has already answered for this scene."""
+
+
+class UnknownSession(ValueError):
+    """The participant id was not issued by this study's server."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,12 @@ class VoteStore:
         with closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            try:
+                conn.execute(UNIQUE_VOTE)
+            except sqlite3.IntegrityError:  # a file from before the rule, with repeats in it
+                raise OSError(f"{self.path}: holds repeated votes of one participant on one "
+                              "scene (recorded before tinct refused them); start a new "
+                              "votes file") from None
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -64,15 +87,41 @@ class VoteStore:
         conn.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, and fast
         return conn
 
+    def new_session(self, study: str) -> str:
+        """Issues a participant id for ``study`` (random, 128 bits) and stores it."""
+        session = secrets.token_urlsafe(16)
+        with closing(self._connect()) as conn:
+            conn.execute("INSERT INTO sessions (session, study, created) VALUES (?, ?, ?)",
+                         (session, study, time.time()))
+        return session
+
     def record(self, *, study: str, session: str, scene: str, model: str | None,
                answered_real: bool, response_ms: int | None = None) -> int:
-        """Stores one vote (autocommitted); returns its row id."""
+        """Stores one vote (autocommitted); returns its row id. Raises
+        :class:`UnknownSession` for an id this store did not issue for ``study`` and
+        :class:`DuplicateVote` for a second vote of one participant on one scene."""
         with closing(self._connect()) as conn:
-            cur = conn.execute(
-                "INSERT INTO votes (created, study, session, scene, model, answered_real, "
-                "response_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), study, session, scene, model, int(answered_real), response_ms))
+            known = conn.execute("SELECT 1 FROM sessions WHERE session = ? AND study = ?",
+                                 (session, study)).fetchone()
+            if known is None:
+                raise UnknownSession(session)
+            try:
+                cur = conn.execute(
+                    "INSERT INTO votes (created, study, session, scene, model, answered_real, "
+                    "response_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (time.time(), study, session, scene, model, int(answered_real),
+                     response_ms))
+            except sqlite3.IntegrityError:
+                raise DuplicateVote(scene) from None
             return int(cur.lastrowid)
+
+    def score(self, study: str, session: str) -> tuple[int, int]:
+        """(votes, correct answers) of one participant."""
+        with closing(self._connect()) as conn:
+            n, k = conn.execute(
+                "SELECT COUNT(*), SUM(answered_real = (model IS NULL)) FROM votes "
+                "WHERE study = ? AND session = ?", (study, session)).fetchone()
+        return int(n), int(k or 0)
 
     def tallies(self, study: str) -> dict[str | None, Tally]:
         """Model (``None`` = real photos) -> :class:`Tally` of the votes of ``study``."""

@@ -1,6 +1,7 @@
 // Helpers shared by the pages: JSON fetching with readable errors, the Turing nav link.
 
-/** fetch(url) -> parsed JSON; throws Error with the server's {"error"} message or a clear one. */
+/** fetch(url) -> parsed JSON; throws Error with the server's {"error"} message or a clear one
+ * (and the HTTP status in error.status). */
 export async function getJSON(url, options = {}) {
   let response;
   try {
@@ -15,7 +16,10 @@ export async function getJSON(url, options = {}) {
     /* not JSON */
   }
   if (!response.ok) {
-    throw new Error(body && body.error ? body.error : `The server answered ${response.status}.`);
+    const error = new Error(body && body.error ? body.error
+                                                : `The server answered ${response.status}.`);
+    error.status = response.status;
+    throw error;
   }
   return body;
 }

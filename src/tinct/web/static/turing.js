@@ -5,14 +5,24 @@ const el = (id) => document.getElementById(id);
 const SESSION_KEY = "tinct-turing-session";
 const SEEN_KEY = "tinct-turing-seen";
 
-function sessionId() {
-  let id = localStorage.getItem(SESSION_KEY);
+// the participant id is issued by the server (one vote per participant and photo)
+async function sessionId(renew = false) {
+  let id = renew ? null : localStorage.getItem(SESSION_KEY);
   if (!id) {
-    const bytes = crypto.getRandomValues(new Uint8Array(12));
-    id = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const joined = await getJSON("/api/turing/session", { method: "POST" });
+    id = joined.session;
     localStorage.setItem(SESSION_KEY, id);
   }
   return id;
+}
+
+async function showScore() {
+  try {
+    const score = await getJSON(`/api/turing/score?session=${await sessionId()}`);
+    el("score").textContent = `You answered ${score.correct} of ${score.votes} right.`;
+  } catch (error) {
+    el("score").textContent = "";
+  }
 }
 
 const seen = new Set(JSON.parse(localStorage.getItem(SEEN_KEY) || "[]"));
@@ -28,6 +38,7 @@ async function next() {
     if (item.done) {
       el("game").hidden = true;
       el("done").hidden = false;
+      showScore();
       return;
     }
     current = item;
@@ -54,22 +65,34 @@ async function vote(answer) {
   if (!current || el("vote-real").disabled) return;
   setButtons(false);
   try {
-    const reply = await getJSON("/api/turing/vote", {
+    const send = async (session) => getJSON("/api/turing/vote", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
-        item: current.item, answer, session: sessionId(),
+        item: current.item, answer, session,
         response_ms: Math.round(performance.now() - shownAt),
       }),
     });
+    let reply;
+    try {
+      reply = await send(await sessionId());
+    } catch (error) {
+      if (error.status !== 403) throw error;
+      reply = await send(await sessionId(true)); // a new study or server: join again
+    }
     answered += 1;
     seen.add(current.scene);
     localStorage.setItem(SEEN_KEY, JSON.stringify([...seen]));
     const verdict = el("verdict");
-    verdict.className = `verdict ${reply.correct ? "right" : "wrong"}`;
-    verdict.textContent = reply.truth === "real"
-      ? `${reply.correct ? "Right" : "Not quite"}: this was a real colour photo.`
-      : `${reply.correct ? "Right" : "Fooled you"}: this was colorized by ${reply.model}.`;
+    if (reply.truth === undefined) { // a real study: no feedback until the end
+      verdict.className = "verdict";
+      verdict.textContent = "Answer recorded.";
+    } else {
+      verdict.className = `verdict ${reply.correct ? "right" : "wrong"}`;
+      verdict.textContent = reply.truth === "real"
+        ? `${reply.correct ? "Right" : "Not quite"}: this was a real colour photo.`
+        : `${reply.correct ? "Right" : "Fooled you"}: this was colorized by ${reply.model}.`;
+    }
     setTimeout(next, 1400);
   } catch (error) {
     showBanner(error.message);
