@@ -445,3 +445,56 @@ def test_study_and_report_files_are_readable_by_others(tmp_path):
         assert path.stat().st_mode & 0o777 == 0o640 and path.read_text() == "{ }"
     finally:
         os.umask(old)
+
+
+def test_fifo_and_multi_page_files_are_named_for_what_they_are(tmp_path, tiny_model_dir,
+                                                               photo_of, capsys):
+    """Issue 17, items 11 and 12: a FIFO named like a photo is 'a named pipe' (it was 'file is
+    empty', and opening it could hang); a 3-page TIFF says in one line that only its first
+    page is colorized."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.png")
+    pages = [Image.fromarray(photo_of(name, (40, 30))).convert("L")
+             for name in ("chelsea", "astronaut", "coffee")]
+    pages[0].save(folder / "scan.tif", save_all=True, append_images=pages[1:])
+    status, _, err = colorize(capsys, str(folder), "-o", str(tmp_path / "out"),
+                              "--model", str(tiny_model_dir))
+    assert status == 1 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert f"{folder / 'pipe.png'}: is a named pipe (FIFO), not an image file" in lines
+    assert (f"{folder / 'scan.tif'}: has 3 pages or frames; only the first is colorized "
+            "(save the others as files of their own to colorize them)") in lines
+    assert (tmp_path / "out" / "scan.tif").is_file()
+
+
+def test_batch_memory_is_bounded_by_pixels_not_by_file_count(tmp_path, tiny_model_dir):
+    """Issue 17, item 7: a batch of large scans is colorized a few megapixels at a time: the
+    peak memory of colorizing five 24-megapixel scans with --batch-size 8 stays close to that
+    of one (it grew with every file of the batch)."""
+    import resource  # noqa: F401 - the child reports its own peak
+
+    gray = (np.indices((4000, 6000)).sum(axis=0) % 251).astype(np.uint8)
+    one, five = tmp_path / "one", tmp_path / "five"
+    one.mkdir()
+    five.mkdir()
+    Image.fromarray(gray).save(one / "s0.png", compress_level=1)
+    for i in range(5):
+        (five / f"s{i}.png").write_bytes((one / "s0.png").read_bytes())
+    probe = ("import resource, sys; from tinct.cli import main; "
+             "status = main(sys.argv[1:]); "
+             "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+             "sys.exit(status)")
+
+    def peak(folder: Path) -> int:
+        proc = subprocess.run([sys.executable, "-c", probe, "colorize", str(folder), "-o",
+                               str(tmp_path / f"out-{folder.name}"), "--model",
+                               str(tiny_model_dir), "--batch-size", "8", "--no-progress",
+                               "--max-pixels", "30000000"],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return int(proc.stdout.split("PEAK")[1].split()[0])  # KiB
+
+    single, batch = peak(one), peak(five)
+    assert batch < 1.35 * single, (single, batch)
+    assert len(list((tmp_path / "out-five").iterdir())) == 5

@@ -421,3 +421,11 @@ def test_stalled_uploads_do_not_lock_the_queue(models, gray_photo):
             answers.append(data.decode("latin-1"))
         assert all(a.startswith("HTTP/1.1 408") for a in answers), answers[0][:200]
         assert "did not arrive in time" in answers[0]
+
+
+def test_a_file_under_another_field_name_is_named_as_such(client, gray_photo):
+    """Issue 17, item 12: an image sent as 'image' instead of 'file' says which field to use
+    (it said the form field was 'longer than 1024 bytes')."""
+    reply = client.post("/api/colorize",
+                        files={"image": ("p.png", encode(gray_photo), "image/png")})
+    assert "send the image in the 'file' field (got a file in 'image')" in error_of(reply, 422)

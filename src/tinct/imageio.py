@@ -21,6 +21,7 @@ import errno
 import io
 import os
 import re
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterable
@@ -120,6 +121,7 @@ class LoadedImage:
             streams, ``'<array>'`` for numpy input, ``'<image>'`` for an unnamed PIL image.
         was_color: True when the input had real colour (its channels differ noticeably).
         icc_profile: the embedded ICC profile when it describes RGB data, else ``None``.
+        frames: how many pages or frames the file holds; only the first is read.
     """
 
     pixels: np.ndarray
@@ -127,6 +129,7 @@ class LoadedImage:
     source: str
     was_color: bool
     icc_profile: bytes | None = None
+    frames: int = 1  # pages of a TIFF / frames of a GIF or WebP; only the first is decoded
 
     def to_float(self) -> np.ndarray:
         """The pixels as ``(H, W, 3)`` float32 in [0, 1]."""
@@ -250,6 +253,11 @@ def _read_path(path: Path, name: str, limit: int) -> LoadedImage:
         raise _read_error(name, f"cannot access file ({e.strerror or e})") from None
     if path.is_dir():
         raise _read_error(name, "is a folder, not an image file")
+    kind = path.stat().st_mode
+    if not stat.S_ISREG(kind):  # opening a FIFO would wait forever for a writer
+        what = ("a named pipe (FIFO)" if stat.S_ISFIFO(kind) else
+                "a socket" if stat.S_ISSOCK(kind) else "a device")
+        raise _read_error(name, f"is {what}, not an image file")
     if size == 0:
         raise _read_error(name, "file is empty (0 bytes)")
     try:
@@ -307,7 +315,8 @@ def _from_pil(im: Image.Image, name: str, limit: int, *, owned: bool) -> LoadedI
     icc = im.info.get("icc_profile")
     # A gray or CMYK profile does not describe the RGB pixels we return: drop it.
     icc = bytes(icc) if isinstance(icc, bytes) and icc[16:20] == b"RGB " else None
-    return LoadedImage(pixels, alpha, name, _has_color(pixels), icc)
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    return LoadedImage(pixels, alpha, name, _has_color(pixels), icc, frames)
 
 
 def _exif_transposed(im: Image.Image, *, in_place: bool) -> Image.Image:

@@ -205,6 +205,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+PIXELS_IN_FLIGHT = 32_000_000  # decoded photos held at once (about 0.4 GB as uint8 RGB)
+
+
 class Runner:
     """Reads, colorizes and writes the jobs of a plan in batches, reporting as it goes."""
 
@@ -221,31 +224,58 @@ class Runner:
         self.progress = progress  # a tqdm bar
         self.done = 0
         self.failed = 0
+        self.pixels_in_flight = PIXELS_IN_FLIGHT
 
     def fail(self, message: str) -> None:
         self.failed += 1
         self.report(message)
 
     def run(self, jobs: Sequence[Job]) -> None:
-        for start in range(0, len(jobs), self.batch_size):
-            batch = jobs[start:start + self.batch_size]
-            loaded = self._read(batch)
-            for job, image, rgb in self._colorize(loaded):
-                self._write(job, image, rgb)
-            self.progress.update(len(batch))
+        """Reads photos until ``batch_size`` of them or :data:`PIXELS_IN_FLIGHT` pixels are
+        in memory, colorizes and writes that group, and goes on: memory is bounded by pixels,
+        not by how many files a batch names (eight 100-megapixel scans are done one by
+        one)."""
+        group: list[tuple[Job, LoadedImage]] = []
+        pixels = 0
+        for job in jobs:
+            item = self._read_one(job)
+            if item is not None:
+                size = item[1].pixels.shape[0] * item[1].pixels.shape[1]
+                if group and pixels + size > self.pixels_in_flight:
+                    self._finish(group)
+                    group, pixels = [], 0
+                group.append(item)
+                pixels += size
+            else:
+                self.progress.update(1)
+            if len(group) >= self.batch_size:
+                self._finish(group)
+                group, pixels = [], 0
+        if group:
+            self._finish(group)
 
-    def _read(self, batch: Sequence[Job]) -> list[tuple[Job, LoadedImage]]:
+    def _finish(self, group: list[tuple[Job, LoadedImage]]) -> None:
+        for job, image, rgb in self._colorize(group):
+            self._write(job, image, rgb)
+        self.progress.update(len(group))
+        group.clear()
+
+    def _read_one(self, job: Job) -> tuple[Job, LoadedImage] | None:
         from ..imageio import ImageReadError, read_image
 
-        loaded = []
-        for job in batch:
-            try:
-                loaded.append((job, read_image(job.source, max_pixels=self.max_pixels)))
-            except ImageReadError as exc:
-                self.fail(str(exc))
-            except MemoryError:
-                self.fail(f"{job.source}: not enough memory to decode this image")
-        return loaded
+        try:
+            image = read_image(job.source, max_pixels=self.max_pixels)
+        except ImageReadError as exc:
+            self.fail(str(exc))
+            return None
+        except MemoryError:
+            self.fail(f"{job.source}: not enough memory to decode this image")
+            return None
+        if image.frames > 1:
+            self.report(f"{job.source}: has {image.frames} pages or frames; only the first "
+                        "is colorized (save the others as files of their own to colorize "
+                        "them)")
+        return job, image
 
     def _colorize(self, loaded: list[tuple[Job, LoadedImage]]
                   ) -> Iterator[tuple[Job, LoadedImage, np.ndarray]]:

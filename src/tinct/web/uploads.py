@@ -102,6 +102,10 @@ class _FormCollector:
         part = self._part
         part.data.extend(data[start:end])
         is_file = part.name == self.file_field
+        if not is_file and part.filename is not None:  # a file sent under another name
+            self._fail(422, f"send the image in the {self.file_field!r} field (got a file in "
+                            f"{part.name!r})")
+            return
         limit = self.max_file_bytes if is_file else MAX_FIELD_BYTES
         if len(part.data) > limit:
             if is_file:
