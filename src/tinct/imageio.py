@@ -272,8 +272,10 @@ def _decode_stream(fp: BinaryIO, name: str, limit: int) -> LoadedImage:
     _allow_in_pillow(limit)
     try:
         with warnings.catch_warnings():
-            # Our own limit replaces Pillow's DecompressionBombWarning (checked just below).
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Our own limit replaces Pillow's DecompressionBombWarning (checked just below);
+            # its notes on damaged metadata (corrupt EXIF, oversized tags) are not errors:
+            # a file that cannot be decoded is refused in one line below instead.
+            warnings.simplefilter("ignore")
             im = Image.open(fp, formats=READ_FORMATS)
     except Image.DecompressionBombError as e:
         raise _bomb_error(name, e, limit) from None

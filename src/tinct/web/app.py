@@ -21,6 +21,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..pipeline import Colorizer
@@ -222,6 +223,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
             if exc.status == 503:
                 await discard_body(request, max_bytes + MULTIPART_OVERHEAD)
             raise
+        except ClientDisconnect:  # the client left mid-upload: nobody to answer, nothing kept
+            return Response(status_code=400)
         params = ColorizeParams(upload.fields, pool, max_size)
         sniff(upload.data, max_pixels)
         with work.admit() as ticket:
