@@ -243,7 +243,9 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
             pin_memory=device.type == "cuda", worker_init_fn=_ignore_stop_signals,
             generator=torch.Generator().manual_seed(cfg.run.seed + epoch))  # global RNG untouched
         t0 = time.monotonic()
-        for batch in loader:
+        with _stop_signals_blocked():  # workers start with them blocked (see the helper)
+            batches = iter(loader)
+        for batch in batches:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
             L = batch["L"].to(device, non_blocking=True)
@@ -424,12 +426,33 @@ def _save_model(model, cfg: TrainConfig, folder: Path, summary: dict) -> None:
                                metrics={"validation": summary.get("validation", {})})
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked():
+    """Blocks SIGINT/SIGTERM in this thread while DataLoader workers are forked: a worker
+    inherits the blocked mask, so a signal to the process group that arrives before the
+    worker has set them to ignored (``_ignore_stop_signals``) waits there and is then
+    dropped, instead of killing the worker. Here, a blocked signal is delivered on exit."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _ignore_stop_signals(worker_id: int) -> None:
     """DataLoader workers leave SIGINT/SIGTERM to the main process, which checkpoints and
     shuts them down; a signal sent to the whole process group (Ctrl-C, ``kill -- -PGID``, a
     cluster scheduler's preemption) then stops the run cleanly instead of killing a worker."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 class _StopFlag:
