@@ -417,17 +417,20 @@ def test_stale_temp_files_of_a_killed_run_are_cleaned(good_tree, tmp_path, tiny_
     (out / "sub").mkdir(parents=True)
     stale = [out / ".a.png.x7k2m9qz.tmp", out / "sub" / ".b.jpg.abcd1234.tmp",
              out / ".film.mp4.tinct-q1w2e3r4.mp4"]
+    frames = out / ".frames.tinct-a1b2c3d4"  # a film's frame folder being written
+    frames.mkdir()
+    (frames / "frame_001.png").write_bytes(b"x")
     fresh = out / ".c.png.zzzz9999.tmp"
     mine = [out / ".a.png.notours.tmp", out / "notes.tmp", out / ".hidden"]
     for path in (*stale, fresh, *mine):
         path.write_bytes(b"x")
     old = time.time() - 3600
-    for path in (*stale, *mine):
+    for path in (*stale, *mine, frames):
         os.utime(path, (old, old))
     status, _, _ = colorize(capsys, str(good_tree), "-o", str(out),
                             "--model", str(tiny_model_dir))
     assert status == 0
-    assert not any(p.exists() for p in stale)
+    assert not any(p.exists() for p in stale) and not frames.exists()
     assert fresh.exists() and all(p.exists() for p in mine)
 
 

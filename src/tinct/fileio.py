@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from contextlib import suppress
@@ -67,14 +68,20 @@ def remove_stale_temp_files(folder: str | os.PathLike, recursive: bool = True,
     removed = []
     now = time.time()
     walker = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
-    for where, _, names in walker:
-        for name in names:
+    for where, dirnames, names in walker:
+        for name in [*names, *dirnames]:
             if not TEMP_NAME.match(name):
                 continue
             path = Path(where, name)
             with suppress(OSError):
                 st = path.lstat()
-                if now - st.st_mtime >= older_than_s and not path.is_symlink():
+                if now - st.st_mtime < older_than_s or path.is_symlink():
+                    continue
+                if path.is_dir():  # a film's frame folder being written
+                    shutil.rmtree(path)
+                    if name in dirnames:
+                        dirnames.remove(name)
+                else:
                     path.unlink()
-                    removed.append(path)
+                removed.append(path)
     return removed

@@ -30,7 +30,7 @@ def seeds() -> list[bytes]:
     for fmt, image, options in [
         ("JPEG", photo, {"quality": 80}), ("JPEG", photo.convert("L"), {"progressive": True}),
         ("PNG", photo, {}), ("PNG", photo.convert("RGBA"), {}), ("PNG", photo.convert("P"), {}),
-        ("PNG", Image.fromarray((np.asarray(photo.convert("L")).astype(np.uint16) * 257)), {}),
+        ("PNG", Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257), {}),
         ("TIFF", photo, {"compression": "tiff_deflate"}), ("TIFF", photo, {}),
         ("WEBP", photo, {"quality": 70}), ("BMP", photo, {}), ("GIF", photo.convert("P"), {}),
     ]:

@@ -161,6 +161,7 @@ def require_video_libraries(methods: tuple[str, ...]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..fileio import remove_stale_temp_files
     from ..video.colorize import colorize_video
     from ..video.sinks import EncodeSettings
 
@@ -168,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     if args.crf < 0:
         raise CLIError(f"--crf must be at least 0, got {args.crf}")
     check_output(args.output, args.overwrite)
+    # temp files (or frame folders' temp files) a killed run left beside the output
+    remove_stale_temp_files(Path(args.output).parent, recursive=False)
     colorizer = load_colorizer(args)
     with media_errors(args.input):
         result = colorize_video(
