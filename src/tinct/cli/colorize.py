@@ -190,10 +190,6 @@ def _check_options(args) -> None:
 
     if not 1 <= args.quality <= 100:
         raise CLIError(f"--quality must be in 1..100, got {args.quality}")
-    if args.size is not None and args.size < 8:
-        raise CLIError(f"--size must be at least 8 pixels, got {args.size}")
-    if args.batch_size < 1:
-        raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.max_pixels is not None and args.max_pixels < 1:
         raise CLIError(f"--max-pixels must be positive, got {args.max_pixels}")
     out = Path(args.output)

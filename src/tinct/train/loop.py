@@ -93,14 +93,16 @@ def scan_cache_path(cfg: TrainConfig, run_dir: Path) -> Path:
     return Path(run_dir) / "data_scan.json"
 
 
-def build_training_cache(cfg: TrainConfig, progress: bool = True, log=print) -> Path:
-    """Builds (or finds up to date) the decoded pool of ``cfg.data.cache``; returns it."""
+def build_training_cache(cfg: TrainConfig, progress: bool = True, log=print,
+                         split: tuple | None = None) -> Path:
+    """Builds (or finds up to date) the decoded pool of ``cfg.data.cache``; returns it.
+    ``split``: the result of :func:`split_data` when the caller has it (no second scan)."""
     if not cfg.data.cache:
         raise ValueError("data.cache is not set: give the cache folder, e.g. "
                          "--data.cache=~/tinct-cache/pool-160")
     cache_dir = Path(cfg.data.cache).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    train_files, _, _, root = split_data(cfg, cache_dir / training_cache.SCAN_FILE, log)
+    train_files, _, _, root = split or split_data(cfg, cache_dir / training_cache.SCAN_FILE, log)
     training_cache.build_cache(cache_dir, train_files, root, cfg.data.cache_side,
                                cfg.data.folders, workers=max(2, cfg.data.workers),
                                progress=progress)
@@ -129,9 +131,11 @@ def prepare_data(cfg: TrainConfig, run_dir: Path, log) -> tuple[ColorizationData
     set reads the decoded pool when ``data.cache`` is set)."""
     pixels = None
     if cfg.data.cache:
-        cache_dir = build_training_cache(cfg, progress=False, log=log)
-    train_files, val_files, report, root = split_data(cfg, scan_cache_path(cfg, run_dir), log)
+        Path(cfg.data.cache).expanduser().mkdir(parents=True, exist_ok=True)
+    split = split_data(cfg, scan_cache_path(cfg, run_dir), log)
+    train_files, val_files, report, root = split
     if cfg.data.cache:
+        cache_dir = build_training_cache(cfg, progress=False, log=log, split=split)
         pixels = training_cache.open_cache(cache_dir, train_files, root)
     if not val_files:
         val_files = train_files[-1:]
