@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -517,11 +518,25 @@ def test_damaged_resume_state_is_a_one_line_error(photo_root, tmp_path, capsys, 
         del state["model"]
         torch.save(state, path)
     else:
-        path.write_bytes(os.urandom(4096))
+        path.write_bytes(random.Random(17).randbytes(4096))
     status = main(["train", "--resume", str(run), "--no-progress", "--run.steps=4"])
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1 and str(path) in err
     assert ("missing model" in err) if damage == "no-model" else ("state" in err)
+
+
+@pytest.mark.parametrize("header", [b"", b"\x80\x02", b"PK\x03\x04"])
+def test_any_garbage_state_is_a_state_error(tmp_path, header):
+    """Issue 17, item 8: whatever bytes a state.pt holds (random, pickle-looking, zip-looking),
+    loading it raises StateError naming the file, never another exception type."""
+    from tinct.train.state import StateError, load_state
+
+    path = tmp_path / "state.pt"
+    rng = random.Random(len(header))
+    for _ in range(150):
+        path.write_bytes(header + rng.randbytes(rng.randrange(1, 600)))
+        with pytest.raises(StateError, match="state.pt"):
+            load_state(tmp_path)
 
 
 def test_stale_checkpoint_temp_files_are_cleaned_on_the_next_run(photo_root, tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +102,9 @@ def load_state(run_dir: Path) -> dict[str, Any]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise StateError(f"{path}: not a tinct resume state, refused to load it "
                          f"({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to read a user's file is "damaged"
+        # torch's weights-only unpickler meets garbage with whatever Python raises on the way
+        # (IndexError, KeyError, struct.error, ...), so every exception here means "damaged".
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StateError(f"{path}: damaged resume state ({first[:160]})") from None
     if not isinstance(state, dict):
