@@ -24,8 +24,8 @@ from PIL import Image
 
 from benchlib import write_report
 from tinct import Colorizer, create_model
-from tinct.checkpoint import save_pretrained
-from tinct.evaluate import evaluate
+from tinct.evaluation.evaluate import evaluate
+from tinct.inference.checkpoint import save_pretrained
 from tinct.runtime import cpu_description
 
 MODEL_ARGS = {"encoder": "efficientnet_lite0", "decoder_channels": (64, 32, 16, 16)}

@@ -41,8 +41,13 @@ from PIL import Image
 
 from benchlib import write_report
 from tinct import Colorizer, create_model
-from tinct.checkpoint import ModelLoadError, load_pretrained, resolve_model, save_pretrained
 from tinct.imageio import read_image, write_image
+from tinct.inference.checkpoint import (
+    ModelLoadError,
+    load_pretrained,
+    resolve_model,
+    save_pretrained,
+)
 from tinct.runtime import cpu_description
 
 RESULTS = Path(__file__).parent / "results" / "infer_speed.json"
@@ -138,7 +143,7 @@ def network_times(model_ref: str, runs: int, compile_: bool, scratch: Path) -> d
         out["torch_compile_first_call"] = time.perf_counter() - start
         out["torch_compile"] = best_time(lambda: run(compiled, x), runs)
     try:
-        from tinct.export import export_onnx, load_onnx
+        from tinct.inference.export import export_onnx, load_onnx
 
         onnx_path = export_onnx(model_ref, scratch / "model.onnx")
         onnx_net, _ = load_onnx(onnx_path)
@@ -153,7 +158,7 @@ def network_times(model_ref: str, runs: int, compile_: bool, scratch: Path) -> d
 
 def end_to_end_child(model_ref: str, image: str, runs: int, out_dir: str) -> dict:
     """Runs in a fresh process: stage times of a 12 MP JPEG, and the process's peak RSS."""
-    from tinct import pipeline
+    from tinct.inference import pipeline
 
     colorizer = Colorizer.from_pretrained(model_ref, device="cpu")
     colorizer.colorize(Image.new("L", (400, 300), 128))  # warm-up
@@ -229,7 +234,8 @@ def runtime_agreement(model_ref: str, scratch: Path) -> dict:
     """Per runtime: chroma difference to fp32 (ab units) and PSNR (dB) to the true colours."""
     from skimage import data
 
-    from tinct import color, metrics
+    from tinct import color
+    from tinct.evaluation import metrics
 
     photos = [torch.from_numpy(getattr(data, n)()[..., :3]).permute(2, 0, 1).float() / 255
               for n in AGREEMENT_PHOTOS]
@@ -238,7 +244,7 @@ def runtime_agreement(model_ref: str, scratch: Path) -> dict:
                 "pytorch_bf16_autocast": Colorizer.from_pretrained(model_ref, device="cpu",
                                                                    precision="bf16")}
     try:
-        from tinct.export import export_onnx
+        from tinct.inference.export import export_onnx
 
         runtimes["onnxruntime"] = Colorizer.from_pretrained(
             export_onnx(model_ref, scratch / "agreement.onnx"))

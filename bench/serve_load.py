@@ -34,7 +34,7 @@ from skimage import data
 
 from benchlib import write_report
 from tinct import create_model
-from tinct.checkpoint import save_pretrained
+from tinct.inference.checkpoint import save_pretrained
 from tinct.web.server import free_port
 
 HOST = "127.0.0.1"  # loopback only, by design

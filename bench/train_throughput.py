@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from benchlib import write_report
-from tinct.registry import create_model, list_models
+from tinct.models.registry import create_model, list_models
 from tinct.runtime import cpu_has_fast_bf16, resolve_device
 from tinct.train.config import load_config
 from tinct.train.objectives import build_objective

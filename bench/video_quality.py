@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from benchlib import write_report
 from tinct import Colorizer, color, create_model
-from tinct.checkpoint import save_pretrained
+from tinct.inference.checkpoint import save_pretrained
 from tinct.video.evaluate import evaluate_video
 from tinct.video.temporal import TemporalSettings
 from tinct.video.testclips import folder_photos, make_clip, skimage_photos

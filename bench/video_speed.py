@@ -30,7 +30,7 @@ import torch
 
 from benchlib import write_report
 from tinct import Colorizer, create_model
-from tinct.checkpoint import save_pretrained
+from tinct.inference.checkpoint import save_pretrained
 from tinct.runtime import cpu_description
 from tinct.video.colorize import FrameColorizer, colorize_video, lightness, stabilize
 from tinct.video.sinks import VideoFileSink

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from make_figures import fit, grid  # noqa: E402
 
 from tinct import Colorizer  # noqa: E402
-from tinct.data import default_data_root, portable_path  # noqa: E402
+from tinct.evaluation.metric_info import METRICS  # noqa: E402
 from tinct.imageio import read_image  # noqa: E402
-from tinct.metric_info import METRICS  # noqa: E402
+from tinct.train.data import default_data_root, portable_path  # noqa: E402
 
 CHART_METRICS = (("psnr", "PSNR (dB), higher is better"), ("dcf", "ΔCF, lower is better"),
                  ("fd_effnet_lite2", "Fréchet distance, lower is better"),

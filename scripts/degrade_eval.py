@@ -4,7 +4,7 @@
     # e.g. for s in kodak24 bsds500-test urban100 everyday; do
     #   python scripts/degrade_eval.py $TINCT_DATA/eval/$s eval-degraded/$s; done
 
-Each photo's L* gets :func:`tinct.degrade.degrade_lightness` (fade, tone curve, and by chance
+Each photo's L* gets :func:`tinct.train.degrade.degrade_lightness` (fade, tone curve, and by chance
 blur, grain, scratches, dust, JPEG damage) seeded by ``--seed`` and the file's name, so the
 copy is the same on every machine and every run; its colour (a*, b*) is kept. The result is
 written as PNG (lossless), so ``tinct eval`` on OUT_DIR gives the model the damaged lightness
@@ -26,8 +26,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from tinct import color
-from tinct.degrade import degrade_lightness
 from tinct.imageio import ImageReadError, list_images, read_image
+from tinct.train.degrade import degrade_lightness
 
 
 def file_seed(seed: int, name: str) -> list[int]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from tinct import Colorizer
-from tinct.data import default_data_root
 from tinct.imageio import read_image
+from tinct.train.data import default_data_root
 
 EVAL_PHOTOS = ("kodak24/kodim05.jpg", "kodak24/kodim14.jpg", "kodak24/kodim21.jpg",
                "kodak24/kodim24.jpg", "kodak24/kodim15.jpg")

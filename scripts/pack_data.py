@@ -24,8 +24,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tinct.data import FolderSpec, folder_specs, resolve_data_root, scan_folders, split_files
 from tinct.train.config import load_config
+from tinct.train.data import FolderSpec, folder_specs, resolve_data_root, scan_folders, split_files
 
 
 def shrink(path: str, side: int, quality: int) -> bytes:

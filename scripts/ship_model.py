@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tinct.checkpoint import WEIGHTS_DIR, flip_averaging, load_pretrained, save_pretrained
+from tinct.inference.checkpoint import WEIGHTS_DIR, flip_averaging, load_pretrained, save_pretrained
 
 
 def _folder_text(folder: dict) -> str:

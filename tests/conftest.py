@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from tinct import checkpoint, create_model
+from tinct import create_model
+from tinct.inference import checkpoint
 
 TINY_UNET_ARGS = {"encoder": "efficientnet_lite0", "decoder_channels": (32, 16, 16, 8)}
 TINY_WORKING_SIZE = 64

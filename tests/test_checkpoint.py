@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tinct import __version__, checkpoint, create_model
-from tinct.checkpoint import (
+from tinct import __version__, create_model
+from tinct.inference import checkpoint
+from tinct.inference.checkpoint import (
     CONFIG_FILE,
     FORMAT_VERSION,
     WEIGHTS_FILE,
@@ -270,7 +271,7 @@ def test_shipped_configs_record_no_paths_of_the_machine_they_were_made_on():
     """Every string in a shipped config.json is free of absolute paths (/root, /home, ...)."""
     import json
 
-    from tinct.checkpoint import WEIGHTS_DIR
+    from tinct.inference.checkpoint import WEIGHTS_DIR
 
     def strings(value):
         if isinstance(value, dict):

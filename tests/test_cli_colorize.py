@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinct import checkpoint
 from tinct.cli import main
-from tinct.registry import list_models
+from tinct.inference import checkpoint
+from tinct.models.registry import list_models
 
 GOOD = {  # relative path -> (width, height, mode) of the input
     "a.png": (40, 30, "L"),
@@ -180,7 +180,7 @@ def test_two_inputs_with_the_same_output_name(tmp_path, photo_of, tiny_model_dir
 
 def test_an_image_that_breaks_its_batch_fails_alone(mixed_tree, tmp_path, tiny_model_dir,
                                                     capsys, monkeypatch):
-    from tinct.pipeline import Colorizer
+    from tinct.inference.pipeline import Colorizer
 
     real = Colorizer.colorize_loaded
 

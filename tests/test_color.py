@@ -10,6 +10,7 @@ import torch
 from skimage import color as skcolor
 
 from tinct import color
+from tinct.models import quantization
 
 N_COLOURS = 100_000
 TOLERANCE = 1e-3  # max abs error against scikit-image, in colour-space units or [0, 1] RGB
@@ -226,7 +227,7 @@ def _reached_cells(step: int = 3) -> set[tuple[int, int]]:
 
 
 def test_gamut_bins_properties():
-    bins = color.gamut_bins()
+    bins = quantization.gamut_bins()
     assert bins.dtype == torch.float32 and bins.dim() == 2 and bins.shape[1] == 2
     assert torch.equal(bins, torch.round(bins / 10) * 10)  # centres are multiples of 10
     a, b = bins[:, 0], bins[:, 1]
@@ -241,18 +242,18 @@ def test_gamut_bins_properties():
 
 
 def test_gamut_bins_is_a_fresh_copy_and_checks_step():
-    first = color.gamut_bins()
+    first = quantization.gamut_bins()
     first[:] = 0
-    assert color.gamut_bins().abs().sum() > 0
+    assert quantization.gamut_bins().abs().sum() > 0
     with pytest.raises(ValueError, match="step"):
-        color.gamut_bins(0)
+        quantization.gamut_bins(0)
 
 
 def test_soft_encode_distribution():
-    bins = color.gamut_bins()
+    bins = quantization.gamut_bins()
     gen = torch.Generator().manual_seed(0)
     ab = 120 * torch.rand(2, 2, 5, 7, generator=gen) - 60
-    q = color.soft_encode(ab, bins)
+    q = quantization.soft_encode(ab, bins)
     assert q.shape == (2, len(bins), 5, 7)
     assert torch.allclose(q.sum(1), torch.ones(2, 5, 7), atol=1e-5)
     assert (q >= 0).all() and ((q > 0).sum(1) == 5).all()
@@ -261,10 +262,10 @@ def test_soft_encode_distribution():
 
 
 def test_soft_encode_is_exact_on_a_bin_centre():
-    bins = color.gamut_bins()
+    bins = quantization.gamut_bins()
     centre = torch.tensor([10.0, 20.0])  # an interior bin: its 4 nearest neighbours are at 10
     k = int(torch.nonzero((bins == centre).all(1)).item())
-    q = color.soft_encode(centre.view(1, 2, 1, 1), bins, sigma=5.0, neighbours=5).flatten()
+    q = quantization.soft_encode(centre.view(1, 2, 1, 1), bins, sigma=5.0, neighbours=5).flatten()
     near = torch.exp(torch.tensor(-(10.0**2) / (2 * 5.0**2)))
     total = 1 + 4 * near
     assert q[k].item() == pytest.approx(1 / total.item(), rel=1e-5)
@@ -281,28 +282,29 @@ def test_annealed_mean_mean_and_mode():
     logits = torch.tensor([0.5, 2.0, 1.0]).view(1, 3, 1, 1)
     p = torch.softmax(logits.flatten(), 0)
     mean = (p[:, None] * centres).sum(0)
-    assert torch.allclose(color.annealed_mean(logits, centres, 1.0).flatten(), mean, atol=1e-5)
-    mode = color.annealed_mean(logits, centres, 0.01).flatten()
+    decoded = quantization.annealed_mean(logits, centres, 1.0).flatten()
+    assert torch.allclose(decoded, mean, atol=1e-5)
+    mode = quantization.annealed_mean(logits, centres, 0.01).flatten()
     assert torch.allclose(mode, centres[1], atol=1e-3)
     # lower temperatures move monotonically from the mean towards the mode
-    distances = [torch.dist(color.annealed_mean(logits, centres, t).flatten(), centres[1])
+    distances = [torch.dist(quantization.annealed_mean(logits, centres, t).flatten(), centres[1])
                  for t in (1.0, 0.38, 0.1)]
     assert distances[0] > distances[1] > distances[2]
     with pytest.raises(ValueError, match="temperature"):
-        color.annealed_mean(logits, centres, 0.0)
+        quantization.annealed_mean(logits, centres, 0.0)
 
 
 def test_kmeans_palette_recovers_separated_clusters():
     gen = torch.Generator().manual_seed(0)
     truth = torch.tensor([[-50.0, -50.0], [0.0, 60.0], [70.0, 0.0]])
     samples = torch.cat([c + 3 * torch.randn(200, 2, generator=gen) for c in truth])
-    palette = color.kmeans_palette(samples, 3, seed=1)
+    palette = quantization.kmeans_palette(samples, 3, seed=1)
     assert palette.shape == (3, 2)
     # each true centre has a palette entry within 1 unit, and the matching is one-to-one
     distance = torch.cdist(truth, palette)
     assert distance.min(1).values.max() < 1.0
     assert len(set(distance.argmin(1).tolist())) == 3
     with pytest.raises(ValueError, match="at least"):
-        color.kmeans_palette(samples[:2], 3)
+        quantization.kmeans_palette(samples[:2], 3)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
-        color.kmeans_palette(torch.zeros(10, 3), 2)
+        quantization.kmeans_palette(torch.zeros(10, 3), 2)

@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from tinct import color
-from tinct.data import ColorizationDataset, FolderSpec, apply_shares, scan_folders
-from tinct.degrade import DamageRanges, degrade_lightness
 from tinct.train.cache import CacheError, build_cache, open_cache
 from tinct.train.config import load_config
+from tinct.train.data import ColorizationDataset, FolderSpec, apply_shares, scan_folders
+from tinct.train.degrade import DamageRanges, degrade_lightness
 from tinct.train.loop import build_training_cache, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,8 +146,8 @@ def test_training_from_the_cache_end_to_end(pool, tmp_path, capsys):
     summary = json.loads((result.last / "config.json").read_text())["training"]
     assert summary["run_dir"] == ".." and summary["run_name"] == "run"
     assert not str(summary["data"]["root"]).startswith("/")
-    from tinct.evaluate import describe_model
-    from tinct.pipeline import Colorizer
+    from tinct.evaluation.evaluate import describe_model
+    from tinct.inference.pipeline import Colorizer
 
     info = describe_model(Colorizer.from_pretrained(result.last), result.last)
     assert Path(info["run_dir"]).resolve() == result.run_dir.resolve()  # loss curves found

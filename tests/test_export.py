@@ -55,7 +55,7 @@ def test_onnx_runtime_matches_pytorch(exported, classifier_dir, shape):
 
 
 def test_onnx_export_carries_the_decode_boost(classifier_dir, tmp_path):
-    from tinct.tune import Choice, Decode, save_with_decode
+    from tinct.evaluation.tune import Choice, Decode, save_with_decode
 
     boosted = save_with_decode(classifier_dir, tmp_path / "boosted",
                                Choice(Decode(0.5, 0.75), 0, "test"), {})

@@ -1,11 +1,11 @@
-"""Tests for tinct.features: EfficientNet-Lite2 ImageNet features and classes for evaluation."""
+"""Tests for tinct.evaluation.features: EfficientNet-Lite2 ImageNet features and classes."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tinct import features
+from tinct.evaluation import features
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -1,4 +1,5 @@
-"""Tests for tinct.metrics: reference values from scikit-image/numpy and hand-computed cases."""
+"""Tests for tinct.evaluation.metrics: reference values from scikit-image/numpy and
+hand-computed cases."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinct import metrics
 from tinct.color import lab_to_rgb
+from tinct.evaluation import metrics
 
 skimage = pytest.importorskip("skimage")
 from skimage import data  # noqa: E402

@@ -1,4 +1,5 @@
-"""Tests for tinct.pipeline.Colorizer: sizes, modes, orientation, kept lightness, batching."""
+"""Tests for tinct.inference.pipeline.Colorizer: sizes, modes, orientation, kept lightness,
+batching."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from tinct import Colorizer, checkpoint, color, create_model
+from tinct import Colorizer, color, create_model
 from tinct.imageio import read_image
+from tinct.inference import checkpoint
 
 
 def lightness(image) -> np.ndarray:

@@ -15,7 +15,9 @@ import torch
 from PIL import Image
 from skimage import data
 
-from tinct import checkpoint, create_model, list_models
+from tinct import create_model, list_models
+from tinct.inference import checkpoint
+from tinct.models import quantization
 from tinct.models.encoders import (
     EfficientNetLite,
     ResNetEncoder,
@@ -24,7 +26,7 @@ from tinct.models.encoders import (
     load_efficientnet_lite_imagenet,
 )
 from tinct.models.gan import PatchDiscriminator
-from tinct.registry import UnknownModelError, model_signature
+from tinct.models.registry import UnknownModelError, model_signature
 
 # small arguments per architecture, to keep the tests fast; unknown names use their defaults
 SMALL_ARGS: dict[str, dict] = {
@@ -166,11 +168,11 @@ def test_classifier_boost_rebalances_towards_rare_colours():
     sat = [c.norm(dim=1).mean() for c in (plain, *boosted)]
     assert sat[0] < sat[1] < sat[2]  # each step of boost makes colours more saturated
     # boost 1 is the annealed mean of p * w, w the rebalancing weights of the prior
-    from tinct import color, losses
 
-    w = losses.rebalancing_weights(model.prior, 0.5)
+    w = quantization.rebalancing_weights(model.prior, 0.5)
     p = torch.softmax(logits, dim=1) * w[None, :, None, None]
-    expected = color.annealed_mean(p.log(), model.centres, model.temperature) / model.chroma_scale
+    expected = (quantization.annealed_mean(p.log(), model.centres, model.temperature)
+                / model.chroma_scale)
     assert torch.allclose(boosted[1], expected, atol=1e-5)
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinct import color, render
+from tinct import color
+from tinct.inference import render
 
 
 def reference_lightness(pixels: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Tests for tinct.report and the ``tinct eval`` / ``tinct compare`` verbs, end to end."""
+"""Tests for tinct.evaluation.report and the ``tinct eval`` / ``tinct compare`` verbs, end to
+end."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from test_evaluate import Identity, save_small_model, write_photos
-from tinct import features
 from tinct.cli import main
 from tinct.cli.compare import _unique_labels
-from tinct.evaluate import EvalEntry, GrayBaseline, evaluate, evaluate_many
-from tinct.report import charts, read_loss_curve, write_report
-from tinct.report.pages import render_page
+from tinct.evaluation import features
+from tinct.evaluation.evaluate import EvalEntry, GrayBaseline, evaluate, evaluate_many
+from tinct.evaluation.report import charts, read_loss_curve, write_report
+from tinct.evaluation.report.pages import render_page
 
 pytest.importorskip("skimage")
 

@@ -66,7 +66,7 @@ def test_pack_data_keeps_the_training_split_in_parts(tmp_path):
     from PIL import Image
     from skimage import data
 
-    from tinct.data import FolderSpec, scan_folders, split_files
+    from tinct.train.data import FolderSpec, scan_folders, split_files
 
     root = tmp_path / "photos"
     for i, name in enumerate(["astronaut", "coffee", "chelsea", "rocket", "cat"]):
@@ -128,8 +128,8 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
 
     from safetensors import safe_open
 
-    from tinct.checkpoint import load_pretrained
-    from tinct.tune import Choice, Decode, save_with_decode
+    from tinct.evaluation.tune import Choice, Decode, save_with_decode
+    from tinct.inference.checkpoint import load_pretrained
 
     tuned = save_with_decode(tiny_classifier_dir, tmp_path / "tuned",
                              Choice(Decode(0.6, 0.25, flip=True), 0, "test"), {})

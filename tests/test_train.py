@@ -18,9 +18,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from tinct import color
-from tinct.data import ColorizationDataset, FolderSpec, epoch_order, scan_folders, split_files
-from tinct.registry import create_model
+from tinct.models.registry import create_model
 from tinct.train.config import ConfigError, TrainConfig, load_config
+from tinct.train.data import ColorizationDataset, FolderSpec, epoch_order, scan_folders, split_files
 from tinct.train.loop import lr_at, train
 from tinct.train.objectives import build_objective
 
@@ -74,7 +74,7 @@ def test_regression_objectives_learn(photo_root, kind):
 
 
 def test_colorfulness_term_raises_saturation(photo_root):
-    from tinct import losses
+    from tinct.train import losses
 
     _, chroma = _batch(photo_root)
     truth = color.normalize_chroma(chroma)
@@ -228,7 +228,7 @@ def test_data_scan_split_and_weighting(photo_root, tmp_path):
 
 
 def test_validation_photos_come_from_every_folder_in_turn(tmp_path):
-    from tinct.data import interleave_by_folder
+    from tinct.train.data import interleave_by_folder
 
     big, small = tmp_path / "big", tmp_path / "small"
     files = [(str(big / f"{i}.jpg"), 1.0) for i in range(8)]
@@ -240,7 +240,7 @@ def test_validation_photos_come_from_every_folder_in_turn(tmp_path):
 
 
 def test_split_does_not_depend_on_how_the_root_is_spelled(photo_root, tmp_path, monkeypatch):
-    from tinct.data import split_key
+    from tinct.train.data import split_key
 
     folders = [FolderSpec("a"), FolderSpec("b")]
     absolute = scan_folders(folders, root=photo_root.resolve())
@@ -305,7 +305,7 @@ def test_missing_data_folder_fails_before_the_run_folder_is_made(photo_root, tmp
 
 
 def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
-    from tinct.checkpoint import ModelLoadError
+    from tinct.inference.checkpoint import ModelLoadError
 
     first = train(load_config(None, _tiny_overrides(photo_root, 4)), tmp_path / "first",
                   progress=False)
@@ -525,6 +525,7 @@ def test_damaged_resume_state_is_a_one_line_error(photo_root, tmp_path, capsys, 
     assert ("missing model" in err) if damage == "no-model" else ("state" in err)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 @pytest.mark.parametrize("header", [b"", b"\x80\x02", b"PK\x03\x04"])
 def test_any_garbage_state_is_a_state_error(tmp_path, header):
     """Issue 17, item 8: whatever bytes a state.pt holds (random, pickle-looking, zip-looking),

@@ -11,11 +11,11 @@ import torch
 
 from test_evaluate import write_photos
 from tinct import Colorizer
-from tinct.checkpoint import load_pretrained
 from tinct.cli import main
+from tinct.evaluation.tune import Decode, SharedOutput, choose_decode, decode_entries, parse_values
 from tinct.imageio import read_image
-from tinct.pipeline import working_shape
-from tinct.tune import Decode, SharedOutput, choose_decode, decode_entries, parse_values
+from tinct.inference.checkpoint import load_pretrained
+from tinct.inference.pipeline import working_shape
 
 
 @pytest.fixture(scope="module")

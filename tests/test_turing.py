@@ -17,7 +17,7 @@ from skimage import data
 
 from tinct import Colorizer
 from tinct.cli import main
-from tinct.turing import StudyError, load_study, prepare_study, wilson_interval
+from tinct.studies.turing import StudyError, load_study, prepare_study, wilson_interval
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")

@@ -25,8 +25,8 @@ with warnings.catch_warnings():  # Starlette's notice about httpx vs httpx2 at i
     from fastapi.testclient import TestClient
 
 from tinct import create_model  # noqa: E402
-from tinct.checkpoint import save_pretrained  # noqa: E402
 from tinct.cli import main  # noqa: E402
+from tinct.inference.checkpoint import save_pretrained  # noqa: E402
 from tinct.web import create_app  # noqa: E402
 from tinct.web.app import STATIC_DIR  # noqa: E402
 from tinct.web.imaging import download_name  # noqa: E402

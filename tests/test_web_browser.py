@@ -31,7 +31,7 @@ sync_api = pytest.importorskip("playwright.sync_api",
 pytest.importorskip("uvicorn", reason="the web extra is not installed (pip install tinct[web])")
 
 from tinct import Colorizer  # noqa: E402
-from tinct.turing import prepare_study  # noqa: E402
+from tinct.studies.turing import prepare_study  # noqa: E402
 from tinct.web import create_app  # noqa: E402
 from tinct.web.server import serve_in_background  # noqa: E402
 

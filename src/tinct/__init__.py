@@ -12,18 +12,18 @@ __version__ = "0.1.0"
 __all__ = ["Colorizer", "create_model", "list_models", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import Colorizer
-    from .registry import create_model, list_models
+    from tinct.inference.pipeline import Colorizer
+    from tinct.models import create_model, list_models
 
 
 def __getattr__(name: str):
     """Imports lazily, so ``tinct --help`` does not load torch."""
     if name == "Colorizer":
-        from .pipeline import Colorizer
+        from tinct.inference.pipeline import Colorizer
 
         return Colorizer
     if name in ("create_model", "list_models"):
-        from . import registry
+        from tinct import models
 
-        return getattr(registry, name)
+        return getattr(models, name)
     raise AttributeError(f"module 'tinct' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Colour science in pure PyTorch: sRGB <-> CIE Lab / CIE LUV, normalization, chroma quantization.
+"""Colour science in pure PyTorch: sRGB <-> CIE Lab / CIE LUV, normalization, the gamut rule.
 
 Every conversion is batched, differentiable and works in float32 or float64. Images are tensors
 with the colour channels on dimension -3, i.e. ``(..., 3, H, W)``:
@@ -12,11 +12,7 @@ The constants follow scikit-image (``skimage.color``) so results agree with it t
 
 from __future__ import annotations
 
-import functools
-import math
-
 import torch
-import torch.nn.functional as F
 
 __all__ = [
     "COLOR_SPACES",
@@ -32,25 +28,21 @@ __all__ = [
     "normalize_chroma",
     "denormalize_chroma",
     "merge_chroma_in_gamut",
-    "gamut_bins",
-    "kmeans_palette",
-    "soft_encode",
-    "annealed_mean",
 ]
 
 COLOR_SPACES = ("lab", "luv")
 CHROMA_SCALE = 110.0  # chroma / 110 puts in-gamut ab roughly into [-1, 1] (Zhang et al.)
 
 # sRGB (D65) <-> XYZ, as in skimage.color
-_XYZ_FROM_RGB = (
+XYZ_FROM_RGB = (
     (0.412453, 0.357580, 0.180423),
     (0.212671, 0.715160, 0.072169),
     (0.019334, 0.119193, 0.950227),
 )
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
-_EPS_LAB = 0.008856
-_KAPPA_LINEAR = 7.787
-_LUV_KAPPA = 903.3
+WHITE_D65 = (0.95047, 1.0, 1.08883)
+LAB_EPSILON = 0.008856
+LAB_KAPPA_LINEAR = 7.787
+LUV_KAPPA = 903.3
 
 
 def _check_image(x: torch.Tensor, name: str) -> None:
@@ -63,7 +55,7 @@ def _check_image(x: torch.Tensor, name: str) -> None:
 
 
 def _matrix(x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-    m = torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)
+    m = torch.tensor(XYZ_FROM_RGB, dtype=torch.float64)
     if inverse:
         m = torch.linalg.inv(m)
     return m.to(dtype=x.dtype, device=x.device)
@@ -75,7 +67,7 @@ def _apply_matrix(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _white(x: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(_WHITE_D65, dtype=x.dtype, device=x.device).view(3, 1, 1)
+    return torch.tensor(WHITE_D65, dtype=x.dtype, device=x.device).view(3, 1, 1)
 
 
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
@@ -94,12 +86,13 @@ def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
 
 def _lab_f(t: torch.Tensor) -> torch.Tensor:
     return torch.where(
-        t > _EPS_LAB, t.clamp(min=_EPS_LAB) ** (1 / 3), _KAPPA_LINEAR * t + 16 / 116
+        t > LAB_EPSILON, t.clamp(min=LAB_EPSILON) ** (1 / 3), LAB_KAPPA_LINEAR * t + 16 / 116
     )
 
 
 def _lab_f_inv(f: torch.Tensor) -> torch.Tensor:
-    return torch.where(f > 0.2068966, f.clamp(min=0.2068966) ** 3, (f - 16 / 116) / _KAPPA_LINEAR)
+    return torch.where(f > 0.2068966, f.clamp(min=0.2068966) ** 3,
+                       (f - 16 / 116) / LAB_KAPPA_LINEAR)
 
 
 def _xyz_to_linear_rgb(xyz: torch.Tensor) -> torch.Tensor:
@@ -133,7 +126,7 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
 
 
 def _luv_white_uv(x: torch.Tensor) -> tuple[float, float]:
-    xn, yn, zn = _WHITE_D65
+    xn, yn, zn = WHITE_D65
     d = xn + 15 * yn + 3 * zn
     return 4 * xn / d, 9 * yn / d
 
@@ -143,8 +136,9 @@ def rgb_to_luv(rgb: torch.Tensor) -> torch.Tensor:
     _check_image(rgb, "rgb")
     xyz = _apply_matrix(_matrix(rgb), srgb_to_linear(rgb))
     x, y, z = xyz.unbind(-3)
-    yr = y / _WHITE_D65[1]
-    L = torch.where(yr > _EPS_LAB, 116 * yr.clamp(min=_EPS_LAB) ** (1 / 3) - 16, _LUV_KAPPA * yr)
+    yr = y / WHITE_D65[1]
+    L = torch.where(yr > LAB_EPSILON, 116 * yr.clamp(min=LAB_EPSILON) ** (1 / 3) - 16,
+                    LUV_KAPPA * yr)
     eps = torch.finfo(rgb.dtype).eps
     d = x + 15 * y + 3 * z + eps
     u0, v0 = _luv_white_uv(rgb)
@@ -157,8 +151,8 @@ def luv_to_linear_rgb(luv: torch.Tensor) -> torch.Tensor:
     """CIE LUV -> linear-light RGB, not clipped."""
     _check_image(luv, "luv")
     L, u, v = luv.unbind(-3)
-    y = torch.where(L > 7.999625, ((L.clamp(min=7.999625) + 16) / 116) ** 3, L / _LUV_KAPPA)
-    y = y * _WHITE_D65[1]
+    y = torch.where(L > 7.999625, ((L.clamp(min=7.999625) + 16) / 116) ** 3, L / LUV_KAPPA)
+    y = y * WHITE_D65[1]
     eps = torch.finfo(luv.dtype).eps
     u0, v0 = _luv_white_uv(luv)
     a = u0 + u / (13 * L + eps)
@@ -187,14 +181,14 @@ def rgb_to_lightness(rgb: torch.Tensor) -> torch.Tensor:
     return 116 * _lab_f(y) - 16
 
 
-def _check_space(space: str) -> None:
+def check_space(space: str) -> None:
     if space not in COLOR_SPACES:
         raise ValueError(f"unknown colour space {space!r}; choose one of {COLOR_SPACES}")
 
 
 def to_lightness_chroma(rgb: torch.Tensor, space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
     """sRGB ``(..., 3, H, W)`` -> (L ``(..., 1, H, W)`` in [0, 100], chroma ``(..., 2, H, W)``)."""
-    _check_space(space)
+    check_space(space)
     full = rgb_to_lab(rgb) if space == "lab" else rgb_to_luv(rgb)
     return full[..., :1, :, :], full[..., 1:, :, :]
 
@@ -203,7 +197,7 @@ def from_lightness_chroma(
     L: torch.Tensor, chroma: torch.Tensor, space: str = "lab", clip: bool = True
 ) -> torch.Tensor:
     """(L ``(..., 1, H, W)``, chroma ``(..., 2, H, W)``) in ``space`` -> sRGB ``(..., 3, H, W)``."""
-    _check_space(space)
+    check_space(space)
     full = torch.cat((L, chroma), dim=-3)
     return lab_to_rgb(full, clip) if space == "lab" else luv_to_rgb(full, clip)
 
@@ -239,7 +233,7 @@ def merge_chroma_in_gamut(
     (clipping shifts lightness). ``L``: ``(..., 1, H, W)`` in [0, 100]; ``chroma``:
     ``(..., 2, H, W)``. Returns sRGB ``(..., 3, H, W)`` in [0, 1].
     """
-    _check_space(space)
+    check_space(space)
     full = torch.cat((L, chroma), dim=-3)
     lin = lab_to_linear_rgb(full) if space == "lab" else luv_to_linear_rgb(full)
     y = _lab_f_inv((L.clamp(0, 100) + 16) / 116)  # luminance of the requested lightness
@@ -250,117 +244,3 @@ def merge_chroma_in_gamut(
     s_lo = torch.where(diff < -tiny, y / (-diff).clamp(min=tiny), torch.ones_like(diff))
     s = torch.minimum(s_hi, s_lo).amin(dim=-3, keepdim=True).clamp(0, 1)
     return linear_to_srgb(y + s * diff).clamp(0, 1)
-
-
-# --------------------------------------------------------------------------- quantization
-
-
-@functools.lru_cache(maxsize=4)
-def _gamut_bins_cached(step: float, space: str) -> torch.Tensor:
-    # every colour on the faces of the 8-bit sRGB cube plus a coarse interior grid: the ab
-    # projection of the cube is reached from these samples
-    fine = torch.linspace(0, 1, 256, dtype=torch.float64)
-    u, v = torch.meshgrid(fine, fine, indexing="ij")
-    u, v = u.reshape(-1), v.reshape(-1)
-    faces = []
-    for axis in range(3):
-        for value in (0.0, 1.0):
-            cols = [u, v]
-            cols.insert(axis, torch.full_like(u, value))
-            faces.append(torch.stack(cols))
-    coarse = torch.linspace(0, 1, 32, dtype=torch.float64)
-    inner = torch.stack(torch.meshgrid(coarse, coarse, coarse, indexing="ij")).reshape(3, -1)
-    rgb = torch.cat(faces + [inner], dim=1).unsqueeze(-1)
-    full = rgb_to_lab(rgb) if space == "lab" else rgb_to_luv(rgb)
-    ab = full[1:].reshape(2, -1).T
-    cells = torch.unique(torch.round(ab / step).to(torch.int64), dim=0)
-    return (cells.to(torch.float32) * step).contiguous()
-
-
-def gamut_bins(step: float = 10.0, space: str = "lab") -> torch.Tensor:
-    """The in-gamut ab bins of the classification colorizers (Zhang et al. 2016), computed.
-
-    A bin is a ``step`` x ``step`` cell of the ab plane centred on a multiple of ``step``; it is
-    kept when some 8-bit sRGB colour falls inside it. With ``step=10`` this gives 261 bins
-    spanning a in [-90, 100] and b in [-110, 90], the range of the paper's table. The paper
-    reports 313 bins; its table is wider than the sRGB gamut (cells whose centre lies within
-    one cell diagonal of an sRGB colour number 317), and the extra cells can only produce
-    out-of-gamut colours, so tinct keeps the cells sRGB actually reaches. Returns the
-    bin centres, ``(Q, 2)`` float32 in colour-space units, sorted. ``space="luv"`` gives
-    the same construction on the uv plane.
-    """
-    _check_space(space)
-    if not step > 0:
-        raise ValueError(f"step must be positive, got {step}")
-    return _gamut_bins_cached(float(step), space).clone()
-
-
-def kmeans_palette(
-    chroma: torch.Tensor, k: int, iterations: int = 50, seed: int = 0
-) -> torch.Tensor:
-    """A palette of ``k`` chroma colours learned by k-means (k-means++ initialisation).
-
-    ``chroma``: ``(N, 2)`` samples in colour-space units. Returns ``(k, 2)`` float32 centres.
-    """
-    if chroma.dim() != 2 or chroma.shape[1] != 2:
-        raise ValueError(f"chroma samples must have shape (N, 2), got {tuple(chroma.shape)}")
-    if chroma.shape[0] < k:
-        raise ValueError(f"need at least k={k} samples, got {chroma.shape[0]}")
-    x = chroma.to(torch.float32)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    centres = x[torch.randint(len(x), (1,), generator=gen)]
-    for _ in range(1, k):
-        d2 = torch.cdist(x, centres).amin(dim=1) ** 2
-        probs = d2 / d2.sum() if d2.sum() > 0 else torch.full_like(d2, 1 / len(d2))
-        centres = torch.cat((centres, x[torch.multinomial(probs, 1, generator=gen)]))
-    for _ in range(iterations):
-        assign = torch.cdist(x, centres).argmin(dim=1)
-        sums = torch.zeros_like(centres).index_add_(0, assign, x)
-        counts = torch.bincount(assign, minlength=k).unsqueeze(1).to(x.dtype)
-        new = torch.where(counts > 0, sums / counts.clamp(min=1), centres)
-        if torch.allclose(new, centres):
-            break
-        centres = new
-    return centres.contiguous()
-
-
-def soft_encode(
-    chroma: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0, neighbours: int = 5
-) -> torch.Tensor:
-    """Soft-encodes chroma to a distribution over colour bins (Zhang et al. 2016).
-
-    Each pixel's weight goes to its ``neighbours`` nearest bins with a Gaussian of width
-    ``sigma`` (Lab units), normalized to sum to 1. ``chroma``: ``(B, 2, H, W)`` in colour-space
-    units; ``centres``: ``(Q, 2)``. Returns ``(B, Q, H, W)`` in [0, 1].
-    """
-    B, _, H, W = chroma.shape
-    idx, w = soft_encode_sparse(chroma, centres, sigma, neighbours)
-    out = torch.zeros(B, centres.shape[0], H, W, dtype=w.dtype, device=w.device)
-    return out.scatter_(1, idx, w)
-
-
-def soft_encode_sparse(
-    chroma: torch.Tensor, centres: torch.Tensor, sigma: float = 5.0, neighbours: int = 5
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`soft_encode` as (bin indices, weights), each ``(B, k, H, W)``, nearest bin first
-    (``k = neighbours``); the weights of a pixel sum to 1."""
-    B, _, H, W = chroma.shape
-    flat = chroma.permute(0, 2, 3, 1).reshape(-1, 2).to(centres.dtype)
-    d = torch.cdist(flat, centres)  # (N, Q)
-    k = min(neighbours, centres.shape[0])
-    dist, idx = d.topk(k, dim=1, largest=False)  # sorted: nearest first
-    w = torch.softmax(-(dist**2) / (2 * sigma**2), dim=1)
-    return (idx.reshape(B, H, W, k).permute(0, 3, 1, 2).contiguous(),
-            w.reshape(B, H, W, k).permute(0, 3, 1, 2).contiguous())
-
-
-def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float = 0.38):
-    """Annealed-mean decoding: ``softmax(logits / T)`` weighted mean of the bin centres.
-
-    ``logits``: ``(B, Q, H, W)``; ``centres``: ``(Q, 2)`` in colour-space units. ``T=1`` is the
-    mean, ``T -> 0`` the mode. Returns chroma ``(B, 2, H, W)`` in colour-space units.
-    """
-    if temperature <= 0 or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a positive number, got {temperature}")
-    p = F.softmax(logits.float() / temperature, dim=1)
-    return torch.einsum("bqhw,qc->bchw", p, centres.to(p.dtype))

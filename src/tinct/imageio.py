@@ -33,7 +33,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from .fileio import new_file_mode
+from tinct.fileio import new_file_mode
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

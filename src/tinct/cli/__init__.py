@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__
+from tinct import __version__
 
 # verb modules, in the order --help lists them
 VERB_MODULES = ("colorize", "models", "train", "eval", "compare", "tune", "video", "eval_video",

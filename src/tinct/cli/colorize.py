@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .options import (
+from tinct.cli.options import (
     add_boost_option,
     add_device_option,
     add_flip_option,
@@ -25,14 +22,7 @@ from .options import (
     positive_int,
 )
 
-if TYPE_CHECKING:  # imported lazily at run time, so 'tinct --help' stays fast
-    import numpy as np
-
-    from ..imageio import LoadedImage
-    from ..pipeline import Colorizer
-
-FORMATS = ("same", "png", "jpg", "webp", "tif")
-FALLBACK_SUFFIX = ".png"  # for inputs whose own format cannot be written (e.g. GIF)
+FORMATS = ("same", "png", "jpg", "webp", "tif")  # see tinct.inference.batch.output_suffix
 
 
 def add_parser(sub) -> None:
@@ -69,124 +59,11 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-# --------------------------------------------------------------------------- planning
-
-
-@dataclass
-class Job:
-    """One image to colorize: where it comes from and where it goes."""
-
-    source: Path
-    target: Path
-
-
-@dataclass
-class Plan:
-    """What a run will do, decided before any image is decoded."""
-
-    jobs: list[Job] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)  # one-line messages
-    skipped: list[Path] = field(default_factory=list)  # outputs that exist already
-
-
-def output_suffix(source: Path, fmt: str) -> str:
-    """The output file suffix for ``source`` under ``--format fmt`` (lower case, with dot)."""
-    from ..imageio import WRITE_SUFFIXES
-
-    if fmt != "same":
-        return f".{fmt}"
-    suffix = source.suffix.lower()
-    return suffix if suffix in WRITE_SUFFIXES else FALLBACK_SUFFIX
-
-
-def _is_inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def collect_jobs(inputs: Sequence[str], out: Path, fmt: str) -> tuple[list[Job], list[str]]:
-    """Input files and folders -> (jobs in input order, one-line failures).
-
-    Folders are listed recursively (``imageio.list_images``) and mirrored under ``out``; files
-    inside ``out`` are left out of a folder's listing, so an output folder placed inside an
-    input folder is never read back. A file reached twice is done once; two files that would
-    write the same output file are a failure for the second one.
-    """
-    from ..imageio import ImageReadError, list_images
-
-    out_resolved = out.resolve()
-    jobs: list[Job] = []
-    failures: list[str] = []
-    claimed: dict[Path, Path] = {}  # resolved target -> source that claimed it
-    sources: set[Path] = set()  # resolved sources, so a file named twice is done once
-    for given in inputs:
-        root = Path(given)
-        try:
-            files = list_images(root, problems=failures)
-        except ImageReadError as exc:
-            failures.append(str(exc))
-            continue
-        is_folder = root.is_dir()
-        for path in files:
-            resolved = path.resolve()
-            if resolved in sources or (is_folder and _is_inside(resolved, out_resolved)):
-                continue
-            sources.add(resolved)
-            relative = path.relative_to(root) if is_folder else Path(path.name)
-            target = out / relative.with_suffix(output_suffix(path, fmt))
-            key = target.resolve()
-            if key in claimed:
-                failures.append(f"{path}: output {target} is also the output of "
-                                f"{claimed[key]}; skipped (rename one of them)")
-                continue
-            claimed[key] = path
-            jobs.append(Job(path, target))
-    return jobs, failures
-
-
-class InputGuard:
-    """Knows every input file by device and inode, so no output is written over one."""
-
-    def __init__(self, paths: Iterable[Path]):
-        self._by_id: dict[tuple[int, int], Path] = {}
-        for path in paths:
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            self._by_id[(st.st_dev, st.st_ino)] = path
-
-    def inputs_at(self, path: Path) -> list[Path]:
-        """The input files that ``path`` currently is (empty when it is none of them)."""
-        try:
-            st = path.stat()
-        except OSError:
-            return []
-        found = self._by_id.get((st.st_dev, st.st_ino))
-        return [found] if found is not None else []
-
-
-def make_plan(inputs: Sequence[str], out: Path, fmt: str,
-              overwrite: bool) -> tuple[Plan, InputGuard]:
-    """Collects the jobs and sorts out those that would overwrite an input or an output."""
-    jobs, failures = collect_jobs(inputs, out, fmt)
-    guard = InputGuard(job.source for job in jobs)
-    plan = Plan(failures=failures)
-    for job in jobs:
-        if guard.inputs_at(job.target):
-            plan.failures.append(f"{job.source}: output {job.target} is an input image; "
-                                 "refusing to overwrite it (choose another output folder)")
-        elif job.target.exists() and not overwrite:
-            plan.skipped.append(job.target)
-        else:
-            plan.jobs.append(job)
-    return plan, guard
-
-
 # --------------------------------------------------------------------------- running
 
 
 def _check_options(args) -> None:
-    from . import CLIError
+    from tinct.cli import CLIError
 
     if not 1 <= args.quality <= 100:
         raise CLIError(f"--quality must be in 1..100, got {args.quality}")
@@ -197,131 +74,14 @@ def _check_options(args) -> None:
         raise CLIError(f"{out}: output must be a folder, and this is a file")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-PIXELS_IN_FLIGHT = 32_000_000  # decoded photos held at once (about 0.4 GB as uint8 RGB)
-
-
-class Runner:
-    """Reads, colorizes and writes the jobs of a plan in batches, reporting as it goes."""
-
-    def __init__(self, colorizer: Colorizer, guard: InputGuard, *, size: int | None,
-                 batch_size: int, max_pixels: int | None, quality: int,
-                 report: Callable[[str], None], progress):
-        self.colorizer = colorizer
-        self.guard = guard
-        self.size = size
-        self.batch_size = batch_size
-        self.max_pixels = max_pixels
-        self.quality = quality
-        self.report = report  # prints one line
-        self.progress = progress  # a tqdm bar
-        self.done = 0
-        self.failed = 0
-        self.pixels_in_flight = PIXELS_IN_FLIGHT
-
-    def fail(self, message: str) -> None:
-        self.failed += 1
-        self.report(message)
-
-    def run(self, jobs: Sequence[Job]) -> None:
-        """Reads photos until ``batch_size`` of them or :data:`PIXELS_IN_FLIGHT` pixels are
-        in memory, colorizes and writes that group, and goes on: memory is bounded by pixels,
-        not by how many files a batch names (eight 100-megapixel scans are done one by
-        one)."""
-        group: list[tuple[Job, LoadedImage]] = []
-        pixels = 0
-        for job in jobs:
-            item = self._read_one(job)
-            if item is not None:
-                size = item[1].pixels.shape[0] * item[1].pixels.shape[1]
-                if group and pixels + size > self.pixels_in_flight:
-                    self._finish(group)
-                    group, pixels = [], 0
-                group.append(item)
-                pixels += size
-            else:
-                self.progress.update(1)
-            if len(group) >= self.batch_size:
-                self._finish(group)
-                group, pixels = [], 0
-        if group:
-            self._finish(group)
-
-    def _finish(self, group: list[tuple[Job, LoadedImage]]) -> None:
-        for job, image, rgb in self._colorize(group):
-            self._write(job, image, rgb)
-        self.progress.update(len(group))
-        group.clear()
-
-    def _read_one(self, job: Job) -> tuple[Job, LoadedImage] | None:
-        from ..imageio import ImageReadError, read_image
-
-        try:
-            image = read_image(job.source, max_pixels=self.max_pixels)
-        except ImageReadError as exc:
-            self.fail(str(exc))
-            return None
-        except MemoryError:
-            self.fail(f"{job.source}: not enough memory to decode this image")
-            return None
-        if image.frames > 1:
-            self.report(f"{job.source}: has {image.frames} pages or frames; only the first "
-                        "is colorized (save the others as files of their own to colorize "
-                        "them)")
-        return job, image
-
-    def _colorize(self, loaded: list[tuple[Job, LoadedImage]]
-                  ) -> Iterator[tuple[Job, LoadedImage, np.ndarray]]:
-        """Yields (job, image, rgb); a batch that fails is retried image by image."""
-        if not loaded:
-            return
-        images = [image for _, image in loaded]
-        try:
-            import numpy as np
-
-            results = self.colorizer.colorize_loaded(images, self.size, self.batch_size,
-                                                     np.uint8)
-        except (RuntimeError, MemoryError, ValueError) as exc:
-            if len(loaded) == 1:
-                job = loaded[0][0]
-                self.fail(f"{job.source}: colorization failed ({_one_line(exc)})")
-                return
-            for item in loaded:  # find the image that breaks the batch
-                yield from self._colorize([item])
-            return
-        for (job, image), rgb in zip(loaded, results, strict=True):
-            yield job, image, rgb
-
-    def _write(self, job: Job, image: LoadedImage, rgb: np.ndarray) -> None:
-        from ..imageio import write_image
-
-        protect = [job.source, *self.guard.inputs_at(job.target)]
-        try:
-            write_image(job.target, rgb, image.alpha, quality=self.quality,
-                        icc_profile=image.icc_profile, protect=protect)
-        except (OSError, ValueError) as exc:
-            self.fail(_one_line(exc))
-            return
-        self.done += 1
-
-
-def summary_line(done: int, failed: int, skipped: int, out: Path) -> str:
-    line = f"{done} colorized, {failed} failed, {skipped} skipped"
-    if skipped:
-        line += " (outputs exist; --overwrite replaces them)"
-    return f"{line}; output folder: {out}"
-
-
 def run(args: argparse.Namespace) -> int:
     _check_options(args)
     from tqdm import tqdm
 
-    from ..fileio import remove_stale_temp_files
-    from ..imageio import is_same_file
-    from . import CLIError
+    from tinct.cli import CLIError
+    from tinct.fileio import remove_stale_temp_files
+    from tinct.imageio import is_same_file
+    from tinct.inference.batch import Runner, make_plan, summary_line
 
     out = Path(args.output)
     for given in args.inputs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .eval import add_evaluation_options, evaluate_and_report
+from tinct.cli.eval import add_evaluation_options, evaluate_and_report
 
 DESCRIPTION = """\
 Measure several colorization models on the same colour photos in one pass and put them side by
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate import GrayBaseline, load_entry
+    from tinct.evaluation.evaluate import GrayBaseline, load_entry
 
     device = None if args.device == "auto" else args.device
     names = list(dict.fromkeys(m for m in args.models if m != GrayBaseline.name))

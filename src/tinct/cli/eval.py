@@ -11,8 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import CLIError
-from .options import non_negative_int, positive_int, working_size
+from tinct.cli import CLIError
+from tinct.cli.options import non_negative_int, positive_int, working_size
 
 DESCRIPTION = """\
 Measure a colorization model the way colorization papers do. Every colour photo under --data
@@ -42,7 +42,7 @@ def _metric_size(text: str) -> int:
 
 def add_evaluation_options(p: argparse.ArgumentParser) -> None:
     """Options of every evaluating verb: data, output, limits, ranking, batching, device."""
-    from ..metric_info import DEFAULT_METRIC_SIZE, RANKABLE
+    from tinct.evaluation.metric_info import DEFAULT_METRIC_SIZE, RANKABLE
 
     p.add_argument("--data", "-d", required=True, metavar="DIR",
                    help="folder of colour photos (searched recursively), or one photo")
@@ -90,7 +90,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate import EvalEntry, GrayBaseline, load_entry
+    from tinct.evaluation.evaluate import EvalEntry, GrayBaseline, load_entry
 
     device = None if args.device == "auto" else args.device
     if args.model == GrayBaseline.name:
@@ -112,8 +112,8 @@ def evaluate_and_report(entries, args: argparse.Namespace, kind: str,
                         keep: list | None = None) -> int:
     """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable.
     ``keep``: a list that receives the results (one ``EvalResult`` per entry, in order)."""
-    from ..evaluate import evaluate_many
-    from ..report import write_report
+    from tinct.evaluation.evaluate import evaluate_many
+    from tinct.evaluation.report import write_report
 
     output = Path(args.output)
     if output.exists() and not output.is_dir():
@@ -150,7 +150,7 @@ SUMMARY_COLUMNS = ("psnr", "ssim", "ab_rmse", "auc", "dcf", "fd_effnet_lite2",
 
 def summary_text(results) -> str:
     """A plain-text table: one row per model, the headline metrics as columns."""
-    from ..evaluate import METRICS
+    from tinct.evaluation.evaluate import METRICS
 
     keys = [k for k in SUMMARY_COLUMNS if any(r.summary.get(k) is not None for r in results)]
     header = ["model", *[METRICS[k].label for k in keys]]

@@ -15,8 +15,8 @@ import math
 import sys
 from pathlib import Path
 
-from . import CLIError
-from .video import (
+from tinct.cli import CLIError
+from tinct.cli.video import (
     add_model_arguments,
     add_temporal_arguments,
     load_colorizer,
@@ -31,7 +31,7 @@ COLUMNS = (("method", "{}"), ("frames", "{}"), ("psnr", "{:.2f}"), ("ssim", "{:.
 
 
 def add_parser(sub) -> None:
-    from ..video.defaults import DEFAULT_STATIC_THRESHOLD
+    from tinct.video.defaults import DEFAULT_STATIC_THRESHOLD
 
     p = sub.add_parser(
         "eval-video", help="measure quality and flicker of video colorization",
@@ -57,7 +57,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..video.evaluate import evaluate_video
+    from tinct.video.evaluate import evaluate_video
 
     methods = ("none", "flow") if args.temporal == "both" else (args.temporal,)
     require_video_libraries(methods)
@@ -114,7 +114,7 @@ def _finite(obj):
 
 def write_text(path: Path, text: str) -> None:
     """Writes ``text`` atomically (temporary sibling, then rename)."""
-    from ..fileio import atomic_write_text
+    from tinct.fileio import atomic_write_text
 
     atomic_write_text(path, text)
 

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import CLIError
-from .options import add_model_option
+from tinct.cli import CLIError
+from tinct.cli.options import add_model_option
 
 
 def add_parser(sub) -> None:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{out}: the output file must end with .onnx")
     if out.is_dir():
         raise CLIError(f"{out}: is a folder; give a file name ending with .onnx")
-    from ..export import export_onnx
+    from tinct.inference.export import export_onnx
 
     start = time.perf_counter()
     try:
@@ -61,7 +61,7 @@ def compare_runtimes(model: str | None, onnx_path: Path) -> float:
     its ONNX export on a 200 x 300 gradient-and-texture test image."""
     import torch
 
-    from ..pipeline import Colorizer
+    from tinct.inference.pipeline import Colorizer
 
     y, x = torch.meshgrid(torch.linspace(0, 1, 200), torch.linspace(0, 1, 300), indexing="ij")
     L = (100 * (0.5 * x + 0.3 * y + 0.2 * torch.sin(40 * x * y) ** 2))[None, None]

@@ -37,7 +37,7 @@ def _plain(value: Any) -> Any:
 
 def architectures() -> list[dict[str, Any]]:
     """Each registered architecture: name, one-line description, arguments with defaults."""
-    from ..registry import list_models, model_doc, model_signature
+    from tinct.models.registry import list_models, model_doc, model_signature
 
     found = []
     for name in list_models():
@@ -59,7 +59,12 @@ def architectures() -> list[dict[str, Any]]:
 
 def installed() -> list[dict[str, Any]]:
     """Each installed saved model: name, path and what its config.json says (or its problem)."""
-    from ..checkpoint import ModelLoadError, flip_averaging, installed_models, read_config
+    from tinct.inference.checkpoint import (
+        ModelLoadError,
+        flip_averaging,
+        installed_models,
+        read_config,
+    )
 
     found = []
     for name, folder in installed_models().items():
@@ -144,7 +149,7 @@ def render_text(archs: list[dict[str, Any]], models: list[dict[str, Any]],
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import model_search_path
+    from tinct.inference.checkpoint import model_search_path
 
     archs, models, search_path = architectures(), installed(), model_search_path()
     if args.json:

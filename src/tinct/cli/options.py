@@ -104,8 +104,8 @@ def add_flip_option(p: argparse.ArgumentParser) -> None:
 def colorizer_from_args(args: argparse.Namespace):
     """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost`` and flip
     averaging with ``--flip`` when given."""
-    from ..pipeline import Colorizer
-    from . import CLIError
+    from tinct.cli import CLIError
+    from tinct.inference.pipeline import Colorizer
 
     if getattr(args, "boost", None) is not None and not args.boost >= 0:
         raise CLIError(f"--boost must be 0 or more, got {args.boost}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from . import CLIError
-from .options import add_device_option, non_negative_int, positive_float, positive_int
+from tinct.cli import CLIError
+from tinct.cli.options import add_device_option, non_negative_int, positive_float, positive_int
 
 
 def add_parser(sub) -> None:
@@ -65,8 +65,8 @@ def _share_cores(concurrency: int, device: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from ..web import create_app
-        from ..web.server import serve
+        from tinct.web import create_app
+        from tinct.web.server import serve
     except ModuleNotFoundError as exc:
         raise CLIError(f"the web server needs {exc.name}: pip install 'tinct[web]'") from None
     if (args.votes or args.study_feedback) and not args.study:

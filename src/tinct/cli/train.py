@@ -25,10 +25,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..train.loop import build_training_cache, run_from_cli
+    from tinct.train.loop import build_training_cache, run_from_cli
 
     if args.build_cache:
-        from ..train.config import load_config
+        from tinct.train.config import load_config
 
         build_training_cache(load_config(args.config, args.overrides),
                              progress=not args.no_progress)

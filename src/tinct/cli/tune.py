@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import CLIError
-from .eval import add_evaluation_options, evaluate_and_report
+from tinct.cli import CLIError
+from tinct.cli.eval import add_evaluation_options, evaluate_and_report
 
 DESCRIPTION = """\
 A colour classifier (architecture 'classifier') turns its per-pixel colour distribution into
@@ -61,8 +61,14 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..evaluate import GrayBaseline, load_entry
-    from ..tune import Decode, choose_decode, decode_entries, parse_values, save_with_decode
+    from tinct.evaluation.evaluate import GrayBaseline, load_entry
+    from tinct.evaluation.tune import (
+        Decode,
+        choose_decode,
+        decode_entries,
+        parse_values,
+        save_with_decode,
+    )
 
     temperatures = parse_values(args.temperatures, "temperature")
     boosts = parse_values(args.boosts, "boost", allow_zero=True)

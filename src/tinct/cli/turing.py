@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .options import add_device_option, working_size
+from tinct.cli.options import add_device_option, working_size
 
 
 def add_parser(sub) -> None:
@@ -41,8 +41,8 @@ def add_parser(sub) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ..pipeline import Colorizer
-    from ..turing import prepare_study
+    from tinct.inference.pipeline import Colorizer
+    from tinct.studies.turing import prepare_study
 
     colorizers = [Colorizer.from_pretrained(m, device=args.device) for m in args.model or [None]]
     report = prepare_study(args.photos, args.output, colorizers, limit=args.limit,

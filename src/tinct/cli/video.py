@@ -14,8 +14,8 @@ import contextlib
 import sys
 from pathlib import Path
 
-from . import CLIError
-from .options import (
+from tinct.cli import CLIError
+from tinct.cli.options import (
     add_boost_option,
     add_device_option,
     add_flip_option,
@@ -44,7 +44,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 def add_temporal_arguments(p: argparse.ArgumentParser, choices: tuple[str, ...],
                            default: str) -> None:
     """The temporal-consistency options."""
-    from ..video.temporal import FLOW_PRESETS, TemporalSettings
+    from tinct.video.temporal import FLOW_PRESETS, TemporalSettings
 
     d = TemporalSettings()
     p.add_argument("--temporal", choices=choices, default=default,
@@ -69,7 +69,7 @@ def add_temporal_arguments(p: argparse.ArgumentParser, choices: tuple[str, ...],
 
 def temporal_settings(args: argparse.Namespace, method: str):
     """A TemporalSettings for ``method`` from the parsed options."""
-    from ..video.temporal import TemporalSettings
+    from tinct.video.temporal import TemporalSettings
 
     return TemporalSettings(method=method, strength=args.temporal_strength,
                             occlusion_sigma=args.occlusion_sigma,
@@ -87,7 +87,7 @@ def load_colorizer(args: argparse.Namespace):
 
 
 def add_parser(sub) -> None:
-    from ..video.sinks import EncodeSettings
+    from tinct.video.sinks import EncodeSettings
 
     e = EncodeSettings()
     p = sub.add_parser(
@@ -123,7 +123,7 @@ def add_parser(sub) -> None:
 
 def check_output(output: str, overwrite: bool) -> None:
     """Refuses to replace an existing output unless ``overwrite``."""
-    from ..video.sinks import is_folder_destination
+    from tinct.video.sinks import is_folder_destination
 
     path = Path(output)
     if overwrite:
@@ -149,8 +149,8 @@ def media_errors(source: str):
 
 def require_video_libraries(methods: tuple[str, ...]) -> None:
     """PyAV always, OpenCV for the flow method: a missing one is a one-line CLIError."""
-    from ..video.sources import import_av
-    from ..video.temporal import import_cv2
+    from tinct.video.sources import import_av
+    from tinct.video.temporal import import_cv2
 
     try:
         import_av()
@@ -161,9 +161,9 @@ def require_video_libraries(methods: tuple[str, ...]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..fileio import remove_stale_temp_files
-    from ..video.colorize import colorize_video
-    from ..video.sinks import EncodeSettings
+    from tinct.fileio import remove_stale_temp_files
+    from tinct.video.colorize import colorize_video
+    from tinct.video.sinks import EncodeSettings
 
     require_video_libraries((args.temporal,))
     if args.crf < 0:

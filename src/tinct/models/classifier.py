@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from .. import color
-from ..registry import register_model
-from .base import ColorizationNet
-from .unet import UNetBackbone
+from tinct import color
+from tinct.models import quantization
+from tinct.models.base import ColorizationNet
+from tinct.models.registry import register_model
+from tinct.models.unet import UNetBackbone
 
 
 class DecodeSettings:
@@ -73,23 +74,22 @@ class ColorClassifier(DecodeSettings, ColorizationNet):
 
         The annealed mean at ``temperature`` of the distribution reweighted by the rebalancing
         weights raised to ``boost``: ``p'(q) ∝ p(q) w(q)^boost``, ``w`` being Zhang et al.'s
-        weights (``losses.rebalancing_weights``, mix 0.5) of the saved colour prior. ``boost=0``
-        is the network's own distribution; ``boost=1`` applies at decode time the rebalancing
-        that training with ``loss.rebalance=0.5`` applies to the loss, so a model trained
-        without rebalancing can be made as colourful as one trained with it, by any amount in
-        between. Defaults: the model's ``temperature`` and ``boost`` attributes.
+        weights (``quantization.rebalancing_weights``, mix 0.5) of the saved colour prior.
+        ``boost=0`` is the network's own distribution; ``boost=1`` applies at decode time the
+        rebalancing that training with ``loss.rebalance=0.5`` applies to the loss, so a model
+        trained without rebalancing can be made as colourful as one trained with it, by any amount
+        in between. Defaults: the model's ``temperature`` and ``boost`` attributes.
         """
         t = self.temperature if temperature is None else temperature
         b = self.boost if boost is None else boost
         if b:
             out = out.float() + b * self.log_weights()[None, :, None, None]
-        return color.annealed_mean(out, self.centres, t) / self.chroma_scale
+        return quantization.annealed_mean(out, self.centres, t) / self.chroma_scale
 
     def log_weights(self) -> torch.Tensor:
         """``log w`` ``(Q,)``: the log rebalancing weights of the saved prior (mix 0.5)."""
-        from ..losses import rebalancing_weights
 
-        return rebalancing_weights(self.prior.float(), 0.5).log()
+        return quantization.rebalancing_weights(self.prior.float(), 0.5).log()
 
 
 def check_decode(temperature: float | None = None, boost: float | None = None) -> None:
@@ -141,7 +141,7 @@ def classifier(encoder: str = "efficientnet_lite0",
     """Colour classifier. ``bins="gamut"``: the in-gamut grid bins of step 10 (computed);
     ``bins="kmeans"``: ``num_colors`` palette entries, learned from the data by training."""
     if bins == "gamut":
-        centres = color.gamut_bins(10.0, space=space)
+        centres = quantization.gamut_bins(10.0, space=space)
     elif bins == "kmeans":
         # placeholder palette on a circle; training replaces it with k-means centres of the data
         angle = torch.arange(num_colors) * (2 * torch.pi / num_colors)

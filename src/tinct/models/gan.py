@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..registry import register_model
-from .base import ColorizationNet
+from tinct.models.base import ColorizationNet
+from tinct.models.registry import register_model
 
 
 class _SkipLevel(nn.Module):

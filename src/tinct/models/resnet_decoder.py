@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..registry import register_model
-from .base import ColorizationNet
-from .blocks import ConvNormAct
-from .encoders import ResNetEncoder
+from tinct.models.base import ColorizationNet
+from tinct.models.blocks import ConvNormAct
+from tinct.models.encoders import ResNetEncoder
+from tinct.models.registry import register_model
 
 
 class ResNetDecoder(ColorizationNet):

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from ..registry import register_model
-from .base import ColorizationNet
-from .blocks import UNetDecoder
-from .encoders import build_encoder
+from tinct.models.base import ColorizationNet
+from tinct.models.blocks import UNetDecoder
+from tinct.models.encoders import build_encoder
+from tinct.models.registry import register_model
 
 
 class UNetBackbone(nn.Module):

@@ -4,7 +4,7 @@ Decoding and resizing a JPEG costs more than a training step's share of the netw
 two-core CPU, so a long run reads its photos from a cache built once:
 
     CACHE/pixels.npy   (N, S, S, 3) uint8, the centre square of each photo resized to S x S
-    CACHE/index.json   the photos (paths as :func:`tinct.data.portable_path` spells them,
+    CACHE/index.json   the photos (paths as :func:`tinct.train.data.portable_path` spells them,
                        so the cache is the same on every machine), their sampling weights,
                        S, and the folders and split it was built for
     CACHE/data_scan.json  the scan verdicts (colour / grayscale / unreadable), reused
@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..data import portable_path
+from tinct.train.data import portable_path
 
 INDEX_FILE = "index.json"
 PIXELS_FILE = "pixels.npy"

@@ -23,7 +23,7 @@ class DataConfig:
                                      # on first use or by `tinct train --build-cache`
     cache_side: int = 160            # side of the cached centre squares, px
     degrade: float = 0.0             # share of samples whose input lightness gets old-print
-                                     # damage (tinct.degrade); the target stays clean
+                                     # damage (tinct.train.degrade); the target stays clean
 
 
 @dataclass

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .. import color
+from tinct import color
 
 COLUMNS = ("step", "epoch", "split", "loss", "lr", "images_per_s", "ab_rmse", "sat_pred",
            "sat_true", "g_adv", "d_loss", "time")

@@ -20,8 +20,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .. import checkpoint
-from ..data import (
+from tinct.inference import checkpoint
+from tinct.models.registry import create_model
+from tinct.runtime import cpu_description, resolve_device, resolve_precision
+from tinct.train import cache as training_cache
+from tinct.train import distributed as dist_utils
+from tinct.train.config import TrainConfig, load_config
+from tinct.train.data import (
     DATA_ENV,
     ColorizationDataset,
     apply_shares,
@@ -32,14 +37,9 @@ from ..data import (
     scan_folders,
     split_files,
 )
-from ..registry import create_model
-from ..runtime import cpu_description, resolve_device, resolve_precision
-from . import cache as training_cache
-from . import distributed as dist_utils
-from .config import TrainConfig, load_config
-from .logging import RunLogger
-from .objectives import build_objective
-from .state import (
+from tinct.train.logging import RunLogger
+from tinct.train.objectives import build_objective
+from tinct.train.state import (
     StateError,
     load_state,
     remove_stale_temp_files,
@@ -376,7 +376,7 @@ def _repair_nonfinite_norm_stats(model: torch.nn.Module) -> list[str]:
 @torch.no_grad()
 def evaluate_val(model, objective, val_set, cfg, device, amp_dtype) -> dict[str, float]:
     """Validation loss and chroma metrics over the validation photos (all ranks agree)."""
-    from ..runtime import autocast
+    from tinct.runtime import autocast
 
     was_training = model.training
     model.eval()

@@ -11,10 +11,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from .. import color, losses
-from ..models.gan import PatchDiscriminator
-from ..runtime import autocast
-from .config import TrainConfig
+from tinct import color
+from tinct.models import quantization
+from tinct.models.gan import PatchDiscriminator
+from tinct.runtime import autocast
+from tinct.train import losses
+from tinct.train.config import TrainConfig
 
 
 def _unwrap(net: nn.Module) -> nn.Module:
@@ -85,7 +87,7 @@ class ClassificationObjective(Objective):
         if model.tinct_spec["args"].get("bins") == "kmeans":
             pixels = torch.cat([losses.resize_target(b, (16, 16)) for b in batches])
             pixels = pixels.permute(0, 2, 3, 1).reshape(-1, 2)
-            palette = color.kmeans_palette(pixels, model.num_bins, seed=self.cfg.run.seed)
+            palette = quantization.kmeans_palette(pixels, model.num_bins, seed=self.cfg.run.seed)
             model.centres.copy_(palette)
             log(f"k-means palette of {model.num_bins} colours from {n} photos")
         model.prior.copy_(losses.bin_prior(batches, model.centres))
@@ -94,7 +96,7 @@ class ClassificationObjective(Objective):
 
     def loss(self, model, out, chroma):
         m = _unwrap(model)
-        weights = losses.rebalancing_weights(m.prior, self.cfg.loss.rebalance)
+        weights = quantization.rebalancing_weights(m.prior, self.cfg.loss.rebalance)
         loss = losses.classification_loss(out, chroma, m.centres, weights)
         if self.cfg.loss.colorfulness:
             loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(m.decode(out),

@@ -41,11 +41,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .colorize import FrameColorizer, VideoResult, colorize_video
-    from .evaluate import VideoScores, evaluate_video
-    from .flicker import FlickerMeter
-    from .sinks import EncodeSettings
-    from .temporal import ChromaStabilizer, SceneCutDetector, TemporalSettings
+    from tinct.video.colorize import FrameColorizer, VideoResult, colorize_video
+    from tinct.video.evaluate import VideoScores, evaluate_video
+    from tinct.video.flicker import FlickerMeter
+    from tinct.video.sinks import EncodeSettings
+    from tinct.video.temporal import ChromaStabilizer, SceneCutDetector, TemporalSettings
 
 
 def __getattr__(name: str):

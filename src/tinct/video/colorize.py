@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..pipeline import Colorizer, working_shape
-from ..render import lightness_of_pixels
-from .sinks import EncodeSettings, open_sink
-from .sources import SourceFrame, open_source
-from .temporal import ChromaStabilizer, TemporalSettings, make_stabilizer
+from tinct.inference.pipeline import Colorizer, working_shape
+from tinct.inference.render import lightness_of_pixels
+from tinct.video.sinks import EncodeSettings, open_sink
+from tinct.video.sources import SourceFrame, open_source
+from tinct.video.temporal import ChromaStabilizer, TemporalSettings, make_stabilizer
 
 
 @dataclass

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..metrics import RunningStats, colorfulness_gap, compute_image_metrics
-from ..pipeline import Colorizer
-from .colorize import FrameColorizer, batched, stabilize
-from .flicker import DEFAULT_STATIC_THRESHOLD, FlickerMeter
-from .sources import open_source
-from .temporal import TemporalSettings, make_stabilizer
+from tinct.evaluation.metrics import RunningStats, colorfulness_gap, compute_image_metrics
+from tinct.inference.pipeline import Colorizer
+from tinct.video.colorize import FrameColorizer, batched, stabilize
+from tinct.video.flicker import DEFAULT_STATIC_THRESHOLD, FlickerMeter
+from tinct.video.sources import open_source
+from tinct.video.temporal import TemporalSettings, make_stabilizer
 
 FRAME_METRICS = ("psnr", "ssim", "ab_rmse", "cf_pred", "cf_gt")
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..color import rgb_to_lab
-from .defaults import DEFAULT_STATIC_THRESHOLD
+from tinct.color import rgb_to_lab
+from tinct.video.defaults import DEFAULT_STATIC_THRESHOLD
 
 
 def chroma_ab(rgb: torch.Tensor) -> torch.Tensor:

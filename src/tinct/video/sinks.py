@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..fileio import new_file_mode
-from ..imageio import is_same_file, write_image
-from .sources import SourceFrame, VideoInfo, import_av
+from tinct.fileio import new_file_mode
+from tinct.imageio import is_same_file, write_image
+from tinct.video.sources import SourceFrame, VideoInfo, import_av
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")

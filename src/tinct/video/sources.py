@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..imageio import list_images, read_image, to_uint
+from tinct.imageio import list_images, read_image, to_uint
 
 PacketHandler = Callable[[Any], None]  # receives an ``av.Packet`` of an audio stream
 

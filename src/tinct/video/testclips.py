@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .sinks import temporary_sibling
-from .sources import import_av
+from tinct.video.sinks import temporary_sibling
+from tinct.video.sources import import_av
 
 TONE_HZ = 440.0
 SAMPLE_RATE = 48_000
@@ -166,7 +166,7 @@ def _tone_frame(av, first_frame: int, end_frame: int, fps: Fraction):
 
 def folder_photos(folder: str | os.PathLike, limit: int | None = None) -> list[np.ndarray]:
     """Colour photos of a folder (recursive, sorted), at most ``limit``."""
-    from ..imageio import list_images, read_image, to_uint
+    from tinct.imageio import list_images, read_image, to_uint
 
     paths = list_images(folder)[:limit]
     return [to_uint(read_image(p).to_float()) for p in paths]

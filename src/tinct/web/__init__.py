@@ -4,6 +4,6 @@
 >>> app = create_app(["path/to/model"], concurrency=2, queue=16)
 """
 
-from .app import create_app
+from tinct.web.app import create_app
 
 __all__ = ["create_app"]

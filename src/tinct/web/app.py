@@ -23,17 +23,17 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
-from .. import __version__
-from ..pipeline import Colorizer
-from ..turing import load_study
-from .errors import ApiError, error_responses, install_error_handlers
-from .imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
-from .limits import BODY_TIMEOUT_S, BodyLimit
-from .models import ModelPool, ModelSpec
-from .service import WorkQueue
-from .turing_routes import turing_router
-from .uploads import MULTIPART_OVERHEAD, UploadSlots, discard_body, read_upload
-from .votes import VoteStore
+from tinct import __version__
+from tinct.inference.pipeline import Colorizer
+from tinct.studies.turing import load_study
+from tinct.web.errors import ApiError, error_responses, install_error_handlers
+from tinct.web.imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
+from tinct.web.limits import BODY_TIMEOUT_S, BodyLimit
+from tinct.web.models import ModelPool, ModelSpec
+from tinct.web.service import WorkQueue
+from tinct.web.turing_routes import turing_router
+from tinct.web.uploads import MULTIPART_OVERHEAD, UploadSlots, discard_body, read_upload
+from tinct.web.votes import VoteStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 MIN_SIZE = 32

@@ -16,10 +16,10 @@ from pathlib import PurePath
 
 from PIL import Image, UnidentifiedImageError
 
-from ..imageio import READ_FORMATS as READ_FORMATS
-from ..imageio import ImageReadError, read_image
-from ..pipeline import Colorizer
-from .errors import ApiError
+from tinct.imageio import READ_FORMATS as READ_FORMATS
+from tinct.imageio import ImageReadError, read_image
+from tinct.inference.pipeline import Colorizer
+from tinct.web.errors import ApiError
 
 OUTPUT_FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg")}
 FORMAT_ALIASES = {"jpg": "jpeg"}

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import read_config, resolve_model
-from ..pipeline import Colorizer
+from tinct.inference.checkpoint import read_config, resolve_model
+from tinct.inference.pipeline import Colorizer
 
 ModelSpec = str | os.PathLike | None
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import ApiError
+from tinct.web.errors import ApiError
 
 T = TypeVar("T")
 

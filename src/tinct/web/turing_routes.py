@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from ..turing import Study
-from .errors import ApiError, error_responses
-from .votes import DuplicateVote, Tally, UnknownSession, VoteStore
+from tinct.studies.turing import Study
+from tinct.web.errors import ApiError, error_responses
+from tinct.web.votes import DuplicateVote, Tally, UnknownSession, VoteStore
 
 SCENE_LIST = re.compile(r"^[A-Za-z0-9_,-]*$")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from .errors import ApiError
+from tinct.web.errors import ApiError
 
 try:  # python-multipart >= 0.0.13
     from python_multipart.multipart import MultipartParser, parse_options_header

@@ -15,7 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..turing import wilson_interval
+from tinct.studies.turing import wilson_interval
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS votes (

@@ -25,8 +25,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from . import color
-from .imageio import ImageReadError, list_images, read_image
+from tinct import color
+from tinct.imageio import ImageReadError, list_images, read_image
 
 DATA_ENV = "TINCT_DATA"
 
@@ -278,7 +278,7 @@ class ColorizationDataset(Dataset):
             rgb = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
         L, chroma = color.to_lightness_chroma(rgb, self.space)
         if self.degrade and rng.random() < self.degrade:
-            from .degrade import degrade_lightness
+            from tinct.train.degrade import degrade_lightness
 
             L = degrade_lightness(L, rng)  # the input is damaged; the target stays clean
         return {"L": color.normalize_lightness(L), "chroma": chroma,

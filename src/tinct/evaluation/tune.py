@@ -32,9 +32,15 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, resolve_model, staged_folder, write_config
-from .evaluate import EvalEntry, EvalResult, describe_model
-from .models.classifier import DecodeView
+from tinct.evaluation.evaluate import EvalEntry, EvalResult, describe_model
+from tinct.inference.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    resolve_model,
+    staged_folder,
+    write_config,
+)
+from tinct.models.classifier import DecodeView
 
 
 class SharedOutput(nn.Module):
@@ -114,8 +120,8 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
     (see :class:`SharedOutput`). Raises ``ValueError`` for a model that is not a colour
     classifier.
     """
-    from .checkpoint import load_pretrained
-    from .pipeline import Colorizer
+    from tinct.inference.checkpoint import load_pretrained
+    from tinct.inference.pipeline import Colorizer
 
     folder = resolve_model(model)
     network, config = load_pretrained(folder)

@@ -17,16 +17,16 @@ How each photo is measured:
    ``metric_size`` pixels (default 512; ``None`` or 0 = full resolution), both resized the same
    way (bilinear, antialiased). This keeps memory flat and evaluation fast on large photos;
    PSNR, SSIM and the ab errors are therefore those of the 512-px versions.
-4. Per-image metrics (:func:`tinct.metrics.compute_image_metrics`): ab MSE / RMSE (Lab units),
-   acc@2.5/5/10/20, AuC (0..150), PSNR (RGB 0-255; capped at :data:`PSNR_CAP_DB` = 100 dB, so
-   a perfect image, whose PSNR is infinite, still gives a finite mean), SSIM, colorfulness of
-   prediction and ground truth.
+4. Per-image metrics (:func:`tinct.evaluation.metrics.compute_image_metrics`): ab MSE / RMSE
+   (Lab units), acc@2.5/5/10/20, AuC (0..150), PSNR (RGB 0-255; capped at
+   :data:`PSNR_CAP_DB` = 100 dB, so a perfect image, whose PSNR is infinite, still gives a
+   finite mean), SSIM, colorfulness of prediction and ground truth.
 5. Set metrics: their means (and standard deviations), dCF = |mean CF(pred) - mean CF(gt)|,
    ``fd_effnet_lite2`` (Frechet distance of pooled EfficientNet-Lite2 ImageNet features of
    predictions vs ground truths; not the Inception FID of papers) and ``semantic_agreement``
    (share of photos whose predicted and original versions get the same top-1 ImageNet class).
-   The last two need the weights package (:mod:`tinct.features`); without it they are ``None``
-   and ``features_note`` says why.
+   The last two need the weights package (:mod:`tinct.evaluation.features`); without it they
+   are ``None`` and ``features_note`` says why.
 
 Memory stays flat over thousands of photos: metrics stream through ``RunningStats`` and
 ``FeatureMoments``; only small thumbnails of the best / worst ``gallery_size`` photos (kept with
@@ -52,11 +52,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from . import __version__
-from .color import from_lightness_chroma, rgb_to_lightness
-from .imageio import LoadedImage, list_images, read_image
-from .metrics import FeatureMoments, RunningStats, compute_image_metrics
-from .pipeline import working_shape
+from tinct import __version__
+from tinct.color import from_lightness_chroma, rgb_to_lightness
+from tinct.evaluation.metrics import FeatureMoments, RunningStats, compute_image_metrics
+from tinct.imageio import LoadedImage, list_images, read_image
+from tinct.inference.pipeline import working_shape
 
 __all__ = [
     "DEFAULT_METRIC_SIZE",
@@ -75,7 +75,7 @@ __all__ = [
     "load_entry",
 ]
 
-from .metric_info import (  # noqa: E402  (re-exported)
+from tinct.evaluation.metric_info import (  # noqa: E402  (re-exported)
     DEFAULT_METRIC_SIZE,
     METRICS,
     PER_IMAGE_KEYS,
@@ -174,8 +174,8 @@ def load_entry(name_or_path: str, device: str | None = None, size: int | None = 
     if name_or_path == GrayBaseline.name:
         model = GrayBaseline()
         return EvalEntry(label or model.name, model, None, describe_model(model))
-    from .checkpoint import resolve_model
-    from .pipeline import Colorizer
+    from tinct.inference.checkpoint import resolve_model
+    from tinct.inference.pipeline import Colorizer
 
     folder = resolve_model(name_or_path)
     colorizer = Colorizer.from_pretrained(folder, device=device)
@@ -428,7 +428,7 @@ def evaluate_many(entries: Sequence[EvalEntry], data_dir: str | os.PathLike, *,
     """
     from tqdm.auto import tqdm
 
-    from .runtime import resolve_device
+    from tinct.runtime import resolve_device
 
     if not entries:
         raise ValueError("nothing to evaluate: no models given")
@@ -446,7 +446,7 @@ def evaluate_many(entries: Sequence[EvalEntry], data_dir: str | os.PathLike, *,
     extractor = None
     features_note = None
     if features:
-        from .features import MISSING_WEIGHTS_NOTE, load_imagenet_features
+        from tinct.evaluation.features import MISSING_WEIGHTS_NOTE, load_imagenet_features
 
         extractor = load_imagenet_features(resolve_device(device))
         if extractor is None:
@@ -560,7 +560,7 @@ def _display_name(path: Path, root: Path) -> str:
 
 
 def _suffixes() -> list[str]:
-    from .imageio import IMAGE_SUFFIXES
+    from tinct.imageio import IMAGE_SUFFIXES
 
     return sorted(IMAGE_SUFFIXES)
 

@@ -21,11 +21,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color, render
-from .checkpoint import flip_averaging, load_pretrained, resolve_model
-from .imageio import LoadedImage, read_image, to_uint
-from .models.classifier import DecodeView
-from .runtime import autocast, resolve_device, resolve_precision
+from tinct import color
+from tinct.imageio import LoadedImage, read_image, to_uint
+from tinct.inference import render
+from tinct.inference.checkpoint import flip_averaging, load_pretrained, resolve_model
+from tinct.models.classifier import DecodeView
+from tinct.runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
 
@@ -77,7 +78,7 @@ class Colorizer:
         """Loads an installed model by name, a saved-model folder, an ONNX file exported by
         ``tinct export`` (run by ONNX Runtime on the CPU), or (None) the default."""
         if name_or_path is not None and str(name_or_path).lower().endswith(".onnx"):
-            from .export import load_onnx
+            from tinct.inference.export import load_onnx
 
             model, config = load_onnx(name_or_path)
             return cls(model, config, device="cpu", precision="fp32")
@@ -116,7 +117,7 @@ class Colorizer:
 
     def _require_decode(self) -> None:
         if not hasattr(self.model, "set_decode"):
-            from .export import OnnxNet
+            from tinct.inference.export import OnnxNet
 
             kind = ("an exported ONNX graph decodes as it was exported"
                     if isinstance(self.model, OnnxNet)
@@ -173,7 +174,8 @@ class Colorizer:
 
     def merge(self, L: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
         """(L ``(1, H, W)`` in [0, 100], chroma ``(2, h, w)``, h <= H) -> sRGB ``(3, H, W)``
-        float32 in [0, 1]; chroma upsampled bilinearly, lightness kept (see :mod:`tinct.render`).
+        float32 in [0, 1]; chroma upsampled bilinearly, lightness kept (see
+        :mod:`tinct.inference.render`).
         """
         rgb = self.render(L, chroma, np.float32)
         return torch.from_numpy(rgb).permute(2, 0, 1)

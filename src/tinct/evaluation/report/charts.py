@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .training import LossCurve
+from tinct.evaluation.report.training import LossCurve
 
 __all__ = ["available", "bar_chart", "histogram", "loss_curves", "palette"]
 

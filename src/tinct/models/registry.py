@@ -4,6 +4,10 @@ A model is one decorated factory function. ``create_model(name, **kwargs)`` call
 records the architecture name and the keyword arguments on the returned module
 (``model.tinct_spec``), so saving a model needs no per-model code: the spec is written into
 ``config.json`` and replayed on loading. No I/O happens here.
+
+As in timm, this module imports no model module: the families import it to register
+themselves, and ``tinct.models`` (the package this module lives in) imports every family, so
+any import of the registry through the package has them all registered.
 """
 
 from __future__ import annotations
@@ -33,26 +37,18 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def _ensure_builtin_models() -> None:
-    # importing the package registers the built-in families
-    from . import models  # noqa: F401
-
-
 def list_models() -> list[str]:
     """Names of every registered architecture, sorted."""
-    _ensure_builtin_models()
     return sorted(_REGISTRY)
 
 
 def model_signature(name: str) -> inspect.Signature:
     """The factory's signature: the arguments ``create_model`` accepts for ``name``."""
-    _ensure_builtin_models()
     return inspect.signature(_get(name))
 
 
 def model_doc(name: str) -> str:
     """The first paragraph of the factory's docstring, on one line: what ``name`` is."""
-    _ensure_builtin_models()
     doc = inspect.getdoc(_get(name)) or ""
     return " ".join(doc.split("\n\n")[0].split())
 
@@ -70,7 +66,6 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 
     Unknown keyword arguments are rejected with a clear error instead of being ignored.
     """
-    _ensure_builtin_models()
     factory = _get(name)
     sig = inspect.signature(factory)
     unknown = [k for k in kwargs if k not in sig.parameters]

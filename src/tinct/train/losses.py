@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import color
+from tinct import color
+from tinct.models import quantization
 
 REGRESSION_LOSSES = ("l1", "l2", "huber")
 
@@ -35,16 +36,6 @@ def regression_loss(pred: torch.Tensor, chroma: torch.Tensor, kind: str = "l1",
     raise ValueError(f"unknown regression loss {kind!r}; choose one of {REGRESSION_LOSSES}")
 
 
-def rebalancing_weights(prior: torch.Tensor, mix: float = 0.5) -> torch.Tensor:
-    """Zhang et al.: ``w ∝ ((1 - mix) p + mix / Q)^-1``, normalized so ``sum(p * w) = 1``.
-
-    ``prior``: ``(Q,)`` empirical bin distribution. ``mix=1`` disables rebalancing.
-    """
-    q = prior.numel()
-    w = 1.0 / ((1 - mix) * prior + mix / q)
-    return w / (prior * w).sum()
-
-
 def classification_loss(logits: torch.Tensor, chroma: torch.Tensor, centres: torch.Tensor,
                         weights: torch.Tensor | None = None, sigma: float = 5.0
                         ) -> torch.Tensor:
@@ -53,7 +44,7 @@ def classification_loss(logits: torch.Tensor, chroma: torch.Tensor, centres: tor
     ``logits`` ``(B, Q, h, w)``; ``chroma`` ``(B, 2, H, W)``; ``centres`` ``(Q, 2)``;
     ``weights`` ``(Q,)`` rebalancing weights or None. Returns a scalar.
     """
-    idx, w = color.soft_encode_sparse(resize_target(chroma, logits.shape[-2:]), centres,
+    idx, w = quantization.soft_encode_sparse(resize_target(chroma, logits.shape[-2:]), centres,
                                       sigma=sigma)
     logp = F.log_softmax(logits.float(), dim=1)
     # only the few bins a pixel's soft target covers contribute: gather them instead of
@@ -66,7 +57,7 @@ def classification_loss(logits: torch.Tensor, chroma: torch.Tensor, centres: tor
 
 def soft_targets(chroma: torch.Tensor, centres: torch.Tensor, size, sigma: float = 5.0):
     """Chroma ``(B, 2, H, W)`` -> soft-encoded bins ``(B, Q, *size)`` at the logits' size."""
-    return color.soft_encode(resize_target(chroma, size), centres, sigma=sigma)
+    return quantization.soft_encode(resize_target(chroma, size), centres, sigma=sigma)
 
 
 def colorfulness_loss(pred_chroma: torch.Tensor, chroma: torch.Tensor,

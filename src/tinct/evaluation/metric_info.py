@@ -1,7 +1,7 @@
 """The metrics ``tinct eval`` reports: names, units, which way is better, table formats.
 
 Torch-free, so the command line can build its ``--help`` (choices, defaults) without loading
-PyTorch; :mod:`tinct.evaluate` re-exports everything here.
+PyTorch; :mod:`tinct.evaluation.evaluate` re-exports everything here.
 """
 
 from __future__ import annotations

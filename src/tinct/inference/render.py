@@ -23,15 +23,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import color
+from tinct import color
 
 BAND_PIXELS = 1 << 20  # pixels per band of rows
 
-_M_INV = np.linalg.inv(np.array(color._XYZ_FROM_RGB, dtype=np.float64))
-_XN, _YN, _ZN = color._WHITE_D65
-_EPS = color._EPS_LAB
-_KAPPA = color._KAPPA_LINEAR
-_LUV_KAPPA = color._LUV_KAPPA
+_M_INV = np.linalg.inv(np.array(color.XYZ_FROM_RGB, dtype=np.float64))
+_XN, _YN, _ZN = color.WHITE_D65
+_EPS = color.LAB_EPSILON
+_KAPPA = color.LAB_KAPPA_LINEAR
+_LUV_KAPPA = color.LUV_KAPPA
 _U0 = 4 * _XN / (_XN + 15 * _YN + 3 * _ZN)
 _V0 = 9 * _YN / (_XN + 15 * _YN + 3 * _ZN)
 
@@ -41,7 +41,7 @@ def _luminance_tables(levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per channel: code value -> its share of the luminance Y, float32 ``(levels,)``."""
     v = torch.arange(levels, dtype=torch.float64) / (levels - 1)
     lin = color.srgb_to_linear(v).numpy()
-    row = np.array(color._XYZ_FROM_RGB[1], dtype=np.float64)
+    row = np.array(color.XYZ_FROM_RGB[1], dtype=np.float64)
     return tuple((row[c] * lin).astype(np.float32) for c in range(3))
 
 
@@ -153,7 +153,7 @@ def merge_to_srgb(L: np.ndarray, chroma: torch.Tensor | np.ndarray, space: str =
     colour-space units, any ``h <= H``, ``w <= W`` (upsampled bilinearly, band by band).
     Returns ``(H, W, 3)`` ``uint8`` (rounded) or ``float32`` in [0, 1].
     """
-    color._check_space(space)
+    color.check_space(space)
     if L.ndim != 2:
         raise ValueError(f"expected lightness of shape (H, W), got {L.shape}")
     chroma = torch.as_tensor(chroma, dtype=torch.float32)

@@ -23,16 +23,16 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from . import __version__
-from .color import CHROMA_SCALE, COLOR_SPACES
-from .registry import UnknownModelError, create_model, list_models
+from tinct import __version__
+from tinct.color import CHROMA_SCALE, COLOR_SPACES
+from tinct.models.registry import UnknownModelError, create_model, list_models
 
 FORMAT_NAME = "tinct-model"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 DEFAULT_MODEL = "tinct-base"
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 MODELS_ENV = "TINCT_MODELS"  # extra folders of installed models, os.pathsep-separated
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .fileio import atomic_write_text
-from .imageio import ImageReadError, list_images, read_image, to_uint, write_image
+from tinct.fileio import atomic_write_text
+from tinct.imageio import ImageReadError, list_images, read_image, to_uint, write_image
 
 STUDY_FORMAT = "tinct-turing-study"
 STUDY_VERSION = 1

@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..evaluate import EvalResult
-from .files import atomic_write_text, metrics_document, per_image_csv
-from .pages import render_page
-from .training import LossCurve, read_loss_curve
+from tinct.evaluation.evaluate import EvalResult
+from tinct.evaluation.report.files import atomic_write_text, metrics_document, per_image_csv
+from tinct.evaluation.report.pages import render_page
+from tinct.evaluation.report.training import LossCurve, read_loss_curve
 
 __all__ = ["HTML_FILE", "JSON_FILE", "CSV_FILE", "LossCurve", "read_loss_curve",
            "training_curves", "write_report"]

@@ -10,10 +10,17 @@ import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
 
-from ..evaluate import METRICS, PSNR_CAP_DB, SUMMARY_KEYS, EvalResult, GalleryItem, run_info
-from . import charts
-from .html import Cell, esc, figure, page, section, table
-from .training import LossCurve
+from tinct.evaluation.evaluate import (
+    METRICS,
+    PSNR_CAP_DB,
+    SUMMARY_KEYS,
+    EvalResult,
+    GalleryItem,
+    run_info,
+)
+from tinct.evaluation.report import charts
+from tinct.evaluation.report.html import Cell, esc, figure, page, section, table
+from tinct.evaluation.report.training import LossCurve
 
 __all__ = ["render_page", "primary"]
 

@@ -10,8 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..evaluate import METRICS, PER_IMAGE_KEYS, PSNR_CAP_DB, EvalResult, run_info
-from ..fileio import atomic_write_text
+from tinct.evaluation.evaluate import METRICS, PER_IMAGE_KEYS, PSNR_CAP_DB, EvalResult, run_info
+from tinct.fileio import atomic_write_text
 
 __all__ = ["atomic_write_text", "metrics_document", "per_image_csv"]
 

@@ -24,7 +24,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from .models.encoders import (
+from tinct.models.encoders import (
     EfficientNetLite,
     efficientnet_lite_weights_path,
     load_efficientnet_lite_imagenet,

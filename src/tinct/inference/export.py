@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checkpoint import ModelLoadError, load_pretrained, resolve_model
-from .fileio import new_file_mode
-from .models.base import run_padded
+from tinct.fileio import new_file_mode
+from tinct.inference.checkpoint import ModelLoadError, load_pretrained, resolve_model
+from tinct.models.base import run_padded
 
 METADATA_KEY = "tinct_config"
 DEFAULT_OPSET = 18

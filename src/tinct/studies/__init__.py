@@ -1,0 +1,1 @@
+"""Studies with people: the colorization Turing test (``turing``)."""
