@@ -224,7 +224,7 @@ def test_cli_eval_video_prints_table_and_writes_json(colour_clip, tiny_model_dir
                                                      capsys):
     report = tmp_path / "scores.json"
     per_frame = tmp_path / "frames.csv"
-    rc = main(["eval-video", "--model", str(tiny_model_dir), "--video", str(colour_clip.path),
+    rc = main(["eval-video", str(colour_clip.path), "-m", str(tiny_model_dir),
                "--json", str(report), "--per-frame", str(per_frame), "--no-progress"])
     out = capsys.readouterr().out
     assert rc == 0

@@ -33,6 +33,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from tinct.errors import InputError, TinctError
 from tinct.fileio import new_file_mode
 
 __all__ = [
@@ -89,11 +90,11 @@ _COLOR_PROBE_SIZE = 256
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError)
 
 
-class ImageReadError(ValueError):
+class ImageReadError(TinctError, ValueError):
     """An input image cannot be read. ``str(e)`` is one line: ``"<source>: <problem>"``."""
 
 
-class ImageWriteError(OSError):
+class ImageWriteError(TinctError, OSError):
     """An output image cannot be written. ``str(e)`` is one line: ``"<path>: <problem>"``."""
 
 
@@ -152,11 +153,11 @@ def _resolve_max_pixels(max_pixels: int | None) -> int:
         try:
             max_pixels = int(float(env)) if any(c in env for c in ".eE") else int(env)
         except ValueError:
-            raise ValueError(f"{MAX_PIXELS_ENV} must be a positive integer, got {env!r}") from None
+            raise InputError(f"{MAX_PIXELS_ENV} must be a positive integer, got {env!r}") from None
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
         raise TypeError(f"max_pixels must be an int, got {type(max_pixels).__name__}")
     if max_pixels <= 0:
-        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+        raise InputError(f"max_pixels must be positive, got {max_pixels}")
     return int(max_pixels)
 
 
@@ -496,7 +497,7 @@ def write_image(
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
         raise TypeError(f"quality must be an int, got {type(quality).__name__}")
     if not 1 <= quality <= 100:
-        raise ValueError(f"quality must be in 1..100, got {quality}")
+        raise InputError(f"quality must be in 1..100, got {quality}")
     for guarded in protect:
         if is_same_file(path, guarded):
             raise _write_error(path, "refusing to overwrite an input image")
@@ -505,11 +506,11 @@ def write_image(
 
     pixels = _to_uint8(rgb, "rgb")
     if pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(f"rgb must have shape (H, W, 3), got {np.shape(rgb)}")
+        raise InputError(f"rgb must have shape (H, W, 3), got {np.shape(rgb)}")
     if alpha is not None and keeps_alpha:
         a = _to_uint8(alpha, "alpha")
         if a.shape != pixels.shape[:2]:
-            raise ValueError(f"alpha must have shape {pixels.shape[:2]}, got {np.shape(alpha)}")
+            raise InputError(f"alpha must have shape {pixels.shape[:2]}, got {np.shape(alpha)}")
         pixels = np.dstack([pixels, a])
     image = Image.fromarray(np.ascontiguousarray(pixels))
 
@@ -532,12 +533,12 @@ def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
         return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
-            raise ValueError(f"{what} contains NaN or infinite values")
+            raise InputError(f"{what} contains NaN or infinite values")
         lo, hi = float(array.min(initial=0.0)), float(array.max(initial=0.0))
         if lo < -1e-4 or hi > 1 + 1e-4:
-            raise ValueError(f"float {what} must be in [0, 1], got values in {lo:g}..{hi:g}")
+            raise InputError(f"float {what} must be in [0, 1], got values in {lo:g}..{hi:g}")
         return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
-    raise ValueError(f"{what} must be uint8, uint16 or float in [0, 1], got {array.dtype}")
+    raise InputError(f"{what} must be uint8, uint16 or float in [0, 1], got {array.dtype}")
 
 
 def _save_atomically(image: Image.Image, path: Path, fmt: str, options: dict) -> None:

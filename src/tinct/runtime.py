@@ -8,6 +8,8 @@ import platform
 
 import torch
 
+from tinct.errors import InputError
+
 
 @functools.lru_cache(maxsize=1)
 def cpu_has_fast_bf16() -> bool:
@@ -41,7 +43,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but no CUDA GPU is available")
+        raise InputError(f"device {device!r} requested but no CUDA GPU is available")
     return dev
 
 
@@ -56,9 +58,9 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
         return torch.bfloat16 if cpu_has_fast_bf16() else None
     table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
     if precision not in table:
-        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+        raise InputError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 precision needs a CUDA device; use bf16 or fp32 on CPU")
+        raise InputError("fp16 precision needs a CUDA device; use bf16 or fp32 on CPU")
     return table[precision]
 
 

@@ -17,8 +17,10 @@ from tinct.cli.options import (
     add_device_option,
     add_flip_option,
     add_model_option,
+    add_progress_option,
     add_size_option,
     colorizer_from_args,
+    int_range,
     positive_int,
 )
 
@@ -40,7 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=FORMATS, default="same",
                    help="output format; 'same' keeps the input's format, or PNG when that "
                         "format cannot be written (default: same)")
-    p.add_argument("--quality", type=int, default=95, metavar="Q",
+    p.add_argument("--quality", type=int_range(1, 100), default=95, metavar="Q",
                    help="JPEG/WebP quality, 1-100 (default: 95)")
     add_model_option(p)
     add_size_option(p, "the image")
@@ -49,13 +51,12 @@ def add_parser(sub) -> None:
     add_device_option(p)
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="images read and colorized together (default: 8)")
-    p.add_argument("--max-pixels", type=int, metavar="N",
+    p.add_argument("--max-pixels", type=positive_int, metavar="N",
                    help="refuse images larger than N pixels (default: $TINCT_MAX_PIXELS or "
                         "100 million)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (default: skip them)")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (there is none anyway when stderr is not a terminal)")
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -65,10 +66,6 @@ def add_parser(sub) -> None:
 def _check_options(args) -> None:
     from tinct.cli import CLIError
 
-    if not 1 <= args.quality <= 100:
-        raise CLIError(f"--quality must be in 1..100, got {args.quality}")
-    if args.max_pixels is not None and args.max_pixels < 1:
-        raise CLIError(f"--max-pixels must be positive, got {args.max_pixels}")
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CLIError(f"{out}: output must be a folder, and this is a file")

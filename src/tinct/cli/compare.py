@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", metavar="MODEL",
                    help="installed model names or saved-model folders ('gray' is always added)")
-    add_evaluation_options(p)
+    add_evaluation_options(p, positional_data=False)
     p.set_defaults(func=run)
 
 

@@ -12,7 +12,15 @@ import sys
 from pathlib import Path
 
 from tinct.cli import CLIError
-from tinct.cli.options import non_negative_int, positive_int, working_size
+from tinct.cli.options import (
+    add_device_option,
+    add_input_argument,
+    add_model_option,
+    add_progress_option,
+    non_negative_int,
+    positive_int,
+    working_size,
+)
 
 DESCRIPTION = """\
 Measure a colorization model the way colorization papers do. Every colour photo under --data
@@ -28,9 +36,9 @@ per_image.csv."""
 
 EPILOG = """\
 examples:
-  tinct eval --model tinct-base --data photos/ -o report/
-  tinct eval --model runs/unet/model --data photos/ --also-size 512 --limit 500 -o report/
-  tinct eval --model gray --data photos/ -o gray-report/"""
+  tinct eval photos/ -o report/                       (the shipped model)
+  tinct eval photos/ -m runs/unet/model --also-size 512 --limit 500 -o report/
+  tinct eval photos/ -m gray -o gray-report/"""
 
 
 def _metric_size(text: str) -> int:
@@ -40,12 +48,18 @@ def _metric_size(text: str) -> int:
     return value
 
 
-def add_evaluation_options(p: argparse.ArgumentParser) -> None:
-    """Options of every evaluating verb: data, output, limits, ranking, batching, device."""
+def add_evaluation_options(p: argparse.ArgumentParser, positional_data: bool = True) -> None:
+    """Options of every evaluating verb: data, output, limits, ranking, batching, device.
+    ``positional_data``: DATA is the verb's argument (``-d`` still accepted); ``compare``, whose
+    arguments are its models, takes it with ``-d`` only."""
     from tinct.evaluation.metric_info import DEFAULT_METRIC_SIZE, RANKABLE
 
-    p.add_argument("--data", "-d", required=True, metavar="DIR",
-                   help="folder of colour photos (searched recursively), or one photo")
+    if positional_data:
+        add_input_argument(p, "data", "DATA", "folder of colour photos (searched recursively), "
+                           "or one photo", "-d", "--data")
+    else:
+        p.add_argument("-d", "--data", required=True, metavar="DATA",
+                       help="folder of colour photos (searched recursively), or one photo")
     p.add_argument("--output", "-o", required=True, metavar="REPORT_DIR",
                    help="folder for report.html, metrics.json and per_image.csv (created; "
                         "existing report files in it are replaced)")
@@ -70,9 +84,8 @@ def add_evaluation_options(p: argparse.ArgumentParser) -> None:
                    help="photos read and colorized together (default 8)")
     p.add_argument("--workers", type=non_negative_int, default=2, metavar="N",
                    help="processes that read and decode photos (default 2; 0 = none)")
-    p.add_argument("--device", default="auto",
-                   help="where the networks run: auto (CUDA when available), cpu, cuda, cuda:1")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_device_option(p, "the networks run")
+    add_progress_option(p, quiet_alias=True)
 
 
 def add_parser(subparsers) -> None:
@@ -80,9 +93,8 @@ def add_parser(subparsers) -> None:
         "eval", help="measure a model on a folder of colour photos; HTML report",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", "-m", required=True, metavar="M",
-                   help="installed model name, saved-model folder, or 'gray' for the "
-                        "no-colour baseline alone")
+    add_model_option(p, help="installed model name, saved-model folder, or 'gray' for the "
+                             "no-colour baseline alone (default: the shipped model)")
     p.add_argument("--also-size", type=working_size, metavar="S2",
                    help="also measure the same model at this working size")
     add_evaluation_options(p)
@@ -122,7 +134,7 @@ def evaluate_and_report(entries, args: argparse.Namespace, kind: str,
         entries, args.data, metric_size=args.metric_size or None, batch_size=args.batch_size,
         workers=args.workers, limit=args.limit, rank_by=args.rank_by,
         gallery_size=args.gallery, features=not args.no_features,
-        device=None if args.device == "auto" else args.device, progress=not args.quiet)
+        device=None if args.device == "auto" else args.device, progress=not args.no_progress)
     if keep is not None:
         keep.extend(results)
     paths = write_report(results, output, kind=kind, command=_command_line())

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tinct.cli import CLIError
+from tinct.cli.options import add_input_argument, positive_float
 from tinct.cli.video import (
     add_model_arguments,
     add_temporal_arguments,
@@ -41,12 +42,12 @@ def add_parser(sub) -> None:
                     "on pixels static in the original; 0 = as steady as the original). "
                     "'--temporal both' (default) compares frame-by-frame with the temporal "
                     "method on the same network predictions.",
-        epilog="example: tinct eval-video --model my_model --video clip.mp4 --json scores.json")
-    p.add_argument("--video", required=True, metavar="CLIP",
-                   help="colour video file or folder of colour frames (the ground truth)")
+        epilog="example: tinct eval-video clip.mp4 -m my_model --json scores.json")
+    add_input_argument(p, "video", "CLIP", "colour video file or folder of colour frames "
+                       "(the ground truth)", "--video")
     add_model_arguments(p)
     add_temporal_arguments(p, ("both", "flow", "none"), "both")
-    p.add_argument("--static-threshold", type=float, default=DEFAULT_STATIC_THRESHOLD,
+    p.add_argument("--static-threshold", type=positive_float, default=DEFAULT_STATIC_THRESHOLD,
                    metavar="LEVELS",
                    help="a pixel is static when no RGB channel of the original changes by "
                         f"this many 0-255 levels or more (default: {DEFAULT_STATIC_THRESHOLD})")
@@ -61,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
 
     methods = ("none", "flow") if args.temporal == "both" else (args.temporal,)
     require_video_libraries(methods)
-    if args.static_threshold <= 0:
-        raise CLIError(f"--static-threshold must be positive, got {args.static_threshold}")
     colorizer = load_colorizer(args)
     with media_errors(args.video):
         scores = evaluate_video(

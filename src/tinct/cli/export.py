@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tinct.cli import CLIError
-from tinct.cli.options import add_model_option
+from tinct.cli.options import add_model_option, int_range
 
 
 def add_parser(sub) -> None:
@@ -22,11 +22,12 @@ def add_parser(sub) -> None:
         epilog="example: tinct export --format onnx -m tinct-base -o tinct-base.onnx")
     p.add_argument("--format", default="onnx", choices=("onnx",),
                    help="export format (default: onnx)")
-    add_model_option(p, "-m", help="installed model name or saved-model folder (default: the "
+    add_model_option(p, help="installed model name or saved-model folder (default: the "
                                    "shipped model)")
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="output file (.onnx); replaced if it exists")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset version (default: 18)")
+    p.add_argument("--opset", type=int_range(7, 30), default=18,
+                   help="ONNX opset version (default: 18)")
     p.add_argument("--check", action="store_true",
                    help="after exporting, run a test image through PyTorch and ONNX Runtime "
                         "and report the largest chroma difference")

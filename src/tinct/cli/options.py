@@ -54,6 +54,30 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number of 0 or more."""
+    try:
+        value = float(text) if text.strip().isascii() else float("nan")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text!r}")
+    return value
+
+
+def int_range(low: int, high: int):
+    """argparse type factory: a whole number from ``low`` to ``high``."""
+
+    def whole_number_in_range(text: str) -> int:
+        value = _whole_number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text!r}")
+        return value
+
+    whole_number_in_range.__name__ = f"whole number {low}..{high}"
+    return whole_number_in_range
+
+
 def working_size(text: str) -> int:
     """argparse type: a working resolution from 8 to 4096 pixels."""
     value = _whole_number(text)
@@ -64,10 +88,35 @@ def working_size(text: str) -> int:
     return value
 
 
-def add_model_option(p: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
-    """``--model NAME_OR_FOLDER`` (extra ``flags`` such as ``-m``; ``kwargs`` override)."""
-    p.add_argument("--model", *flags, **{"metavar": "NAME_OR_FOLDER", "help": MODEL_HELP,
-                                         **kwargs})
+def add_model_option(p: argparse.ArgumentParser, **kwargs) -> None:
+    """``-m/--model NAME_OR_FOLDER``, default None = the shipped model (``kwargs`` override)."""
+    p.add_argument("-m", "--model", **{"metavar": "NAME_OR_FOLDER", "help": MODEL_HELP,
+                                       **kwargs})
+
+
+def add_models_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``-m/--model`` repeatable: several models, in order (default: the shipped model)."""
+    p.add_argument("-m", "--model", action="append", metavar="NAME_OR_FOLDER",
+                   help=f"{what}: installed model name or saved-model folder; repeat for "
+                        "several (default: the shipped model)")
+
+
+def add_input_argument(p: argparse.ArgumentParser, dest: str, metavar: str, help: str,
+                       *flags: str) -> None:
+    """A positional input ``METAVAR`` that the older option ``flags`` (e.g. ``-d/--data``) may
+    give instead; :func:`tinct.cli.resolve_input_aliases` merges the two after parsing."""
+    p.add_argument(dest, nargs="?", metavar=metavar, help=help)
+    p.add_argument(*flags, dest=f"{dest}_option", metavar=metavar,
+                   help=f"the same as the {metavar} argument (older spelling)")
+    earlier = p.get_default("input_aliases") or []
+    p.set_defaults(input_aliases=[*earlier, (dest, flags[-1])])
+
+
+def add_progress_option(p: argparse.ArgumentParser, quiet_alias: bool = False) -> None:
+    """``--no-progress`` (and ``-q/--quiet``, its older spelling, where ``quiet_alias``)."""
+    flags = ("--no-progress", "-q", "--quiet") if quiet_alias else ("--no-progress",)
+    p.add_argument(*flags, dest="no_progress", action="store_true",
+                   help="no progress bar (there is none anyway when stderr is not a terminal)")
 
 
 def add_size_option(p: argparse.ArgumentParser, subject: str = "the image") -> None:
@@ -78,15 +127,28 @@ def add_size_option(p: argparse.ArgumentParser, subject: str = "the image") -> N
                         "model's)")
 
 
-def add_device_option(p: argparse.ArgumentParser) -> None:
-    """``--device {auto,cpu,cuda}``."""
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where the network runs (default: auto = CUDA when available)")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
+
+
+def device(text: str) -> str:
+    """argparse type: ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``."""
+    value = text.strip().lower()
+    if not DEVICE_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"expected auto, cpu, cuda, cuda:N (a GPU number) or mps, got {text!r}")
+    return value
+
+
+def add_device_option(p: argparse.ArgumentParser, what: str = "the network runs") -> None:
+    """``--device auto|cpu|cuda|cuda:N|mps`` (default auto)."""
+    p.add_argument("--device", type=device, default="auto", metavar="DEVICE",
+                   help=f"where {what}: auto (a CUDA GPU when there is one, else the CPU), "
+                        "cpu, cuda, cuda:N for GPU number N, or mps (default: auto)")
 
 
 def add_boost_option(p: argparse.ArgumentParser) -> None:
     """``--boost B``: decode-time rebalancing of a colour classifier (more or less colour)."""
-    p.add_argument("--boost", type=float, metavar="B",
+    p.add_argument("--boost", type=non_negative_float, metavar="B",
                    help="more or less colour, for colour-classifier models such as the shipped "
                         "one: 0 = the network's own colour probabilities, higher = rare, vivid "
                         "colours weigh more (1 = as bold as class-rebalanced training; default: "
@@ -107,8 +169,6 @@ def colorizer_from_args(args: argparse.Namespace):
     from tinct.cli import CLIError
     from tinct.inference.pipeline import Colorizer
 
-    if getattr(args, "boost", None) is not None and not args.boost >= 0:
-        raise CLIError(f"--boost must be 0 or more, got {args.boost}")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device)
     if getattr(args, "boost", None) is not None:
         try:

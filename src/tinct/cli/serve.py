@@ -6,7 +6,13 @@ import argparse
 import os
 
 from tinct.cli import CLIError
-from tinct.cli.options import add_device_option, non_negative_int, positive_float, positive_int
+from tinct.cli.options import (
+    add_device_option,
+    add_models_option,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def add_parser(sub) -> None:
@@ -21,9 +27,7 @@ def add_parser(sub) -> None:
                    help="address to bind (default: 127.0.0.1, this machine only; 0.0.0.0 "
                         "exposes the server to the network)")
     p.add_argument("--port", type=positive_int, default=8000, help="TCP port (default: 8000)")
-    p.add_argument("--model", action="append", metavar="NAME_OR_FOLDER",
-                   help="a model to offer: installed name or saved-model folder; repeat for "
-                        "several (the first is the default; default: the shipped model)")
+    add_models_option(p, "a model to offer (the first is the page's default)")
     p.add_argument("--max-upload-mb", type=positive_float, default=20.0, metavar="MB",
                    help="largest upload in megabytes; larger requests get 413 (default: 20)")
     p.add_argument("--max-pixels", type=positive_int, default=25_000_000, metavar="N",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tinct.cli.options import add_progress_option
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -20,7 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--build-cache", action="store_true",
                    help="only decode the config's training photos into data.cache (one "
                         "memory-mapped file, reused by every run of the config) and exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(p)
     p.set_defaults(func=run, allow_overrides=True)
 
 

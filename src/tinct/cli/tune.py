@@ -7,6 +7,7 @@ import argparse
 
 from tinct.cli import CLIError
 from tinct.cli.eval import add_evaluation_options, evaluate_and_report
+from tinct.cli.options import add_model_option, positive_float
 
 DESCRIPTION = """\
 A colour classifier (architecture 'classifier') turns its per-pixel colour distribution into
@@ -27,8 +28,8 @@ is kept."""
 
 EPILOG = """\
 examples:
-  tinct tune --model runs/cls/best --data val/ -o tune-report/ --save runs/cls/tuned
-  tinct tune -m runs/cls/best -d val/ -o r/ --temperatures 0.4,0.8 --boosts 0,0.5,1 --max-dcf 6"""
+  tinct tune val/ -m runs/cls/best -o tune-report/ --save runs/cls/tuned
+  tinct tune val/ -m runs/cls/best -o r/ --temperatures 0.4,0.8 --boosts 0,0.5,1 --max-dcf 6"""
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)
 DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
@@ -39,8 +40,8 @@ def add_parser(subparsers) -> None:
         "tune", help="choose a classifier's decode temperature and boost on validation photos",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", "-m", required=True, metavar="M",
-                   help="installed model name or saved-model folder of a colour classifier")
+    add_model_option(p, help="installed model name or saved-model folder of a colour "
+                             "classifier (default: the shipped model)")
     p.add_argument("--temperatures", "-t", metavar="T1,T2,...",
                    default=",".join(f"{t:g}" for t in DEFAULT_TEMPERATURES),
                    help="annealed-mean temperatures to measure (default %(default)s)")
@@ -50,7 +51,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--flip", choices=("off", "on", "both"), default="off",
                    help="flip averaging (the network also sees the mirror image; twice the "
                         "network time): measure without it (default), with it, or both ways")
-    p.add_argument("--max-dcf", type=float, default=DEFAULT_MAX_DCF, metavar="D",
+    p.add_argument("--max-dcf", type=positive_float, default=DEFAULT_MAX_DCF, metavar="D",
                    help="largest colourfulness gap to ground truth accepted (default %(default)g)")
     p.add_argument("--save", metavar="MODEL_DIR",
                    help="write the model with the chosen settings to this new folder")

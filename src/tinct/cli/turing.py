@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tinct.cli.options import add_device_option, working_size
+from tinct.cli.options import (
+    add_device_option,
+    add_models_option,
+    add_progress_option,
+    positive_int,
+    working_size,
+)
 
 
 def add_parser(sub) -> None:
@@ -25,10 +31,8 @@ def add_parser(sub) -> None:
     prep.add_argument("photos", metavar="PHOTOS_DIR", help="folder of colour photos")
     prep.add_argument("-o", "--output", required=True, metavar="STUDY_DIR",
                       help="the study folder to write (created if missing)")
-    prep.add_argument("--model", action="append", metavar="NAME_OR_FOLDER",
-                      help="a model to test; repeat to compare several (default: the "
-                           "shipped model)")
-    prep.add_argument("--limit", type=int, metavar="N",
+    add_models_option(prep, "a model to test")
+    prep.add_argument("--limit", type=positive_int, metavar="N",
                       help="use the first N colour photos (sorted by path; default: all)")
     prep.add_argument("--size", type=working_size, default=512, metavar="PX",
                       help="longer side of the study images in pixels; photos are scaled "
@@ -36,7 +40,7 @@ def add_parser(sub) -> None:
     add_device_option(prep)
     prep.add_argument("--force", action="store_true",
                       help="replace an existing study in STUDY_DIR")
-    prep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(prep)
     prep.set_defaults(func=run_prepare)
 
 

@@ -20,8 +20,12 @@ from tinct.cli.options import (
     add_device_option,
     add_flip_option,
     add_model_option,
+    add_progress_option,
     add_size_option,
     colorizer_from_args,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
     positive_int,
 )
 
@@ -36,9 +40,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")
     add_device_option(p)
-    p.add_argument("--fps", type=float, metavar="RATE",
+    p.add_argument("--fps", type=positive_float, metavar="RATE",
                    help="frame rate of a frame-folder input (default: 24); videos keep theirs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(p)
 
 
 def add_temporal_arguments(p: argparse.ArgumentParser, choices: tuple[str, ...],
@@ -51,15 +55,18 @@ def add_temporal_arguments(p: argparse.ArgumentParser, choices: tuple[str, ...],
                    help="temporal consistency: 'flow' propagates colours along the motion "
                         "between frames (less flicker), 'none' colorizes frame by frame "
                         f"(default: {default})")
-    p.add_argument("--temporal-strength", type=float, default=d.strength, metavar="W",
+    p.add_argument("--temporal-strength", type=non_negative_float, default=d.strength,
+                   metavar="W",
                    help="weight of the propagated colour where the motion is reliable, in "
                         f"[0, 1): higher = steadier but slower to follow changes "
                         f"(default: {d.strength})")
-    p.add_argument("--occlusion-sigma", type=float, default=d.occlusion_sigma, metavar="L",
+    p.add_argument("--occlusion-sigma", type=positive_float, default=d.occlusion_sigma,
+                   metavar="L",
                    help="lightness mismatch after motion compensation (L* units) at which the "
                         "propagated colour loses most of its weight; smaller = more cautious "
                         f"at occlusions (default: {d.occlusion_sigma})")
-    p.add_argument("--cut-threshold", type=float, default=d.cut_threshold, metavar="L",
+    p.add_argument("--cut-threshold", type=positive_float, default=d.cut_threshold,
+                   metavar="L",
                    help="mean lightness change of a 16x16 thumbnail (L* units) above which "
                         "a frame starts a new shot, unless the motion explains the change; "
                         f"colour history is dropped at a cut (default: {d.cut_threshold})")
@@ -77,12 +84,6 @@ def temporal_settings(args: argparse.Namespace, method: str):
 
 
 def load_colorizer(args: argparse.Namespace):
-    if args.batch_size < 1:
-        raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.size is not None and args.size < 8:
-        raise CLIError(f"--size must be at least 8 pixels, got {args.size}")
-    if args.fps is not None and args.fps <= 0:
-        raise CLIError(f"--fps must be positive, got {args.fps}")
     return colorizer_from_args(args)
 
 
@@ -107,7 +108,7 @@ def add_parser(sub) -> None:
     p.add_argument("--codec", metavar="NAME",
                    help="FFmpeg video encoder (default: libx264 when the format takes H.264, "
                         "else the format's default)")
-    p.add_argument("--crf", type=int, default=e.crf, metavar="Q",
+    p.add_argument("--crf", type=non_negative_int, default=e.crf, metavar="Q",
                    help="constant rate factor: lower = better quality and bigger file; 18 is "
                         f"visually lossless with H.264 (default: {e.crf})")
     p.add_argument("--preset", default=e.preset,
@@ -166,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
     from tinct.video.sinks import EncodeSettings
 
     require_video_libraries((args.temporal,))
-    if args.crf < 0:
-        raise CLIError(f"--crf must be at least 0, got {args.crf}")
     check_output(args.output, args.overwrite)
     # temp files (or frame folders' temp files) a killed run left beside the output
     remove_stale_temp_files(Path(args.output).parent, recursive=False)

@@ -75,6 +75,7 @@ __all__ = [
     "load_entry",
 ]
 
+from tinct.errors import InputError  # noqa: E402
 from tinct.evaluation.metric_info import (  # noqa: E402  (re-exported)
     DEFAULT_METRIC_SIZE,
     METRICS,
@@ -431,17 +432,17 @@ def evaluate_many(entries: Sequence[EvalEntry], data_dir: str | os.PathLike, *,
     from tinct.runtime import resolve_device
 
     if not entries:
-        raise ValueError("nothing to evaluate: no models given")
+        raise InputError("nothing to evaluate: no models given")
     if rank_by not in RANKABLE:
-        raise ValueError(f"cannot rank by {rank_by!r}; choose one of {', '.join(RANKABLE)}")
+        raise InputError(f"cannot rank by {rank_by!r}; choose one of {', '.join(RANKABLE)}")
     if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
+        raise InputError(f"limit must be at least 1, got {limit}")
     root = Path(data_dir)
     paths = list_images(root)[:limit]
     if not paths:
-        raise ValueError(f"{root}: no images found (looked for {', '.join(_suffixes())})")
+        raise InputError(f"{root}: no images found (looked for {', '.join(_suffixes())})")
 
     extractor = None
     features_note = None
@@ -487,7 +488,7 @@ def evaluate_many(entries: Sequence[EvalEntry], data_dir: str | os.PathLike, *,
     n = len(accumulators[0].records)
     if n == 0:
         first = f"; first error: {failed[0][0]}: {failed[0][1]}" if failed else ""
-        raise ValueError(
+        raise InputError(
             f"{root}: no colour photos to evaluate ({len(gray_skipped)} gray-looking skipped, "
             f"{len(failed)} unreadable{first})"
         )

@@ -24,6 +24,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from tinct.errors import InputError
 from tinct.models.encoders import (
     EfficientNetLite,
     efficientnet_lite_weights_path,
@@ -55,7 +56,7 @@ def preprocess(rgb: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     ``size x size`` square is cropped, and values are mapped by ``(x - 0.5) / 0.5``.
     """
     if rgb.dim() != 3 or rgb.shape[0] != 3:
-        raise ValueError(f"expected one RGB image of shape (3, H, W), got {tuple(rgb.shape)}")
+        raise InputError(f"expected one RGB image of shape (3, H, W), got {tuple(rgb.shape)}")
     h, w = rgb.shape[-2:]
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from tinct.errors import InputError
 from tinct.evaluation.evaluate import EvalEntry, EvalResult, describe_model
 from tinct.inference.checkpoint import (
     CONFIG_FILE,
@@ -86,15 +87,15 @@ def parse_values(text: str, what: str = "temperature", allow_zero: bool = False)
         try:
             value = float(part)
         except ValueError:
-            raise ValueError(f"not a {what}: {part!r} (expected numbers like 0.4,0.8)") \
+            raise InputError(f"not a {what}: {part!r} (expected numbers like 0.4,0.8)") \
                 from None
         ok = (value >= 0 if allow_zero else value > 0) and value != float("inf")
         if not ok:  # also refuses nan
             bound = "0 or more" if allow_zero else "a positive number"
-            raise ValueError(f"a {what} must be {bound}, got {part}")
+            raise InputError(f"a {what} must be {bound}, got {part}")
         values.append(value)
     if not values:
-        raise ValueError(f"no {what}s given")
+        raise InputError(f"no {what}s given")
     return sorted(set(values))
 
 
@@ -126,7 +127,7 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
     folder = resolve_model(model)
     network, config = load_pretrained(folder)
     if config.get("output_kind") != "classification" or not hasattr(network, "set_decode"):
-        raise ValueError(
+        raise InputError(
             f"{folder}: a {config.get('architecture')} model predicts chroma directly; only "
             "colour classifiers (architecture 'classifier') have decode settings to tune")
     # a flipped setting runs the network on a doubled batch: room for both kinds of input
@@ -158,7 +159,7 @@ def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
                   max_dcf: float) -> Choice:
     """The best PSNR among settings with ``dcf <= max_dcf``; else the smallest dCF."""
     if len(settings) != len(results) or not results:
-        raise ValueError("need one evaluation result per decode setting")
+        raise InputError("need one evaluation result per decode setting")
     dcf = [r.summary["dcf"] for r in results]
     psnr = [r.summary["psnr"] for r in results]
     ok = [i for i, d in enumerate(dcf) if d <= max_dcf]
@@ -178,7 +179,7 @@ def save_with_decode(source: str | os.PathLike, target: str | os.PathLike, choic
     its config. Atomic; refuses to write over an existing folder (so never over ``source``)."""
     source, target = Path(source), Path(target)
     if target.exists():
-        raise ValueError(f"{target}: already exists; choose a new folder for the tuned model")
+        raise InputError(f"{target}: already exists; choose a new folder for the tuned model")
     config = json.loads((source / CONFIG_FILE).read_text(encoding="utf-8"))
     config["decode"] = {**config.get("decode", {}), "temperature": choice.decode.temperature,
                         "boost": choice.decode.boost}

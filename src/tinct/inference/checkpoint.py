@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from tinct import __version__
 from tinct.color import CHROMA_SCALE, COLOR_SPACES
+from tinct.errors import InputError, TinctError
 from tinct.models.registry import UnknownModelError, create_model, list_models
 
 FORMAT_NAME = "tinct-model"
@@ -36,7 +37,7 @@ WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 MODELS_ENV = "TINCT_MODELS"  # extra folders of installed models, os.pathsep-separated
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(TinctError, ValueError):
     """A saved model is missing, malformed, from a newer tinct, or does not match its config."""
 
 
@@ -54,9 +55,9 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     """
     spec = getattr(model, "tinct_spec", None)
     if spec is None:
-        raise ValueError("model was not built by tinct.create_model; cannot record its spec")
+        raise InputError("model was not built by tinct.create_model; cannot record its spec")
     if space not in COLOR_SPACES:
-        raise ValueError(f"unknown colour space {space!r}; choose one of {COLOR_SPACES}")
+        raise InputError(f"unknown colour space {space!r}; choose one of {COLOR_SPACES}")
     folder = Path(folder)
     config: dict[str, Any] = {
         "format": FORMAT_NAME,

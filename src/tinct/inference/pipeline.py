@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from tinct import color
+from tinct.errors import InputError
 from tinct.imageio import LoadedImage, read_image, to_uint
 from tinct.inference import render
 from tinct.inference.checkpoint import flip_averaging, load_pretrained, resolve_model
@@ -122,7 +123,7 @@ class Colorizer:
             kind = ("an exported ONNX graph decodes as it was exported"
                     if isinstance(self.model, OnnxNet)
                     else f"a {self.config.get('architecture')} model predicts colour directly")
-            raise ValueError(f"{self.name}: {kind}; only colour classifiers have decode settings")
+            raise InputError(f"{self.name}: {kind}; only colour classifiers have decode settings")
 
     # ------------------------------------------------------------------ core tensor path
 
@@ -138,7 +139,7 @@ class Colorizer:
         """
         size = size or self.working_size
         if size < 8:
-            raise ValueError(f"working size must be at least 8 pixels, got {size}")
+            raise InputError(f"working size must be at least 8 pixels, got {size}")
         H, W = L.shape[-2:]
         h, w = working_shape(H, W, size)
         x = L.to(self.device, torch.float32)

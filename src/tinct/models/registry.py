@@ -18,10 +18,12 @@ from typing import Any
 
 import torch.nn as nn
 
+from tinct.errors import TinctError
+
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(TinctError, KeyError):
     """Raised for an architecture name that no factory is registered under."""
 
     def __str__(self) -> str:  # KeyError would quote the message

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tinct.errors import InputError, TinctError
 from tinct.fileio import atomic_write_text
 from tinct.imageio import ImageReadError, list_images, read_image, to_uint, write_image
 
@@ -35,7 +36,7 @@ IMAGE_QUALITY = 92  # JPEG quality of every study image, real or colorized alike
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
-class StudyError(ValueError):
+class StudyError(TinctError, ValueError):
     """A study folder is missing, malformed or inconsistent (one-line message)."""
 
 
@@ -46,7 +47,7 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     Unlike the normal approximation it stays inside [0, 1] and behaves at 0 and n successes.
     """
     if trials < 0 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+        raise InputError(f"need 0 <= successes <= trials, got {successes} of {trials}")
     if trials == 0:
         return 0.0, 1.0
     p = successes / trials
@@ -186,21 +187,21 @@ def prepare_study(photos: str | os.PathLike, out_dir: str | os.PathLike,
 
     photos, out = Path(photos), Path(out_dir)
     if not colorizers:
-        raise ValueError("a study needs at least one model")
+        raise InputError("a study needs at least one model")
     if size < 16:
-        raise ValueError(f"--size must be at least 16 pixels, got {size}")
+        raise InputError(f"--size must be at least 16 pixels, got {size}")
     if limit is not None and limit < 1:
-        raise ValueError(f"--limit must be at least 1, got {limit}")
+        raise InputError(f"--limit must be at least 1, got {limit}")
     paths = list_images(photos)
     if not paths:
-        raise ValueError(f"{photos}: no images found (looked for JPEG, PNG, TIFF, WebP, ...)")
+        raise InputError(f"{photos}: no images found (looked for JPEG, PNG, TIFF, WebP, ...)")
     if out.resolve() == photos.resolve() or out.resolve() in photos.resolve().parents:
-        raise ValueError(f"{out}: the study folder must not contain the photos folder")
+        raise InputError(f"{out}: the study folder must not contain the photos folder")
     if (out / MANIFEST_FILE).exists() and not overwrite:
-        raise ValueError(f"{out}: already holds a study; choose another folder or pass --force")
+        raise InputError(f"{out}: already holds a study; choose another folder or pass --force")
     names = [_folder_name(c.name) for c in colorizers]
     if len(set(names)) != len(names) or REAL in names:
-        raise ValueError(f"model names must be distinct and not {REAL!r}: {names}")
+        raise InputError(f"model names must be distinct and not {REAL!r}: {names}")
     out.mkdir(parents=True, exist_ok=True)
 
     report = PrepareReport(out / MANIFEST_FILE, 0)
@@ -232,7 +233,7 @@ def prepare_study(photos: str | os.PathLike, out_dir: str | os.PathLike,
             scenes.append(scene)
             bar.update(1)
     if not scenes:
-        raise ValueError(f"{photos}: no usable colour photos ({len(report.skipped)} gray, "
+        raise InputError(f"{photos}: no usable colour photos ({len(report.skipped)} gray, "
                          f"{len(report.failed)} unreadable)")
     manifest = {
         "format": STUDY_FORMAT,

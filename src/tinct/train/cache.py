@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from tinct.errors import TinctError
 from tinct.train.data import portable_path
 
 INDEX_FILE = "index.json"
@@ -34,7 +35,7 @@ SCAN_FILE = "data_scan.json"
 CACHE_VERSION = 1
 
 
-class CacheError(ValueError):
+class CacheError(TinctError, ValueError):
     """The cache is missing, damaged or does not match the run's photos (one-line message)."""
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from tinct.errors import TinctError
+
 
 @dataclass
 class DataConfig:
@@ -98,7 +100,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-class ConfigError(ValueError):
+class ConfigError(TinctError, ValueError):
     """Unknown key, wrong type or unreadable config file."""
 
 

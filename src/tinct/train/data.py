@@ -26,6 +26,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from tinct import color
+from tinct.errors import InputError
 from tinct.imageio import ImageReadError, list_images, read_image
 
 DATA_ENV = "TINCT_DATA"
@@ -68,9 +69,9 @@ def check_folders(folders: list[FolderSpec], root: Path | None = None) -> list[P
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: data folder not found")
         if spec.weight <= 0:
-            raise ValueError(f"{folder}: sampling weight must be positive, got {spec.weight}")
+            raise InputError(f"{folder}: sampling weight must be positive, got {spec.weight}")
         if spec.share is not None and spec.share <= 0:
-            raise ValueError(f"{folder}: share must be positive, got {spec.share}")
+            raise InputError(f"{folder}: share must be positive, got {spec.share}")
         paths.append(folder)
     return paths
 
@@ -244,7 +245,7 @@ class ColorizationDataset(Dataset):
                  crop_scale: tuple[float, float] = (0.35, 1.0), pixels: np.ndarray | None = None,
                  degrade: float = 0.0):
         if not files:
-            raise ValueError("no usable photos to train on")
+            raise InputError("no usable photos to train on")
         self.paths = [f for f, _ in files]
         self.weights = np.array([w for _, w in files], dtype=np.float64)
         self.size = size

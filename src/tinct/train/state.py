@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from tinct.errors import TinctError
+
 STATE_FILE = "state.pt"
 TEMP_PREFIX = f".{STATE_FILE}.tmp-"
 REQUIRED_KEYS = ("model", "optimizer", "objective", "step", "epoch", "position",
                  "wall_time_s", "best_val", "bad_evals", "rng")
 
 
-class StateError(ValueError):
+class StateError(TinctError, ValueError):
     """A resume state that is damaged, foreign or incomplete (one-line message)."""
 
 

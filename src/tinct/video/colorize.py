@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from tinct.errors import InputError
 from tinct.inference.pipeline import Colorizer, working_shape
 from tinct.inference.render import lightness_of_pixels
 from tinct.video.sinks import EncodeSettings, open_sink
@@ -49,13 +50,13 @@ class FrameColorizer:
         self.colorizer = colorizer
         self.size = size or colorizer.working_size
         if self.size < 8:
-            raise ValueError(f"working size must be at least 8 pixels, got {self.size}")
+            raise InputError(f"working size must be at least 8 pixels, got {self.size}")
         self.stabilizer: ChromaStabilizer | None = make_stabilizer(temporal)
 
     def predict(self, frames: np.ndarray) -> Prediction:
         """``frames`` ``(B, H, W, 3)`` uint8 sRGB (colour or gray) -> :class:`Prediction`."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"frames must be (B, H, W, 3) uint8, got {frames.shape} "
+            raise InputError(f"frames must be (B, H, W, 3) uint8, got {frames.shape} "
                              f"{frames.dtype}")
         L = torch.stack([lightness(f) for f in frames])
         small = working_shape(*frames.shape[1:3], self.size)
@@ -98,7 +99,7 @@ def lightness(frame: np.ndarray) -> torch.Tensor:
 def batched(frames: Iterable[SourceFrame], batch_size: int) -> Iterator[list[SourceFrame]]:
     """Groups an iterable into lists of at most ``batch_size`` (>= 1) items."""
     if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
     batch: list[SourceFrame] = []
     for frame in frames:
         batch.append(frame)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from tinct.errors import InputError
 from tinct.evaluation.metrics import RunningStats, colorfulness_gap, compute_image_metrics
 from tinct.inference.pipeline import Colorizer
 from tinct.video.colorize import FrameColorizer, batched, stabilize
@@ -102,7 +103,7 @@ def evaluate_video(colorizer: Colorizer, clip: str | os.PathLike,
     Returns name -> :class:`VideoScores`.
     """
     if not methods:
-        raise ValueError("no temporal method to evaluate")
+        raise InputError("no temporal method to evaluate")
     step = FrameColorizer(colorizer, size)
     runs = [_MethodRun(name, settings, static_threshold) for name, settings in methods.items()]
     with open_source(clip, fps) as src, tqdm(total=src.info.frame_count, unit="frame",

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinct.errors import InputError
 from tinct.fileio import new_file_mode
 from tinct.imageio import is_same_file, write_image
 from tinct.video.sources import SourceFrame, VideoInfo, import_av
@@ -103,7 +104,7 @@ class VideoFileSink(_Sink):
             self.container = self.av.open(os.fspath(self.temp), "w")
         except (self.av.FFmpegError, ValueError) as exc:
             self.temp.unlink(missing_ok=True)
-            raise ValueError(f"{self.final}: cannot write this video format ({exc})") from None
+            raise InputError(f"{self.final}: cannot write this video format ({exc})") from None
         try:
             self._setup_video(info)
             self._audio = {s.index: _AudioRoute(self.container, s) for s in audio_streams}
@@ -123,11 +124,11 @@ class VideoFileSink(_Sink):
         try:
             stream = self.container.add_stream(codec, rate=info.fps)
         except (self.av.FFmpegError, ValueError) as exc:
-            raise ValueError(f"{self.final}: cannot encode with {codec!r} ({exc})") from None
+            raise InputError(f"{self.final}: cannot encode with {codec!r} ({exc})") from None
         try:
             fmt = self.av.VideoFormat(s.pix_fmt)
         except ValueError:
-            raise ValueError(f"unknown pixel format {s.pix_fmt!r}") from None
+            raise InputError(f"unknown pixel format {s.pix_fmt!r}") from None
         self.pad_w = info.width % 2 if fmt.chroma_width(2) == 1 else 0
         self.pad_h = info.height % 2 if fmt.chroma_height(2) == 1 else 0
         if self.pad_w or self.pad_h:
@@ -146,7 +147,7 @@ class VideoFileSink(_Sink):
         options = {"crf": str(s.crf)}
         if stream.codec_context.name in ("libx264", "libx265"):
             if s.preset not in X264_PRESETS:
-                raise ValueError(f"unknown preset {s.preset!r}; choose one of "
+                raise InputError(f"unknown preset {s.preset!r}; choose one of "
                                  f"{', '.join(X264_PRESETS)}")
             options["preset"] = s.preset
         stream.options = options
@@ -180,7 +181,7 @@ class VideoFileSink(_Sink):
         try:
             self.container.mux(self.video.encode(out))
         except self.av.FFmpegError as exc:
-            raise ValueError(f"{self.final}: encoding failed ({exc})") from None
+            raise InputError(f"{self.final}: encoding failed ({exc})") from None
 
     def _rebased_pts(self, frame: SourceFrame) -> int:
         """The frame's pts in the encoder's time base; strictly increasing."""
@@ -211,7 +212,7 @@ class VideoFileSink(_Sink):
         except BaseException as exc:
             self.abort()
             if isinstance(exc, self.av.FFmpegError):
-                raise ValueError(f"{self.final}: encoding failed ({exc})") from None
+                raise InputError(f"{self.final}: encoding failed ({exc})") from None
             raise
         return self.final
 
@@ -282,7 +283,7 @@ class FolderSink(_Sink):
     def __init__(self, folder: str | os.PathLike, frame_count: int | None = None):
         self.final = Path(folder)
         if self.final.exists() and not self.final.is_dir():
-            raise ValueError(f"{self.final}: exists and is not a folder")
+            raise InputError(f"{self.final}: exists and is not a folder")
         self.digits = max(6, len(str(frame_count or 0)))
         self.temp = temporary_sibling(self.final, directory=True)
         self.count = 0
@@ -324,12 +325,12 @@ def open_sink(path: str | os.PathLike, info: VideoInfo, audio_streams: list[Any]
     """
     for guarded in protect:
         if is_same_file(path, guarded) or Path(path).resolve() == Path(guarded).resolve():
-            raise ValueError(f"{path}: refusing to overwrite the input")
+            raise InputError(f"{path}: refusing to overwrite the input")
     if is_folder_destination(path):
         if audio_streams:
             print("tinct: writing frames to a folder; the audio is not kept", file=sys.stderr)
         return FolderSink(path, info.frame_count)
     if not Path(path).suffix:
-        raise ValueError(f"{path}: give the output a video suffix (.mp4, .mkv, .mov, ...) or "
+        raise InputError(f"{path}: give the output a video suffix (.mp4, .mkv, .mov, ...) or "
                          "end it with '/' to write frames to a folder")
     return VideoFileSink(path, info, audio_streams, settings)

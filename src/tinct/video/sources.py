@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from tinct.errors import InputError
 from tinct.imageio import list_images, read_image, to_uint
 
 PacketHandler = Callable[[Any], None]  # receives an ``av.Packet`` of an audio stream
@@ -82,11 +83,11 @@ class VideoFileSource:
         try:
             self._container = av.open(os.fspath(path), "r")
         except (av.FFmpegError, OSError) as exc:
-            raise ValueError(f"{path}: cannot open video ({_reason(exc)})") from None
+            raise InputError(f"{path}: cannot open video ({_reason(exc)})") from None
         try:
             videos = self._container.streams.video
             if not videos:
-                raise ValueError(f"{path}: no video stream")
+                raise InputError(f"{path}: no video stream")
             self._video = videos[0]
             self._video.thread_type = "AUTO"
             self.audio_streams = list(self._container.streams.audio)
@@ -109,13 +110,13 @@ class VideoFileSource:
                 elif packet.dts is not None:
                     self._audio_handler(packet)
         except av.FFmpegError as exc:
-            raise ValueError(f"{self.path}: cannot decode video ({_reason(exc)})") from None
+            raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from None
 
     def _peek_first_frame(self) -> Any:
         self._frames = self._decoded()
         first = next(self._frames, None)
         if first is None:
-            raise ValueError(f"{self.path}: the video stream has no frames")
+            raise InputError(f"{self.path}: the video stream has no frames")
         self._first = first
         return first
 
@@ -174,10 +175,10 @@ class FolderSource:
         self.path = Path(folder)
         self.files = list_images(self.path, recursive=False)
         if not self.files:
-            raise ValueError(f"{folder}: no images in this folder")
+            raise InputError(f"{folder}: no images in this folder")
         rate = Fraction(fps).limit_denominator(1001)
         if rate <= 0:
-            raise ValueError(f"frame rate must be positive, got {fps}")
+            raise InputError(f"frame rate must be positive, got {fps}")
         first = read_image(self.files[0])
         self.info = VideoInfo(
             width=first.size[0], height=first.size[1], fps=rate, time_base=1 / rate,
@@ -190,7 +191,7 @@ class FolderSource:
         for index, path in enumerate(self.files):
             image = read_image(path)
             if image.size != size:
-                raise ValueError(
+                raise InputError(
                     f"{path}: size {image.size[0]}x{image.size[1]} differs from the first "
                     f"frame's {size[0]}x{size[1]}"
                 )
@@ -223,7 +224,7 @@ def open_source(path: str | os.PathLike, fps: float | None = None
     if p.is_dir():
         return FolderSource(p, fps if fps is not None else 24)
     if not p.exists():
-        raise ValueError(f"{path}: no such file or folder")
+        raise InputError(f"{path}: no such file or folder")
     if fps is not None:
-        raise ValueError("--fps applies to frame folders only; a video keeps its frame rate")
+        raise InputError("--fps applies to frame folders only; a video keeps its frame rate")
     return VideoFileSource(p)

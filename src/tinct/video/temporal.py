@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinct.errors import InputError
+
 TEMPORAL_METHODS = ("flow", "none")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
 CUT_UNEXPLAINED_SHARE = 0.5  # a cut candidate is a cut if more of it than this stays unmatched
@@ -54,16 +56,16 @@ class TemporalSettings:
 
     def __post_init__(self) -> None:
         if self.method not in TEMPORAL_METHODS:
-            raise ValueError(f"unknown temporal method {self.method!r}; choose one of "
+            raise InputError(f"unknown temporal method {self.method!r}; choose one of "
                              f"{', '.join(TEMPORAL_METHODS)}")
         if not 0.0 <= self.strength < 1.0:
-            raise ValueError(f"temporal strength must be in [0, 1), got {self.strength}")
+            raise InputError(f"temporal strength must be in [0, 1), got {self.strength}")
         if self.occlusion_sigma <= 0:
-            raise ValueError(f"occlusion sigma must be positive, got {self.occlusion_sigma}")
+            raise InputError(f"occlusion sigma must be positive, got {self.occlusion_sigma}")
         if self.cut_threshold <= 0:
-            raise ValueError(f"cut threshold must be positive, got {self.cut_threshold}")
+            raise InputError(f"cut threshold must be positive, got {self.cut_threshold}")
         if self.flow_preset not in FLOW_PRESETS:
-            raise ValueError(f"unknown flow preset {self.flow_preset!r}; choose one of "
+            raise InputError(f"unknown flow preset {self.flow_preset!r}; choose one of "
                              f"{', '.join(FLOW_PRESETS)}")
 
 
@@ -184,7 +186,7 @@ class ChromaStabilizer:
         L = np.asarray(L, dtype=np.float32)
         chroma = np.asarray(chroma, dtype=np.float32)
         if L.shape != chroma.shape[1:]:
-            raise ValueError(f"lightness {L.shape} and chroma {chroma.shape[1:]} sizes differ")
+            raise InputError(f"lightness {L.shape} and chroma {chroma.shape[1:]} sizes differ")
         candidate = self.detector.is_cut(L)
         previous = self._previous
         out = chroma

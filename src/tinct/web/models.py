@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinct.errors import InputError
 from tinct.inference.checkpoint import read_config, resolve_model
 from tinct.inference.pipeline import Colorizer
 
@@ -59,7 +60,7 @@ class ModelPool:
             if name in self.infos:
                 if self.infos[name].folder.resolve() == folder.resolve():
                     continue
-                raise ValueError(f"two models are named {name!r} ({self.infos[name].folder} "
+                raise InputError(f"two models are named {name!r} ({self.infos[name].folder} "
                                  f"and {folder}); rename one")
             self.infos[name] = ModelInfo(name, folder, config)
         self._loaded: dict[str, Colorizer] = {}

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tinct.errors import InputError
 from tinct.evaluation.evaluate import EvalResult
 from tinct.evaluation.report.files import atomic_write_text, metrics_document, per_image_csv
 from tinct.evaluation.report.pages import render_page
@@ -45,9 +46,9 @@ def write_report(results: Sequence[EvalResult], folder: str | os.PathLike, *,
     ``{"html": path, "json": path, "csv": path}``.
     """
     if kind not in ("eval", "compare"):
-        raise ValueError(f"kind must be 'eval' or 'compare', got {kind!r}")
+        raise InputError(f"kind must be 'eval' or 'compare', got {kind!r}")
     if not results:
-        raise ValueError("no results to report")
+        raise InputError("no results to report")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder}: exists and is not a folder")
