@@ -168,7 +168,7 @@ def end_to_end_child(model_ref: str, image: str, runs: int, out_dir: str) -> dic
         t0 = time.perf_counter()
         loaded = read_image(image)
         t1 = time.perf_counter()
-        L = pipeline.full_lightness(loaded)
+        L = colorizer.lightness(loaded)
         t2 = time.perf_counter()
         size = colorizer.working_size
         chroma = colorizer.predict_chroma(L[None], size,
@@ -220,7 +220,7 @@ def folder_speed(model_ref: str, n: int, batch_size: int, scratch: Path) -> dict
     for first in range(0, n, batch_size):
         group = paths[first:first + batch_size]
         loaded = [read_image(p) for p in group]
-        rgbs = colorizer.colorize_loaded(loaded, batch_size=batch_size, dtype=np.uint8)
+        rgbs = colorizer.colorize_batch(loaded, batch_size=batch_size, dtype=np.uint8)
         for p, rgb in zip(group, rgbs, strict=True):
             write_image(dst / p.name, rgb, None)
     seconds = time.perf_counter() - start
@@ -257,7 +257,7 @@ def runtime_agreement(model_ref: str, scratch: Path) -> dict:
         for name, colorizer in runtimes.items():
             ab = colorizer.predict_chroma(L)
             chroma[name].append(ab)
-            pred = colorizer.merge(L[0], ab[0])
+            pred = torch.from_numpy(colorizer.render(L[0], ab[0], np.float32)).permute(2, 0, 1)
             psnr[name].append(float(metrics.psnr(pred, rgb)))
     out = {}
     for name in runtimes:

@@ -31,8 +31,9 @@ import torch
 from benchlib import write_report
 from tinct import Colorizer, create_model
 from tinct.inference.checkpoint import save_pretrained
+from tinct.inference.pipeline import lightness_of
 from tinct.runtime import cpu_description
-from tinct.video.colorize import FrameColorizer, colorize_video, lightness, stabilize
+from tinct.video.colorize import FrameColorizer, colorize_video, stabilize
 from tinct.video.sinks import VideoFileSink
 from tinct.video.sources import SourceFrame, open_source
 from tinct.video.temporal import TemporalSettings
@@ -74,7 +75,7 @@ def stages(colorizer: Colorizer, clip: Path, batch_size: int, repeat: int,
     frames = timed("decode", decode)
     step = FrameColorizer(colorizer, temporal=TemporalSettings())
     step(frames[:2])  # warm-up
-    timed("lightness", lambda: [lightness(f) for f in frames])
+    timed("lightness", lambda: [lightness_of(f) for f in frames])
     p = step.predict(frames)
     timed("network", lambda: step.colorizer.predict_chroma(torch.from_numpy(p.L_small)[:, None],
                                                            step.size))

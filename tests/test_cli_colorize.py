@@ -182,14 +182,14 @@ def test_an_image_that_breaks_its_batch_fails_alone(mixed_tree, tmp_path, tiny_m
                                                     capsys, monkeypatch):
     from tinct.inference.pipeline import Colorizer
 
-    real = Colorizer.colorize_loaded
+    real = Colorizer.colorize_batch
 
     def fragile(self, images, *args, **kwargs):
         if any(im.size == (33, 21) for im in images):  # sub/b.jpg
             raise RuntimeError("CUDA out of memory.\nTried to allocate 2 GiB")
         return real(self, images, *args, **kwargs)
 
-    monkeypatch.setattr(Colorizer, "colorize_loaded", fragile)
+    monkeypatch.setattr(Colorizer, "colorize_batch", fragile)
     out_dir = tmp_path / "out"
     status, out, err = colorize(capsys, str(mixed_tree), "-o", str(out_dir),
                                 "--batch-size", "8", "--model", str(tiny_model_dir))

@@ -38,7 +38,7 @@ class Identity:
 
     name = "identity"
 
-    def colorize_loaded(self, images, size=None, batch_size=8):
+    def colorize_batch(self, images, size=None, batch_size=8, dtype=None):
         return [im.to_float() for im in images]
 
 

@@ -112,9 +112,9 @@ def test_mixed_sizes_in_one_batch(colorizer, photo_of):
         assert np.abs(as_array(got) - as_array(single)).max() <= 1
 
 
-def test_colorize_loaded_returns_float_arrays(colorizer, rgb_photo):
+def test_colorize_batch_returns_float_arrays_when_asked(colorizer, rgb_photo):
     loaded = [read_image(rgb_photo), read_image(rgb_photo[:20, :30])]
-    results = colorizer.colorize_loaded(loaded)
+    results = colorizer.colorize_batch(loaded, dtype=np.float32)
     assert [r.shape for r in results] == [(48, 64, 3), (20, 30, 3)]
     assert all(r.dtype == np.float32 and r.min() >= 0 and r.max() <= 1 for r in results)
 
@@ -145,9 +145,22 @@ def test_paths_pil_and_numpy_inputs_agree(colorizer, rgb_photo, tmp_path):
         assert np.array_equal(np.asarray(got), np.asarray(results[0]))
 
 
-def test_colorize_frames_matches_colorize(colorizer, photo_of):
+def test_the_three_stages_compose_to_colorize(colorizer, rgb_photo):
+    """lightness -> predict_chroma -> render is what colorize does (stage API)."""
+    L = colorizer.lightness(rgb_photo)
+    assert L.shape == (1, 48, 64) and float(L.min()) >= 0 and float(L.max()) <= 100
+    chroma = colorizer.predict_chroma(L[None])
+    staged = colorizer.render(L, chroma[0])
+    assert staged.shape == (48, 64, 3) and staged.dtype == np.uint8
+    assert np.abs(staged.astype(np.int16) - as_array(colorizer.colorize(rgb_photo))).max() <= 1
+
+
+def test_video_frames_go_through_the_pipeline_stages(colorizer, photo_of):
+    """The film path (no temporal step) gives what colorize gives for each frame."""
+    from tinct.video.colorize import FrameColorizer
+
     frames = np.stack([photo_of("astronaut", (48, 32)), photo_of("coffee", (48, 32))])
-    out = colorizer.colorize_frames(frames)
+    out = FrameColorizer(colorizer, None, None)(frames)
     assert out.shape == frames.shape and out.dtype == np.uint8
     for frame, got in zip(frames, out, strict=True):
         assert np.abs(got.astype(np.int16) - as_array(colorizer.colorize(frame))).max() <= 1

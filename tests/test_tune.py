@@ -27,7 +27,7 @@ def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier
     settings = [Decode(0.3), Decode(1.0), Decode(2.5), Decode(1.0, boost=1.0)]
     _, entries = decode_entries(tiny_classifier_dir, settings, device="cpu")
     images = [read_image(p) for p in sorted(photos.glob("[abc]_*"))]
-    outputs = [e.model.colorize_loaded(images) for e in entries]
+    outputs = [e.model.colorize_batch(images, dtype=np.float32) for e in entries]
     shared = entries[0].model.model.network
     size = entries[0].model.working_size
     groups = len({working_shape(*im.pixels.shape[:2], size) for im in images})
@@ -35,7 +35,8 @@ def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier
     for d, out in zip(settings, outputs, strict=True):
         network, config = load_pretrained(tiny_classifier_dir)
         network.set_decode(temperature=d.temperature, boost=d.boost)
-        direct = Colorizer(network, config, device="cpu").colorize_loaded(images)
+        direct = Colorizer(network, config, device="cpu").colorize_batch(
+            images, dtype=np.float32)
         for a, b in zip(out, direct, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
     # flip averaging: the same as a colorizer that flips
@@ -46,7 +47,8 @@ def test_entries_share_one_network_run_and_match_a_direct_decode(tiny_classifier
     network.set_decode(temperature=1.0, boost=0.5)
     direct = Colorizer(network, config, device="cpu")
     direct.flip = True
-    for a, b in zip(flipped.model.colorize_loaded(images), direct.colorize_loaded(images),
+    for a, b in zip(flipped.model.colorize_batch(images, dtype=np.float32),
+                    direct.colorize_batch(images, dtype=np.float32),
                     strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
     # the settings really change the colours

@@ -15,7 +15,8 @@ pytest.importorskip("cv2")
 
 from tinct.cli import main  # noqa: E402
 from tinct.color import lab_to_rgb  # noqa: E402
-from tinct.video.colorize import FrameColorizer, lightness  # noqa: E402
+from tinct.inference.pipeline import lightness_of  # noqa: E402
+from tinct.video.colorize import FrameColorizer  # noqa: E402
 from tinct.video.evaluate import evaluate_video  # noqa: E402
 from tinct.video.flicker import FlickerMeter, static_mask  # noqa: E402
 from tinct.video.temporal import (  # noqa: E402
@@ -36,7 +37,7 @@ def frames() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def small_L(frames) -> list[np.ndarray]:
-    return [lightness(f)[0].numpy() for f in frames]
+    return [lightness_of(f)[0].numpy() for f in frames]
 
 
 def texture(seed: int = 0, shape=(H, W)) -> np.ndarray:
@@ -72,7 +73,7 @@ def test_fast_pans_are_not_cuts():
     """8-frame shots pan 4 px per frame at 64 px: the thumbnail changes as much as at a cut,
     but the motion explains it, so only the real cuts reset the history."""
     frames = clip_frames(skimage_photos()[:3], W, H, 8)
-    L = [lightness(f)[0].numpy() for f in frames]
+    L = [lightness_of(f)[0].numpy() for f in frames]
     detector = SceneCutDetector()
     candidates = [i for i, x in enumerate(L) if detector.is_cut(x)]
     assert {8, 16} < set(candidates)  # the thumbnail test alone also flags the pans

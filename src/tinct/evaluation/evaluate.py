@@ -4,14 +4,15 @@
 several in one pass over the photos (each photo is read once, its ground-truth features are
 computed once), which is what ``tinct eval`` (model, ``gray`` baseline, model at another size) and
 ``tinct compare`` use. A "model" is anything with the :class:`tinct.Colorizer` method
-``colorize_loaded(images, size=None, batch_size=8) -> list[(H, W, 3) float32 in [0, 1]]``;
+``colorize_batch(images, size=None, batch_size=8, dtype=np.float32) -> list[(H, W, 3) float32
+in [0, 1]]``;
 :class:`GrayBaseline` (no chroma at all) is one.
 
 How each photo is measured:
 
 1. Photos that already look gray (``LoadedImage.was_color`` is False) are skipped and counted;
    unreadable files are listed in ``failed`` and the run goes on.
-2. The model colorizes the photo's lightness at full resolution (``colorize_loaded``: the
+2. The model colorizes the photo's lightness at full resolution (``colorize_batch``: the
    original L is kept, only chroma is predicted). ``seconds`` is that call's wall time per photo.
 3. Prediction and original are compared on a copy whose longer side is capped at
    ``metric_size`` pixels (default 512; ``None`` or 0 = full resolution), both resized the same
@@ -92,8 +93,8 @@ MIN_SIDE = 11  # SSIM's window
 
 
 class ColorizerLike(Protocol):
-    def colorize_loaded(self, images: Sequence[LoadedImage], size: int | None = None,
-                        batch_size: int = 8) -> list[np.ndarray]: ...
+    def colorize_batch(self, images: Sequence[LoadedImage], size: int | None = None,
+                       batch_size: int = 8, dtype: type | None = None) -> list[np.ndarray]: ...
 
 
 # --------------------------------------------------------------------------- baselines
@@ -121,8 +122,9 @@ class GrayBaseline:
     name = "gray"
     working_size = None
 
-    def colorize_loaded(self, images: Sequence[LoadedImage], size: int | None = None,
-                        batch_size: int = 8) -> list[np.ndarray]:
+    def colorize_batch(self, images: Sequence[LoadedImage], size: int | None = None,
+                       batch_size: int = 8, dtype: type | None = np.float32
+                       ) -> list[np.ndarray]:
         """Loaded images -> gray ``(H, W, 3)`` float32 arrays in [0, 1]; ``size`` is ignored."""
         return [gray_version(torch.from_numpy(im.to_float()).permute(2, 0, 1))
                 .permute(1, 2, 0).numpy() for im in images]
@@ -519,8 +521,8 @@ def _evaluate_batch(photos: list[_Photo], images: list[LoadedImage],
         truth_moments.update(truth_feats)
     for acc in accumulators:
         t0 = time.perf_counter()
-        outputs = acc.entry.model.colorize_loaded(images, size=acc.entry.size,
-                                                  batch_size=batch_size)
+        outputs = acc.entry.model.colorize_batch(images, size=acc.entry.size,
+                                                 batch_size=batch_size, dtype=np.float32)
         seconds = (time.perf_counter() - t0) / len(images)
         preds = [_metric_copy(out, metric_size) for out in outputs]
         del outputs

@@ -231,7 +231,7 @@ class Runner:
             return
         images = [image for _, image in loaded]
         try:
-            results = self.colorizer.colorize_loaded(images, self.size, self.batch_size,
+            results = self.colorizer.colorize_batch(images, self.size, self.batch_size,
                                                      np.uint8)
         except (RuntimeError, MemoryError, ValueError) as exc:
             if len(loaded) == 1:

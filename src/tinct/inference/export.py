@@ -30,7 +30,7 @@ import torch.nn as nn
 
 from tinct.fileio import new_file_mode
 from tinct.inference.checkpoint import ModelLoadError, load_pretrained, resolve_model
-from tinct.models.base import run_padded
+from tinct.models.base import ColorizationNet, run_padded
 
 METADATA_KEY = "tinct_config"
 DEFAULT_OPSET = 18
@@ -99,7 +99,7 @@ def export_onnx(name_or_path: str | os.PathLike | None, out: str | os.PathLike,
     return out
 
 
-class OnnxNet(nn.Module):
+class OnnxNet(ColorizationNet):
     """An exported model run by ONNX Runtime, with the interface of a ColorizationNet.
 
     ``forward(x)``: normalized L ``(B, 1, H, W)`` in [-1, 1], any H and W -> chroma
@@ -108,6 +108,7 @@ class OnnxNet(nn.Module):
     """
 
     output_kind = "regression"  # the graph already decodes
+    no_decode_reason = "is an exported ONNX graph, which decodes as it was exported"
 
     def __init__(self, path: str | os.PathLike, config: dict[str, Any],
                  threads: int | None = None, providers: list[str] | None = None):
@@ -129,8 +130,6 @@ class OnnxNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return run_padded(self._run, x, self.size_multiple, self.output_stride)
 
-    def decode(self, out: torch.Tensor) -> torch.Tensor:
-        return out.float()
 
 
 def load_onnx(path: str | os.PathLike, threads: int | None = None) -> tuple[OnnxNet, dict]:

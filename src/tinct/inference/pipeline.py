@@ -8,11 +8,11 @@ original are kept exactly; only chroma is predicted.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,6 @@ from tinct.errors import InputError
 from tinct.imageio import LoadedImage, read_image, to_uint
 from tinct.inference import render
 from tinct.inference.checkpoint import flip_averaging, load_pretrained, resolve_model
-from tinct.models.classifier import DecodeView
 from tinct.runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
@@ -45,6 +44,12 @@ class Colorizer:
     Build it with ``Colorizer.from_pretrained(name_or_path)``; ``name_or_path=None`` loads the
     model shipped with tinct. ``colorize(image)`` returns a colour ``PIL.Image`` of the same
     size and orientation as the input; ``colorize_batch`` processes many images with batching.
+
+    The stages, for callers that need one of them (video, the web API's re-colouring,
+    benchmarks): :meth:`lightness` (stage 1, full-resolution L*), :meth:`predict_chroma`
+    (stage 2, the network at the working size and its decoding) and :meth:`render` (stage 3,
+    upsampled chroma merged with the full-resolution lightness). ``colorize`` is
+    ``render(L, predict_chroma(L))`` with ``L = lightness(image)``, batched.
     """
 
     def __init__(self, model: nn.Module, config: dict[str, Any], device: str | None = None,
@@ -86,27 +91,24 @@ class Colorizer:
         model, config = load_pretrained(resolve_model(name_or_path))
         return cls(model, config, device=device, precision=precision)
 
+    # ------------------------------------------------------------------ decode settings
+
     def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
-        """Changes a colour classifier's decode settings (``ColorClassifier.decode``: annealed-
-        mean temperature, decode-time rebalancing boost); None keeps a setting. Raises
-        ``ValueError`` for models that predict chroma directly and for exported ONNX graphs
-        (their decoding is part of the graph)."""
-        self._require_decode()
-        self.model.set_decode(temperature=temperature, boost=boost)
+        """Changes a colour classifier's decode settings (annealed-mean ``temperature``,
+        decode-time rebalancing ``boost``; see ``ColorClassifier.decode``); None keeps a
+        setting. Raises ``InputError`` (naming the model) for networks that predict chroma
+        directly, for exported ONNX graphs (their decoding is part of the graph) and for a
+        value out of range."""
+        with self._named_errors():
+            self.model.set_decode(temperature=temperature, boost=boost)
 
     def with_decode(self, temperature: float | None = None, boost: float | None = None
                     ) -> Colorizer:
         """A colorizer that shares this one's network but decodes with other settings (None
         keeps this one's); this colorizer is not changed, so it is safe while other threads
-        use it (the web API's per-request ``boost``). Raises ``ValueError`` as
-        :meth:`set_decode` does, and for a setting out of range."""
-        self._require_decode()
-        current = self.model.decode_settings()
-        classifier = getattr(self.model, "classifier", self.model)
-        network = getattr(self.model, "network", self.model)
-        view = DecodeView(classifier,
-                          current["temperature"] if temperature is None else temperature,
-                          current["boost"] if boost is None else boost, network=network)
+        use it (the web API's per-request ``boost``). Raises as :meth:`set_decode` does."""
+        with self._named_errors():
+            view = self.model.with_decode(temperature=temperature, boost=boost)
         twin = copy.copy(self)
         twin.model = view
         return twin
@@ -114,23 +116,31 @@ class Colorizer:
     def decode_settings(self) -> dict[str, float] | None:
         """A colour classifier's decode settings (``temperature``, ``boost``); None for models
         that predict chroma directly or decode inside an exported graph."""
-        return self.model.decode_settings() if hasattr(self.model, "set_decode") else None
+        return self.model.decode_settings()
 
-    def _require_decode(self) -> None:
-        if not hasattr(self.model, "set_decode"):
-            from tinct.inference.export import OnnxNet
+    @contextlib.contextmanager
+    def _named_errors(self):
+        try:
+            yield
+        except InputError as exc:
+            raise InputError(f"{self.name}: {exc}") from None
 
-            kind = ("an exported ONNX graph decodes as it was exported"
-                    if isinstance(self.model, OnnxNet)
-                    else f"a {self.config.get('architecture')} model predicts colour directly")
-            raise InputError(f"{self.name}: {kind}; only colour classifiers have decode settings")
+    # ------------------------------------------------------------------ stage 1: lightness
 
-    # ------------------------------------------------------------------ core tensor path
+    @staticmethod
+    def lightness(image: ImageInput) -> torch.Tensor:
+        """Any image :meth:`colorize` accepts -> its L* ``(1, H, W)`` float32 in [0, 100] at
+        full resolution, as displayed (EXIF orientation applied). Colour inputs count as their
+        lightness; this is the channel the output keeps."""
+        loaded = image if isinstance(image, LoadedImage) else read_image(image)
+        return lightness_of(loaded.pixels)
+
+    # ------------------------------------------------------------------ stage 2: network
 
     @torch.inference_mode()
     def predict_chroma(self, L: torch.Tensor, size: int | None = None,
                        out_size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Lightness -> chroma.
+        """Stage 2, lightness -> chroma.
 
         ``L``: ``(B, 1, H, W)`` L* in [0, 100] (any device). The network runs at the working
         ``size`` (longer side; default from the model). Returns chroma ``(B, 2, h, w)`` in
@@ -173,46 +183,50 @@ class Colorizer:
         out, mirrored = both.chunk(2)
         return ((out + mirrored.flip(-1)) / 2)[..., : math.ceil(width / stride)]
 
-    def merge(self, L: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-        """(L ``(1, H, W)`` in [0, 100], chroma ``(2, h, w)``, h <= H) -> sRGB ``(3, H, W)``
-        float32 in [0, 1]; chroma upsampled bilinearly, lightness kept (see
-        :mod:`tinct.inference.render`).
-        """
-        rgb = self.render(L, chroma, np.float32)
-        return torch.from_numpy(rgb).permute(2, 0, 1)
+    # ------------------------------------------------------------------ stage 3: render
 
-    def render(self, L: torch.Tensor | np.ndarray, chroma: torch.Tensor,
+    def render(self, L: torch.Tensor | np.ndarray, chroma: torch.Tensor | np.ndarray,
                dtype: type = np.uint8) -> np.ndarray:
-        """(L ``(1, H, W)`` or ``(H, W)`` in [0, 100], chroma ``(2, h, w)``) -> sRGB
-        ``(H, W, 3)`` uint8 or float32 in [0, 1]. Memory: about a megapixel of temporaries."""
+        """Stage 3, full-resolution lightness + chroma -> colour pixels.
+
+        ``L``: ``(1, H, W)`` or ``(H, W)`` L* in [0, 100]; ``chroma``: ``(2, h, w)`` in
+        colour-space units, ``h <= H`` (upsampled bilinearly). Returns sRGB ``(H, W, 3)``, uint8
+        or float32 in [0, 1] (``dtype``), whose lightness is ``L`` (out-of-gamut colours are
+        pulled towards gray at the same lightness; :mod:`tinct.inference.render`). Memory:
+        about a megapixel of temporaries."""
+        if isinstance(chroma, np.ndarray):
+            chroma = torch.from_numpy(chroma)
         L = L.numpy() if isinstance(L, torch.Tensor) else np.asarray(L)
         return render.merge_to_srgb(L.reshape(L.shape[-2:]), chroma.detach().float().cpu(),
                                     self.space, dtype)
 
-    # ------------------------------------------------------------------ image API
+    # ------------------------------------------------------------------ the three stages at once
 
     def colorize(self, image: ImageInput, size: int | None = None) -> Image.Image:
-        """One image (path, PIL image, numpy array or LoadedImage) -> colour PIL image."""
+        """One image (path, PIL image, numpy array or LoadedImage) -> colour PIL image of the
+        same size (RGBA when the input had alpha)."""
         return self.colorize_batch([image], size=size)[0]
 
     def colorize_batch(self, images: Sequence[ImageInput], size: int | None = None,
-                       batch_size: int = 8) -> list[Image.Image]:
-        """Many images -> colour PIL images (RGB, or RGBA when the input had alpha).
+                       batch_size: int = 8, dtype: type | None = None
+                       ) -> list[Image.Image] | list[np.ndarray]:
+        """Many images -> their colorizations, in order.
 
-        Images whose working shapes agree run through the network together, ``batch_size``
-        at a time.
+        ``dtype=None``: PIL images (RGB, or RGBA when the input had alpha); ``np.uint8`` or
+        ``np.float32``: arrays ``(H, W, 3)`` (float32 in [0, 1]), the alpha left to the caller
+        (the batch runner writes it back). Images whose working shapes agree run through the
+        network together, ``batch_size`` at a time.
         """
         loaded = [im if isinstance(im, LoadedImage) else read_image(im) for im in images]
-        return [_to_pil(rgb, im.alpha) for rgb, im in
-                zip(self.colorize_loaded(loaded, size, batch_size, np.uint8), loaded,
-                    strict=True)]
+        arrays = self._colorize_arrays(loaded, size, batch_size, dtype or np.uint8)
+        if dtype is not None:
+            return arrays
+        return [_to_pil(rgb, im.alpha) for rgb, im in zip(arrays, loaded, strict=True)]
 
-    def colorize_loaded(self, images: Sequence[LoadedImage], size: int | None = None,
-                        batch_size: int = 8, dtype: type = np.float32) -> list[np.ndarray]:
-        """Loaded images -> colour arrays ``(H, W, 3)``, same sizes: float32 in [0, 1]
-        (``dtype=np.float32``) or uint8 (``dtype=np.uint8``, rounded; faster and smaller)."""
+    def _colorize_arrays(self, images: Sequence[LoadedImage], size: int | None,
+                         batch_size: int, dtype: type) -> list[np.ndarray]:
         size = size or self.working_size
-        lightness = [full_lightness(im) for im in images]
+        lightness = [lightness_of(im.pixels) for im in images]
         results: list[np.ndarray | None] = [None] * len(images)
         # chroma stays at the working shape; ``render`` upsamples it to full size in bands
         for group in _batches(lightness, size, batch_size):
@@ -228,18 +242,11 @@ class Colorizer:
                 results[i] = self.render(lightness[i], chroma[j], dtype)
         return [r for r in results if r is not None]
 
-    def colorize_frames(self, frames: np.ndarray, size: int | None = None) -> np.ndarray:
-        """Video frames ``(B, H, W, 3)`` uint8 RGB -> colour frames ``(B, H, W, 3)`` uint8."""
-        L = torch.from_numpy(np.stack([render.lightness_of_pixels(f) for f in frames]))[:, None]
-        size = size or self.working_size
-        chroma = self.predict_chroma(L, size, out_size=working_shape(*L.shape[-2:], size))
-        return np.stack([self.render(L[i], chroma[i]) for i in range(len(L))])
 
-
-def full_lightness(im: LoadedImage) -> torch.Tensor:
-    """LoadedImage -> L* ``(1, H, W)`` float32 in [0, 100] at full resolution (the first
-    stage of every colorization; public so that benchmarks can time the stages)."""
-    return torch.from_numpy(render.lightness_of_pixels(im.pixels))[None]
+def lightness_of(pixels: np.ndarray) -> torch.Tensor:
+    """Stage 1 on decoded pixels: ``(H, W)`` gray or ``(H, W, 3)`` sRGB, uint8/uint16/float ->
+    L* ``(1, H, W)`` float32 in [0, 100] at full resolution (photos and film frames alike)."""
+    return torch.from_numpy(render.lightness_of_pixels(np.ascontiguousarray(pixels)))[None]
 
 
 def _resize(L: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -266,9 +273,4 @@ def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(np.dstack((rgb8, a8)), "RGBA")
 
 
-def load_or_path(image: ImageInput) -> LoadedImage:
-    """Reads anything ``Colorizer.colorize`` accepts into a LoadedImage."""
-    return image if isinstance(image, LoadedImage) else read_image(image)
-
-
-__all__ = ["Colorizer", "working_shape", "full_lightness", "to_uint", "load_or_path", "Path"]
+__all__ = ["Colorizer", "ImageInput", "lightness_of", "working_shape"]

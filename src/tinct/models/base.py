@@ -1,10 +1,16 @@
 """The base class every colorization network derives from.
 
-Contract (see DESIGN.md): ``forward(x)`` takes normalized lightness ``(B, 1, H, W)`` in [-1, 1]
-for any H and W and returns either chroma ``(B, 2, h, w)`` in network units (about [-1, 1]) or
-logits ``(B, Q, h, w)``, where ``h = ceil(H / output_stride)``. ``decode(out)`` turns that
-output into chroma in network units. Subclasses implement ``_forward`` on inputs whose sides
-are multiples of ``size_multiple``; the padding is done here.
+Contract (see docs/architecture.md): ``forward(x)`` takes normalized lightness ``(B, 1, H, W)``
+in [-1, 1] for any H and W and returns either chroma ``(B, 2, h, w)`` in network units (about
+[-1, 1]) or logits ``(B, Q, h, w)``, where ``h = ceil(H / output_stride)``. ``decode(out)``
+turns that output into chroma in network units. Subclasses implement ``_forward`` on inputs
+whose sides are multiples of ``size_multiple``; the padding is done here.
+
+Decode settings belong to the network: :meth:`ColorizationNet.decode_settings`,
+:meth:`~ColorizationNet.set_decode` and :meth:`~ColorizationNet.with_decode` are defined for
+every network, and a network whose output is chroma (regression, an exported graph) answers
+with ``None`` or a one-line :class:`~tinct.errors.InputError`, so callers never ask what kind of
+network they hold.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from tinct.errors import InputError
 
 
 class ColorizationNet(nn.Module):
@@ -28,6 +36,8 @@ class ColorizationNet(nn.Module):
     size_multiple: int = 1
     output_stride: int = 1
     output_kind: str = "regression"
+    # why a network has no decode settings, for the error that says so
+    no_decode_reason: str = "predicts colour directly"
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -39,6 +49,30 @@ class ColorizationNet(nn.Module):
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         """Network output -> chroma ``(B, 2, h, w)`` in network units. Identity for regression."""
         return out.float()
+
+    # ------------------------------------------------------------------ decode settings
+
+    def decode_settings(self) -> dict[str, float] | None:
+        """The settings ``decode`` uses (``{"temperature": T, "boost": b}`` for a colour
+        classifier), as ``config.json`` records them; None when ``decode`` has none."""
+        return None
+
+    def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
+        """Changes the decode settings in place (None keeps one). Raises ``InputError`` for a
+        network without decode settings or for a value out of range."""
+        raise self._no_decode_settings()
+
+    def with_decode(self, temperature: float | None = None, boost: float | None = None
+                    ) -> ColorizationNet:
+        """A network that shares this one's weights but decodes with other settings (None
+        keeps this one's); this network is not changed. Raises as :meth:`set_decode` does."""
+        raise self._no_decode_settings()
+
+    def _no_decode_settings(self) -> InputError:
+        spec = getattr(self, "tinct_spec", None)
+        kind = f"a {spec['architecture']} model" if spec else "this network"
+        return InputError(f"{kind} {self.no_decode_reason}; only colour classifiers have "
+                          "decode settings")
 
 
 def check_lightness_batch(x: torch.Tensor) -> None:

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 
 from tinct import color
+from tinct.errors import InputError
 from tinct.models import quantization
 from tinct.models.base import ColorizationNet
 from tinct.models.registry import register_model
@@ -16,7 +17,8 @@ from tinct.models.unet import UNetBackbone
 
 class DecodeSettings:
     """The decode settings a colour classifier (or a view of one) carries: ``temperature``
-    and ``boost`` attributes, recorded in a saved model's ``config.json`` under ``decode``."""
+    and ``boost`` attributes, recorded in a saved model's ``config.json`` under ``decode``.
+    Overrides the refusals of :class:`ColorizationNet`."""
 
     temperature: float
     boost: float
@@ -26,13 +28,21 @@ class DecodeSettings:
         return {"temperature": float(self.temperature), "boost": float(self.boost)}
 
     def set_decode(self, temperature: float | None = None, boost: float | None = None) -> None:
-        """Sets the decode settings; None keeps one. Raises ``ValueError`` for a temperature
+        """Sets the decode settings; None keeps one. Raises ``InputError`` for a temperature
         that is not a positive number or a boost below 0 (see :func:`check_decode`)."""
         check_decode(temperature, boost)
         if temperature is not None:
             self.temperature = float(temperature)
         if boost is not None:
             self.boost = float(boost)
+
+    def with_decode(self, temperature: float | None = None, boost: float | None = None
+                    ) -> DecodeView:
+        """A :class:`DecodeView` of the classifier at these settings (None keeps this one's)."""
+        classifier = getattr(self, "classifier", self)
+        network = getattr(self, "network", self)
+        return DecodeView(classifier, self.temperature if temperature is None else temperature,
+                          self.boost if boost is None else boost, network=network)
 
 
 class ColorClassifier(DecodeSettings, ColorizationNet):
@@ -93,15 +103,15 @@ class ColorClassifier(DecodeSettings, ColorizationNet):
 
 
 def check_decode(temperature: float | None = None, boost: float | None = None) -> None:
-    """Raises ``ValueError`` unless ``temperature`` (if given) is positive and finite and
+    """Raises ``InputError`` unless ``temperature`` (if given) is positive and finite and
     ``boost`` (if given) is 0 or more and finite."""
     if temperature is not None and not 0 < temperature < float("inf"):
-        raise ValueError(f"decode temperature must be a positive number, got {temperature}")
+        raise InputError(f"decode temperature must be a positive number, got {temperature}")
     if boost is not None and not 0 <= boost < float("inf"):
-        raise ValueError(f"decode boost must be 0 or more, got {boost}")
+        raise InputError(f"decode boost must be 0 or more, got {boost}")
 
 
-class DecodeView(DecodeSettings, nn.Module):
+class DecodeView(DecodeSettings, ColorizationNet):
     """A colour classifier seen with other decode settings; shares its weights and buffers,
     so views for different requests or sweeps cost nothing and never change the classifier.
 

@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tinct.errors import InputError
-from tinct.inference.pipeline import Colorizer, working_shape
-from tinct.inference.render import lightness_of_pixels
+from tinct.inference.pipeline import Colorizer, lightness_of, working_shape
 from tinct.video.sinks import EncodeSettings, open_sink
 from tinct.video.sources import SourceFrame, open_source
 from tinct.video.temporal import ChromaStabilizer, TemporalSettings, make_stabilizer
@@ -58,7 +57,7 @@ class FrameColorizer:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise InputError(f"frames must be (B, H, W, 3) uint8, got {frames.shape} "
                              f"{frames.dtype}")
-        L = torch.stack([lightness(f) for f in frames])
+        L = torch.stack([lightness_of(f) for f in frames])
         small = working_shape(*frames.shape[1:3], self.size)
         L_small = L
         if tuple(L.shape[-2:]) != small:
@@ -70,8 +69,7 @@ class FrameColorizer:
     def render(self, L: torch.Tensor, chroma: np.ndarray) -> np.ndarray:
         """Full-resolution ``L`` ``(B, 1, H, W)`` + chroma ``(B, 2, h, w)`` -> ``(B, H, W, 3)``
         uint8 sRGB (chroma upsampled, lightness kept)."""
-        return np.stack([self.colorizer.render(L[i], torch.from_numpy(chroma[i]))
-                         for i in range(len(L))])
+        return np.stack([self.colorizer.render(L[i], chroma[i]) for i in range(len(L))])
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """``(B, H, W, 3)`` uint8 -> colorized ``(B, H, W, 3)`` uint8, in display order."""
@@ -89,11 +87,6 @@ def stabilize(stabilizer: ChromaStabilizer | None, p: Prediction) -> np.ndarray:
     if stabilizer is None:
         return p.chroma
     return np.stack([stabilizer(L, c) for L, c in zip(p.L_small, p.chroma, strict=True)])
-
-
-def lightness(frame: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 sRGB -> L* ``(1, H, W)`` float32 in [0, 100]."""
-    return torch.from_numpy(lightness_of_pixels(np.ascontiguousarray(frame)))[None]
 
 
 def batched(frames: Iterable[SourceFrame], batch_size: int) -> Iterator[list[SourceFrame]]:
