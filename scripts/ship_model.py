@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tinct.inference.checkpoint import WEIGHTS_DIR, flip_averaging, load_pretrained, save_pretrained
+from tinct.inference.checkpoint import WEIGHTS_DIR, load_pretrained, save_pretrained
 
 
 def _folder_text(folder: dict) -> str:
@@ -37,7 +37,9 @@ def strip_machine_paths(value):
     return value
 
 
-def model_card(config: dict) -> str:
+def model_card(model_config) -> str:
+    """The MODEL_CARD.md text of a saved model's config (a ``ModelConfig``)."""
+    config = model_config.to_dict()
     t = config.get("training", {})
     data = t.get("data", {})
     lines = [
@@ -51,7 +53,7 @@ def model_card(config: dict) -> str:
            f"decode-time rebalancing boost {config['decode'].get('boost', 0):g} |"]
           if config.get("decode") else []),
         *(["| inference | flip averaging (the network also sees the mirror image) |"]
-          if flip_averaging(config) else []),
+          if model_config.flip else []),
         *([f"| started from | `{t['init_from']}` |"] if t.get("init_from") else []),
         f"| training steps | {t.get('steps')} (batch {t.get('batch_size')} x "
         f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",
@@ -80,15 +82,15 @@ def main() -> None:
                                     "made, known weaknesses)")
     args = ap.parse_args()
     model, config = load_pretrained(args.model)
-    metrics = dict(config.get("metrics", {}))
+    metrics = dict(config.to_dict()["metrics"])
     if args.metrics:
         metrics["eval"] = json.loads(Path(args.metrics).read_text())
-    out = save_pretrained(model, WEIGHTS_DIR / args.name, space=config["space"],
-                          working_size=config["working_size"], name=args.name,
-                          description=args.description or config.get("description", ""),
-                          training=strip_machine_paths(config.get("training", {})),
+    out = save_pretrained(model, WEIGHTS_DIR / args.name, space=config.space,
+                          working_size=config.working_size, name=args.name,
+                          description=args.description or config.description,
+                          training=strip_machine_paths(config.to_dict()["training"]),
                           metrics=strip_machine_paths(metrics),
-                          inference=config.get("inference"), dtype=torch.float16)
+                          inference={"flip": config.flip}, dtype=torch.float16)
     _, shipped = load_pretrained(out)
     card = model_card(shipped)
     if args.notes:

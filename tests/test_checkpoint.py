@@ -61,31 +61,36 @@ def test_config_contents(tmp_path, tiny_model):
                              metrics={"psnr": 21.5})
     assert sorted(os.listdir(folder)) == [CONFIG_FILE, WEIGHTS_FILE]
     config = read_config(folder)
-    assert config["format"] == "tinct-model"
-    assert config["format_version"] == FORMAT_VERSION
-    assert config["name"] == "tiny"
-    assert config["architecture"] == "unet"
-    assert config["model_args"] == {"encoder": "efficientnet_lite0",
-                                    "decoder_channels": [32, 16, 16, 8]}
-    assert config["space"] == "luv"
-    assert config["working_size"] == 128
-    assert config["chroma_scale"] == pytest.approx(110.0)
-    assert config["output_kind"] == "regression"
-    assert config["description"] == "a test"
-    assert config["training"] == {"steps": 5}
-    assert config["metrics"] == {"psnr": 21.5}
-    assert config["tinct_version"] == __version__
+    doc = json.loads((folder / "config.json").read_text())
+    assert doc["format"] == "tinct-model" and doc == config.to_dict()
+    assert doc["format_version"] == FORMAT_VERSION
+    assert config.name == "tiny"
+    assert config.architecture == "unet"
+    assert doc["model_args"] == {"encoder": "efficientnet_lite0",
+                                 "decoder_channels": [32, 16, 16, 8]}
+    with pytest.raises(TypeError):  # frozen: a change is a new config (config.replace)
+        config.model_args["encoder"] = "resnet18"
+    with pytest.raises(AttributeError):
+        config.working_size = 64
+    assert config.space == "luv"
+    assert config.working_size == 128
+    assert config.chroma_scale == pytest.approx(110.0)
+    assert config.output_kind == "regression"
+    assert config.description == "a test"
+    assert config.training == {"steps": 5}
+    assert config.metrics == {"psnr": 21.5}
+    assert config.tinct_version == __version__
 
 
 def test_classifier_config_records_decode_settings(tmp_path):
     model = create_model("classifier", decoder_channels=(16, 8, 8), temperature=0.5)
     model.set_decode(boost=0.25)
     folder = save_pretrained(model, tmp_path / "cls")
-    assert read_config(folder)["decode"] == {"temperature": 0.5, "boost": 0.25}
+    assert read_config(folder).decode == {"temperature": 0.5, "boost": 0.25}
     loaded, _ = load_pretrained(folder)
     assert (loaded.temperature, loaded.boost) == (0.5, 0.25)
     # a model saved before boosts existed decodes without one
-    config = read_config(folder)
+    config = read_config(folder).to_dict()
     config["decode"] = {"temperature": 1.6}
     (folder / "config.json").write_text(json.dumps(config))
     loaded, _ = load_pretrained(folder)
@@ -103,7 +108,7 @@ def test_load_round_trip_restores_weights(saved):
     for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values(),
                             strict=True):
         assert torch.equal(a, b), name
-    assert config["working_size"] == 96
+    assert config.working_size == 96
 
 
 def test_save_rejects_models_not_built_by_create_model(tmp_path):
@@ -173,7 +178,7 @@ def test_saving_over_a_model_replaces_it_completely(saved):
     (saved / "stale-notes.txt").write_text("from the old model")
     save_pretrained(create_model("cnn", width=16, depth=2), saved, working_size=32)
     assert sorted(os.listdir(saved)) == [CONFIG_FILE, WEIGHTS_FILE]
-    assert read_config(saved)["model_args"] == {"width": 16, "depth": 2}
+    assert read_config(saved).model_args == {"width": 16, "depth": 2}
     model, _ = load_pretrained(saved)
     assert model.encoder[0][0].out_channels == 16
     assert sorted(os.listdir(saved.parent)) == ["model"]  # no temporary folders left
@@ -288,3 +293,26 @@ def test_shipped_configs_record_no_paths_of_the_machine_they_were_made_on():
     for path in configs:
         found = [s for s in strings(json.loads(path.read_text())) if s.startswith(("/", "~"))]
         assert not found, f"{path}: {found}"
+
+
+def test_config_keeps_unknown_keys_and_refuses_bad_values(tmp_path, tiny_model):
+    """The typed config round-trips keys it does not know and names a bad value and its file."""
+    folder = save_pretrained(tiny_model(), tmp_path / "m", inference={"flip": True})
+    doc = json.loads((folder / CONFIG_FILE).read_text())
+    doc["from_the_future"] = {"x": [1, 2]}
+    doc["inference"]["tiles"] = 4
+    (folder / CONFIG_FILE).write_text(json.dumps(doc))
+    config = read_config(folder)
+    assert config.flip is True and config.to_dict() == doc
+    for key, bad, message in (("working_size", "big", "working_size must be a whole number"),
+                              ("space", "cmyk", "unknown colour space 'cmyk'"),
+                              ("output_kind", "both", "output_kind must be one of"),
+                              ("decode", [1], "decode must be an object")):
+        (folder / CONFIG_FILE).write_text(json.dumps({**doc, key: bad}))
+        with pytest.raises(ModelLoadError, match=message) as exc:
+            read_config(folder)
+        assert str(folder / CONFIG_FILE) in str(exc.value)
+    (folder / CONFIG_FILE).write_text(json.dumps({k: v for k, v in doc.items()
+                                                  if k != "architecture"}))
+    with pytest.raises(ModelLoadError, match="missing required key 'architecture'"):
+        read_config(folder)

@@ -287,7 +287,7 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
         create_model("classifier", decoder_channels=(16, 8, 8)), models / "zz-classifier",
         working_size=96)
     config = checkpoint.read_config(classifier)
-    checkpoint.write_config(classifier, {**config, "inference": {"flip": True}})
+    checkpoint.write_config(classifier, config.replace(flip=True))
     monkeypatch.setenv(checkpoint.MODELS_ENV, str(models))
     assert main(["models"]) == 0
     text = capsys.readouterr().out

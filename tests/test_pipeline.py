@@ -233,5 +233,5 @@ def test_flip_averaging_is_mirror_equivariant(tiny_classifier_dir, tmp_path):
     folder = tmp_path / "flipping"
     folder.mkdir()
     (folder / "model.safetensors").symlink_to(tiny_classifier_dir / "model.safetensors")
-    checkpoint.write_config(folder, {**config, "inference": {"flip": True}})
+    checkpoint.write_config(folder, config.replace(flip=True))
     assert Colorizer.from_pretrained(folder, device="cpu").flip is True

@@ -115,7 +115,7 @@ def test_save_load_gives_the_same_output(name, args, tmp_path):
 
     checkpoint.save_pretrained(model, tmp_path / "fp32")
     loaded, config = checkpoint.load_pretrained(tmp_path / "fp32")
-    assert config["architecture"] == name
+    assert config.architecture == name
     assert not loaded.training
     with torch.no_grad():
         assert torch.equal(loaded(x), expected)

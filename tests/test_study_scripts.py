@@ -148,5 +148,5 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
     assert "| inference | flip averaging" in card
     model, config = load_pretrained(out)
     assert (model.temperature, model.boost) == (0.6, 0.25)
-    assert config["metrics"]["eval"] == {"kodak24": {"psnr": 23.1}}
-    assert config["inference"] == {"flip": True}
+    assert config.metrics["eval"] == {"kodak24": {"psnr": 23.1}}
+    assert config.flip is True and config.to_dict()["inference"] == {"flip": True}

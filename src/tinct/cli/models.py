@@ -61,7 +61,6 @@ def installed() -> list[dict[str, Any]]:
     """Each installed saved model: name, path and what its config.json says (or its problem)."""
     from tinct.inference.checkpoint import (
         ModelLoadError,
-        flip_averaging,
         installed_models,
         read_config,
     )
@@ -74,12 +73,10 @@ def installed() -> list[dict[str, Any]]:
         except ModelLoadError as exc:
             entry["error"] = str(exc)
         else:
-            entry.update(architecture=config["architecture"], space=config["space"],
-                         working_size=config["working_size"],
-                         description=config.get("description", ""),
-                         decode=config.get("decode") or {},
-                         flip=flip_averaging(config),
-                         metrics=config.get("metrics", {}))
+            doc = config.to_dict()
+            entry.update(architecture=config.architecture, space=config.space,
+                         working_size=config.working_size, description=config.description,
+                         decode=doc["decode"], flip=config.flip, metrics=doc["metrics"])
         found.append(entry)
     return found
 

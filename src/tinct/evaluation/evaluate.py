@@ -153,12 +153,12 @@ def describe_model(model: Any, folder: str | os.PathLike | None = None) -> dict[
     network = getattr(model, "model", None)
     if isinstance(network, torch.nn.Module):
         info["parameters"] = int(sum(p.numel() for p in network.parameters()))
-    config = getattr(model, "config", None) or {}
-    if "architecture" in config:
-        info["architecture"] = config["architecture"]
+    config = getattr(model, "config", None)
+    if config is not None:
+        info["architecture"] = config.architecture
     if getattr(model, "working_size", None):
         info["working_size"] = int(model.working_size)
-    training = config.get("training") or {}
+    training = config.training if config is not None else {}
     if training.get("wall_time_s") is not None:
         info["training_wall_time_s"] = float(training["wall_time_s"])
     if training.get("run_dir"):

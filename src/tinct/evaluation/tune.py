@@ -20,7 +20,6 @@ saved model with the chosen settings (atomically; the original folder is never c
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections import OrderedDict
@@ -35,8 +34,8 @@ import torch.nn as nn
 from tinct.errors import InputError
 from tinct.evaluation.evaluate import EvalEntry, EvalResult, describe_model
 from tinct.inference.checkpoint import (
-    CONFIG_FILE,
     WEIGHTS_FILE,
+    read_config,
     resolve_model,
     staged_folder,
     write_config,
@@ -126,18 +125,18 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
 
     folder = resolve_model(model)
     network, config = load_pretrained(folder)
-    if config.get("output_kind") != "classification" or not hasattr(network, "set_decode"):
+    if config.output_kind != "classification" or network.decode_settings() is None:
         raise InputError(
-            f"{folder}: a {config.get('architecture')} model predicts chroma directly; only "
+            f"{folder}: a {config.architecture} model predicts chroma directly; only "
             "colour classifiers (architecture 'classifier') have decode settings to tune")
     # a flipped setting runs the network on a doubled batch: room for both kinds of input
     shared = SharedOutput(network, capacity=8 * len({d.flip for d in settings}))
     entries = []
-    name = config.get("name", folder.name)
+    name = config.name or folder.name
     info = describe_model(Colorizer(network, config, device=device), folder)
     for d in settings:
         view = DecodeView(network, d.temperature, d.boost, network=shared)
-        colorizer = Colorizer(view, {**config, "name": f"{name} {d.label()}"}, device=device)
+        colorizer = Colorizer(view, config.replace(name=f"{name} {d.label()}"), device=device)
         colorizer.flip = d.flip
         entries.append(EvalEntry(colorizer.name, colorizer, size,
                                  {**info, "decode": {"temperature": d.temperature,
@@ -180,12 +179,11 @@ def save_with_decode(source: str | os.PathLike, target: str | os.PathLike, choic
     source, target = Path(source), Path(target)
     if target.exists():
         raise InputError(f"{target}: already exists; choose a new folder for the tuned model")
-    config = json.loads((source / CONFIG_FILE).read_text(encoding="utf-8"))
-    config["decode"] = {**config.get("decode", {}), "temperature": choice.decode.temperature,
-                        "boost": choice.decode.boost}
-    config["inference"] = {**(config.get("inference") or {}), "flip": choice.decode.flip}
-    config["name"] = target.name
-    config["tuning"] = {**tuning, "chosen": config["decode"], "reason": choice.reason}
+    config = read_config(source)
+    decode = {**config.decode, "temperature": choice.decode.temperature,
+              "boost": choice.decode.boost}
+    config = config.replace(decode=decode, flip=choice.decode.flip, name=target.name,
+                            tuning={**tuning, "chosen": decode, "reason": choice.reason})
     with staged_folder(target) as tmp:
         shutil.copyfile(source / WEIGHTS_FILE, tmp / WEIGHTS_FILE)
         write_config(tmp, config)

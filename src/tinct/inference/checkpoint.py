@@ -26,10 +26,9 @@ from safetensors.torch import load_file, save_file
 from tinct import __version__
 from tinct.color import CHROMA_SCALE, COLOR_SPACES
 from tinct.errors import InputError, TinctError
+from tinct.inference.model_config import FORMAT_NAME, FORMAT_VERSION, ModelConfig, to_plain
 from tinct.models.registry import UnknownModelError, create_model, list_models
 
-FORMAT_NAME = "tinct-model"
-FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 DEFAULT_MODEL = "tinct-base"
@@ -59,23 +58,16 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     if space not in COLOR_SPACES:
         raise InputError(f"unknown colour space {space!r}; choose one of {COLOR_SPACES}")
     folder = Path(folder)
-    config: dict[str, Any] = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "name": name or folder.name,
-        "description": description,
-        "architecture": spec["architecture"],
-        "model_args": _jsonable(spec["args"]),
-        "space": space,
-        "chroma_scale": CHROMA_SCALE,
-        "working_size": int(working_size),
-        "output_kind": getattr(model, "output_kind", "regression"),
-        "decode": model.decode_settings() if hasattr(model, "decode_settings") else {},
-        "training": training or {},
-        "metrics": metrics or {},
-        **({"inference": inference} if inference else {}),
-        "tinct_version": __version__,
-    }
+    inference = dict(inference or {})
+    config = ModelConfig(
+        architecture=spec["architecture"], model_args=_jsonable(spec["args"]), space=space,
+        chroma_scale=CHROMA_SCALE, working_size=int(working_size),
+        output_kind=getattr(model, "output_kind", "regression"),
+        decode=(model.decode_settings() if hasattr(model, "decode_settings") else None) or {},
+        flip=bool(inference.pop("flip", False)), name=name or folder.name,
+        description=description, training=training or {}, metrics=metrics or {},
+        tinct_version=__version__,
+        extra={f"inference.{k}": v for k, v in inference.items()})
     state = {k: _storage_tensor(v.detach(), dtype).contiguous().cpu()
              for k, v in model.state_dict().items()}
     with staged_folder(folder) as tmp:
@@ -84,14 +76,10 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     return folder
 
 
-def flip_averaging(config: dict[str, Any]) -> bool:
-    """Whether a saved model's config asks for flip averaging (``inference.flip``)."""
-    return bool((config.get("inference") or {}).get("flip", False))
-
-
-def write_config(folder: Path, config: dict[str, Any]) -> None:
+def write_config(folder: Path, config: ModelConfig) -> None:
     """Writes a saved model's ``config.json`` into ``folder``."""
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (folder / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n",
+                                      encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -152,8 +140,9 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def read_config(folder: str | os.PathLike) -> dict[str, Any]:
-    """Reads and validates ``config.json`` of a saved-model folder."""
+def read_config(folder: str | os.PathLike) -> ModelConfig:
+    """Reads and validates ``config.json`` of a saved-model folder. Raises
+    :class:`ModelLoadError` naming the file and the problem."""
     folder = Path(folder)
     path = folder / CONFIG_FILE
     if not path.is_file():
@@ -170,27 +159,27 @@ def read_config(folder: str | os.PathLike) -> dict[str, Any]:
             f"{path}: format version {version!r} is not supported by tinct {__version__} "
             f"(it reads version {FORMAT_VERSION}); upgrade tinct to load this model"
         )
-    for key in ("architecture", "model_args", "space", "working_size"):
-        if key not in config:
-            raise ModelLoadError(f"{path}: missing required key {key!r}")
-    if config["space"] not in COLOR_SPACES:
-        raise ModelLoadError(f"{path}: unknown colour space {config['space']!r}")
-    return config
+    try:
+        return ModelConfig.from_dict(config)
+    except KeyError as exc:
+        raise ModelLoadError(f"{path}: missing required key {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: {exc}") from None
 
 
 def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "cpu"
-                    ) -> tuple[nn.Module, dict[str, Any]]:
+                    ) -> tuple[nn.Module, ModelConfig]:
     """Loads a saved-model folder -> (model in eval mode, float32, on ``device``; config)."""
     folder = Path(folder)
     config = read_config(folder)
-    args = dict(config["model_args"])
+    args = to_plain(config.model_args)  # plain dicts and lists, as factories expect
     if "pretrained" in args:
         args["pretrained"] = False  # the weights come from the file, not from ImageNet
     try:
-        model = create_model(config["architecture"], **args)
+        model = create_model(config.architecture, **args)
     except UnknownModelError:
         raise ModelLoadError(
-            f"{folder}: unknown architecture {config['architecture']!r} "
+            f"{folder}: unknown architecture {config.architecture!r} "
             f"(this tinct knows {', '.join(list_models())})"
         ) from None
     except (TypeError, ValueError) as exc:
@@ -208,7 +197,7 @@ def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "cpu
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
         raise ModelLoadError(
-            f"{weights}: weights do not match architecture {config['architecture']!r} "
+            f"{weights}: weights do not match architecture {config.architecture!r} "
             f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
             f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})"
         )
@@ -217,8 +206,8 @@ def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "cpu
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
         raise ModelLoadError(f"{weights}: weights do not fit the architecture: {first}") from None
-    decode = config.get("decode") or {}
-    if decode and hasattr(model, "set_decode"):
+    decode = dict(config.decode)
+    if decode and model.decode_settings() is not None:
         try:
             model.set_decode(**decode)
         except (TypeError, ValueError) as exc:

@@ -22,7 +22,6 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ import torch.nn as nn
 
 from tinct.fileio import new_file_mode
 from tinct.inference.checkpoint import ModelLoadError, load_pretrained, resolve_model
+from tinct.inference.model_config import ModelConfig
 from tinct.models.base import ColorizationNet, run_padded
 
 METADATA_KEY = "tinct_config"
@@ -67,7 +67,7 @@ def export_onnx(name_or_path: str | os.PathLike | None, out: str | os.PathLike,
     model, config = load_pretrained(resolve_model(name_or_path))
     model.eval()
     m = model.size_multiple
-    side = -(-int(config["working_size"]) // m) * m
+    side = -(-config.working_size // m) * m
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -88,7 +88,7 @@ def export_onnx(name_or_path: str | os.PathLike | None, out: str | os.PathLike,
                               "chroma": {0: "batch", 2: "out_height", 3: "out_width"}},
                 opset_version=opset, dynamo=False)
         graph = onnx.load(str(tmp))
-        meta = dict(config, size_multiple=m, output_stride=model.output_stride)
+        meta = dict(config.to_dict(), size_multiple=m, output_stride=model.output_stride)
         entry = graph.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, json.dumps(meta)
         onnx.save(graph, str(tmp))
@@ -110,7 +110,7 @@ class OnnxNet(ColorizationNet):
     output_kind = "regression"  # the graph already decodes
     no_decode_reason = "is an exported ONNX graph, which decodes as it was exported"
 
-    def __init__(self, path: str | os.PathLike, config: dict[str, Any],
+    def __init__(self, path: str | os.PathLike, config: ModelConfig,
                  threads: int | None = None, providers: list[str] | None = None):
         super().__init__()
         ort = _import("onnxruntime")
@@ -119,8 +119,8 @@ class OnnxNet(ColorizationNet):
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), options,
                                             providers=providers or ["CPUExecutionProvider"])
-        self.size_multiple = int(config["size_multiple"])
-        self.output_stride = int(config["output_stride"])
+        self.size_multiple = int(config.extra["size_multiple"])
+        self.output_stride = int(config.extra["output_stride"])
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         array = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
@@ -146,5 +146,8 @@ def load_onnx(path: str | os.PathLike, threads: int | None = None) -> tuple[Onnx
     if METADATA_KEY not in props:
         raise ModelLoadError(f"{path}: not exported by 'tinct export' (no {METADATA_KEY} "
                              "metadata)")
-    config = json.loads(props[METADATA_KEY])
+    try:
+        config = ModelConfig.from_dict(json.loads(props[METADATA_KEY]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: damaged {METADATA_KEY} metadata ({exc})") from None
     return OnnxNet(path, config, threads=threads), config

@@ -13,11 +13,9 @@ import copy
 import math
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
@@ -25,7 +23,9 @@ from tinct import color
 from tinct.errors import InputError
 from tinct.imageio import LoadedImage, read_image, to_uint
 from tinct.inference import render
-from tinct.inference.checkpoint import flip_averaging, load_pretrained, resolve_model
+from tinct.inference.checkpoint import load_pretrained, resolve_model
+from tinct.inference.model_config import ModelConfig
+from tinct.models.base import ColorizationNet
 from tinct.runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
@@ -52,7 +52,7 @@ class Colorizer:
     ``render(L, predict_chroma(L))`` with ``L = lightness(image)``, batched.
     """
 
-    def __init__(self, model: nn.Module, config: dict[str, Any], device: str | None = None,
+    def __init__(self, model: ColorizationNet, config: ModelConfig, device: str | None = None,
                  precision: str = "auto"):
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -63,14 +63,14 @@ class Colorizer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.config = config
-        self.space: str = config["space"]
-        self.chroma_scale: float = float(config.get("chroma_scale", color.CHROMA_SCALE))
-        self.working_size: int = int(config["working_size"])
-        self.name: str = config.get("name", config["architecture"])
+        self.space: str = config.space
+        self.chroma_scale: float = float(config.chroma_scale)
+        self.working_size: int = config.working_size
+        self.name: str = config.label
         # flip averaging (test-time augmentation): the network also sees the mirror image and
         # the two outputs are averaged; on validation +0.07 dB at equal colourfulness for the
         # shipped classifier, at twice the network time (docs/comparison.md)
-        self.flip: bool = flip_averaging(config)
+        self.flip: bool = config.flip
         if precision == "auto" and self.device.type == "cpu":
             # bench/infer_speed.py on an AVX-512 BF16 CPU: bf16 autocast was no faster than
             # channels_last float32 (33.8 vs 32.4 ms at 256 px) and cost 0.18 dB of PSNR

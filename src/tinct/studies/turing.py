@@ -241,8 +241,8 @@ def prepare_study(photos: str | os.PathLike, out_dir: str | os.PathLike,
         "study_id": secrets.token_hex(8),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "size": size,
-        "models": [{"name": n, "source": c.config.get("name", n),
-                    "architecture": c.config.get("architecture")}
+        "models": [{"name": n, "source": c.config.name or n,
+                    "architecture": c.config.architecture}
                    for n, c in zip(names, colorizers, strict=True)],
         "scenes": scenes,
     }

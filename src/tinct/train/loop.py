@@ -336,9 +336,9 @@ def init_weights(model: torch.nn.Module, name_or_path: str, log=print) -> Path:
     folder = checkpoint.resolve_model(name_or_path)
     source, config = checkpoint.load_pretrained(folder)
     own_spec = getattr(model, "tinct_spec", {})
-    if own_spec.get("architecture", config["architecture"]) != config["architecture"]:
+    if own_spec.get("architecture", config.architecture) != config.architecture:
         raise checkpoint.ModelLoadError(
-            f"{folder}: architecture {config['architecture']!r} cannot start a "
+            f"{folder}: architecture {config.architecture!r} cannot start a "
             f"{own_spec['architecture']!r} run")
     try:
         model.load_state_dict(source.state_dict(), strict=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from tinct.errors import InputError
 from tinct.inference.checkpoint import read_config, resolve_model
+from tinct.inference.model_config import ModelConfig
 from tinct.inference.pipeline import Colorizer
 
 ModelSpec = str | os.PathLike | None
@@ -21,23 +22,23 @@ class ModelInfo:
 
     name: str
     folder: Path
-    config: dict[str, Any]
+    config: ModelConfig
 
     def public(self) -> dict[str, Any]:
-        c = self.config
+        doc = self.config.to_dict()
         return {
             "name": self.name,
-            "description": c.get("description", ""),
-            "architecture": c["architecture"],
-            "working_size": int(c["working_size"]),
-            "space": c["space"],
-            "metrics": c.get("metrics", {}),
-            "decode": c.get("decode") or None,
+            "description": self.config.description,
+            "architecture": self.config.architecture,
+            "working_size": self.config.working_size,
+            "space": self.config.space,
+            "metrics": doc["metrics"],
+            "decode": doc["decode"] or None,
         }
 
     def decodes(self) -> bool:
         """Whether the model is a colour classifier (it has decode settings to change)."""
-        return self.config.get("output_kind") == "classification"
+        return self.config.output_kind == "classification"
 
 
 class ModelPool:
@@ -56,7 +57,7 @@ class ModelPool:
         for spec in specs:
             folder = resolve_model(spec)
             config = read_config(folder)
-            name = str(config.get("name") or folder.name)
+            name = config.name or folder.name
             if name in self.infos:
                 if self.infos[name].folder.resolve() == folder.resolve():
                     continue
