@@ -12,8 +12,9 @@ import contextlib
 import math
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -40,14 +41,7 @@ from tinct.train.data import (
 )
 from tinct.train.logging import RunLogger
 from tinct.train.objectives import build_objective
-from tinct.train.state import (
-    StateError,
-    load_state,
-    remove_stale_temp_files,
-    rng_state,
-    save_state,
-    set_rng_state,
-)
+from tinct.train.state import Progress, TrainState, remove_stale_temp_files
 
 CONFIG_FILE = "config.yaml"
 
@@ -168,7 +162,8 @@ class TrainResult:
 
 def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
           progress: bool = True) -> TrainResult:
-    """Trains (or resumes) the run in ``run_dir``."""
+    """Trains (or resumes) the run in ``run_dir``: set up, then steps until ``run.steps``,
+    validating every ``run.eval_every`` steps and checkpointing every few minutes."""
     run_dir = Path(run_dir)
     # fail before anything is written into the run folder, and before the (long) data scan
     check_folders(folder_specs(cfg.data.folders), resolve_data_root(cfg.data.root))
@@ -190,141 +185,168 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(cfg.run.seed)
 
     train_set, val_set, data_info = prepare_data(cfg, run_dir, logger.note)
+    state = build_state(cfg, device, logger.note)
+    if resume:
+        state.restore(run_dir)
+        p = state.progress
+        logger.rewind(p.step)
+        logger.note(f"resumed at step {p.step} (epoch {p.epoch}, {p.position} samples into it)")
+    elif cfg.model.init_from:  # warm start: weights, prior and palette come from the model
+        source = init_weights(state.model, cfg.model.init_from, logger.note)
+        logger.note(f"initialised from {source}")
+    elif dist.is_main:
+        state.objective.prepare(train_set, logger.note)  # e.g. colour prior / palette
+    if dist.enabled:  # every rank starts from rank 0's weights and buffers
+        for tensor in list(state.model.state_dict().values()):
+            torch.distributed.broadcast(tensor, 0)
+    net = DistributedDataParallel(state.model) if dist.enabled else state.model
+    if cfg.run.compile:  # the same parameters; only the step runs compiled
+        net = torch.compile(net)
+
+    run = _Run(cfg, run_dir, state, logger, dist, device, amp_dtype, val_set, data_info)
+    stop = _StopFlag()
+    p = state.progress
+    bar = tqdm(total=cfg.run.steps, initial=p.step, disable=not (progress and dist.is_main),
+               unit="step", dynamic_ncols=True)
+    images_per_step = cfg.run.batch_size * dist.world_size
+    while p.step < cfg.run.steps and not stop.requested:
+        t0 = time.monotonic()
+        for batch in _epoch_batches(train_set, cfg, p, dist, device):
+            for group in state.optimizer.param_groups:
+                group["lr"] = lr_at(p.step, cfg)
+            L = batch["L"].to(device, non_blocking=True)
+            chroma = batch["chroma"].to(device, non_blocking=True)
+            if cfg.run.channels_last:
+                L = L.contiguous(memory_format=torch.channels_last)
+            losses = state.objective.step(net, state.optimizer, L, chroma, p.step, amp_dtype)
+            if state.ema is not None:
+                state.ema.update_parameters(state.model)
+            p.step += 1
+            p.position += images_per_step
+            now = time.monotonic()
+            p.wall_time_s += now - t0
+            speed = images_per_step / max(now - t0, 1e-9)
+            t0 = now
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses['loss']:.4f}", img_s=f"{speed:.1f}")
+            finished = p.step >= cfg.run.steps
+            if p.step % cfg.run.log_every == 0 or finished:
+                logger.log(p.step, p.epoch, "train", {**losses, "lr": lr_at(p.step - 1, cfg),
+                                                      "images_per_s": speed})
+            if (p.step % cfg.run.eval_every == 0 or finished) and run.validate():
+                stop.requested = True  # early stop
+            run.checkpoint(force=finished or stop.requested)
+            if finished or stop.requested:
+                break
+        else:
+            p.epoch, p.position = p.epoch + 1, 0
+    bar.close()
+    run.finish("stopped" if stop.requested else "finished")
+    stop.restore()
+    dist_utils.teardown()
+    return TrainResult(run_dir, run_dir / "best", run_dir / "last", p.step, state.eval_model)
+
+
+def build_state(cfg: TrainConfig, device: torch.device, log=print) -> TrainState:
+    """The model of ``cfg.model`` with its objective, optimizer (frozen parameters left out)
+    and EMA, at step 0."""
     model = create_model(cfg.model.architecture, **cfg.model.args).to(device)
     if cfg.run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     objective = build_objective(cfg, model, device)
     frozen = freeze_parameters(model, cfg.optim.freeze)
     if frozen:
-        logger.note(f"frozen: {frozen} parameter tensors ({', '.join(cfg.optim.freeze)})")
+        log(f"frozen: {frozen} parameter tensors ({', '.join(cfg.optim.freeze)})")
     optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
-    ema = _make_ema(model, cfg.optim.ema)
+    return TrainState(model, optimizer, objective, _make_ema(model, cfg.optim.ema))
 
-    step, epoch, position, wall, best, bad_evals = 0, 0, 0, 0.0, math.inf, 0
-    if resume:
-        state = load_state(run_dir)
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            objective.load_state_dict(state["objective"])
-            if ema is not None and state.get("ema") is not None:
-                ema.load_state_dict(state["ema"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            raise StateError(f"{run_dir / 'state.pt'}: does not fit this run's model and "
-                             f"config ({str(exc).strip().splitlines()[0][:160]})") from None
-        step, epoch, wall = state["step"], state["epoch"], state["wall_time_s"]
-        position, best, bad_evals = state["position"], state["best_val"], state["bad_evals"]
-        set_rng_state(state["rng"])
-        logger.rewind(step)
-        logger.note(f"resumed at step {step} (epoch {epoch}, {position} samples into it)")
-    elif cfg.model.init_from:  # warm start: weights, prior and palette come from the model
-        source = init_weights(model, cfg.model.init_from, logger.note)
-        logger.note(f"initialised from {source}")
-    elif dist.is_main:
-        objective.prepare(train_set, logger.note)  # e.g. colour prior / palette from the data
-    if dist.enabled:  # every rank starts from rank 0's weights and buffers
-        for tensor in list(model.state_dict().values()):
-            torch.distributed.broadcast(tensor, 0)
-    net = DistributedDataParallel(model) if dist.enabled else model
-    if cfg.run.compile:  # the same parameters; only the step runs compiled
-        net = torch.compile(net)
 
-    stop = _StopFlag()
-    bar = tqdm(total=cfg.run.steps, initial=step, disable=not (progress and dist.is_main),
-               unit="step", dynamic_ncols=True)
-    last_ckpt = time.monotonic()
+def _epoch_batches(train_set: ColorizationDataset, cfg: TrainConfig, p: Progress, dist,
+                   device: torch.device):
+    """The batches left in epoch ``p.epoch`` for this rank, from ``p.position`` on."""
     images_per_step = cfg.run.batch_size * dist.world_size
-    while step < cfg.run.steps and not stop.requested:
-        train_set.set_epoch(epoch, cfg.data.epoch_fraction)
-        if len(train_set) < images_per_step:  # drop_last would make every epoch empty
-            raise InputError(f"an epoch has {len(train_set)} samples, fewer than one step's "
-                             f"{images_per_step}: raise data.epoch_fraction or lower "
-                             f"run.batch_size")
-        per_rank = position // dist.world_size
-        loader = DataLoader(
-            train_set, batch_size=cfg.run.batch_size, drop_last=True,
-            sampler=dist_utils.ShardSampler(len(train_set), dist.rank, dist.world_size, per_rank),
-            num_workers=cfg.data.workers, persistent_workers=False,
-            pin_memory=device.type == "cuda", worker_init_fn=_ignore_stop_signals,
-            generator=torch.Generator().manual_seed(cfg.run.seed + epoch))  # global RNG untouched
-        t0 = time.monotonic()
-        with _stop_signals_blocked():  # workers start with them blocked (see the helper)
-            batches = iter(loader)
-        for batch in batches:
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            L = batch["L"].to(device, non_blocking=True)
-            chroma = batch["chroma"].to(device, non_blocking=True)
-            if cfg.run.channels_last:
-                L = L.contiguous(memory_format=torch.channels_last)
-            losses = objective.step(net, optimizer, L, chroma, step, amp_dtype)
-            if ema is not None:
-                ema.update_parameters(model)
-            step += 1
-            position += images_per_step
-            now = time.monotonic()
-            wall += now - t0
-            speed = images_per_step / max(now - t0, 1e-9)
-            t0 = now
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses['loss']:.4f}", img_s=f"{speed:.1f}")
-            if step % cfg.run.log_every == 0 or step == cfg.run.steps:
-                logger.log(step, epoch, "train", {**losses, "lr": lr_at(step - 1, cfg),
-                                                  "images_per_s": speed})
-            finished = step >= cfg.run.steps
-            if step % cfg.run.eval_every == 0 or finished:
-                dist_utils.broadcast_buffers(model, dist)
-                val = evaluate_val(ema.module if ema is not None else model, objective, val_set,
-                                   cfg, device, amp_dtype)
-                if dist.is_main:
-                    logger.log(step, epoch, "val", val)
-                    logger.grid(step, ema.module if ema is not None else model, val_set,
-                                cfg, device)
-                    improved = val["loss"] < best
-                    best, bad_evals = (val["loss"], 0) if improved else (best, bad_evals + 1)
-                    summary = _summary(cfg, data_info, step, wall, val, dist, device, run_dir)
-                    if improved:
-                        _save_model(ema.module if ema is not None else model, cfg,
-                                    run_dir / "best", summary)
-                patience = cfg.run.early_stop_patience
-                if patience and bad_evals >= patience:
-                    logger.note(f"early stop: no improvement in {patience} validations")
-                    stop.requested = True
-            due = (step % cfg.run.checkpoint_every == 0
-                   or time.monotonic() - last_ckpt > 60 * cfg.run.checkpoint_minutes)
-            if due or finished or stop.requested:
-                if dist.is_main:
-                    save_state(run_dir, {
-                        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "objective": objective.state_dict(),
-                        "ema": ema.state_dict() if ema is not None else None,
-                        "step": step, "epoch": epoch, "position": position,
-                        "wall_time_s": wall, "best_val": best, "bad_evals": bad_evals,
-                        "rng": rng_state(), "world_size": dist.world_size})
-                dist_utils.barrier(dist)
-                last_ckpt = time.monotonic()
-            if finished or stop.requested:
-                break
-        else:
-            epoch, position = epoch + 1, 0
-    bar.close()
-    dist_utils.broadcast_buffers(model, dist)
-    if dist.is_main:
-        val = logger.last_val or {}
-        final = ema.module if ema is not None else model
-        _save_model(final, cfg, run_dir / "last",
-                    _summary(cfg, data_info, step, wall, val, dist, device, run_dir))
-        if not (run_dir / "best").exists():
-            _save_model(final, cfg, run_dir / "best",
-                        _summary(cfg, data_info, step, wall, val, dist, device, run_dir))
-        logger.finish()
-        logger.note(f"{'stopped' if stop.requested else 'finished'} at step {step}; "
-                    f"models in {run_dir / 'best'} and {run_dir / 'last'}")
-    dist_utils.barrier(dist)
-    stop.restore()
-    dist_utils.teardown()
-    final = ema.module if ema is not None else model
-    return TrainResult(run_dir, run_dir / "best", run_dir / "last", step, final)
+    train_set.set_epoch(p.epoch, cfg.data.epoch_fraction)
+    if len(train_set) < images_per_step:  # drop_last would make every epoch empty
+        raise InputError(f"an epoch has {len(train_set)} samples, fewer than one step's "
+                         f"{images_per_step}: raise data.epoch_fraction or lower "
+                         f"run.batch_size")
+    loader = DataLoader(
+        train_set, batch_size=cfg.run.batch_size, drop_last=True,
+        sampler=dist_utils.ShardSampler(len(train_set), dist.rank, dist.world_size,
+                                        p.position // dist.world_size),
+        num_workers=cfg.data.workers, persistent_workers=False,
+        pin_memory=device.type == "cuda", worker_init_fn=_ignore_stop_signals,
+        generator=torch.Generator().manual_seed(cfg.run.seed + p.epoch))  # global RNG untouched
+    with _stop_signals_blocked():  # workers start with them blocked (see the helper)
+        return iter(loader)
+
+
+@dataclass
+class _Run:
+    """What the loop's periodic work needs: validation, checkpoints and the final models."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    state: TrainState
+    logger: RunLogger
+    dist: Any
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    val_set: ColorizationDataset
+    data_info: dict
+    last_checkpoint: float = field(default_factory=time.monotonic)
+
+    def summary(self, val: dict) -> dict:
+        p = self.state.progress
+        return _summary(self.cfg, self.data_info, p.step, p.wall_time_s, val, self.dist,
+                        self.device, self.run_dir)
+
+    def validate(self) -> bool:
+        """Validates the eval model, logs it and its picture grid, saves ``best/`` when the
+        loss improved; returns True when early stopping is due."""
+        state, p = self.state, self.state.progress
+        dist_utils.broadcast_buffers(state.model, self.dist)
+        val = evaluate_val(state.eval_model, state.objective, self.val_set, self.cfg,
+                           self.device, self.amp_dtype)
+        if self.dist.is_main:
+            self.logger.log(p.step, p.epoch, "val", val)
+            self.logger.grid(p.step, state.eval_model, self.val_set, self.cfg, self.device)
+            if val["loss"] < p.best_val:
+                p.best_val, p.bad_evals = val["loss"], 0
+                _save_model(state.eval_model, self.cfg, self.run_dir / "best", self.summary(val))
+            else:
+                p.bad_evals += 1
+        patience = self.cfg.run.early_stop_patience
+        if patience and p.bad_evals >= patience:
+            self.logger.note(f"early stop: no improvement in {patience} validations")
+            return True
+        return False
+
+    def checkpoint(self, force: bool = False) -> None:
+        """Writes the resume state every ``run.checkpoint_every`` steps, after
+        ``run.checkpoint_minutes`` minutes, or when ``force``."""
+        step = self.state.progress.step
+        due = (force or step % self.cfg.run.checkpoint_every == 0
+               or time.monotonic() - self.last_checkpoint > 60 * self.cfg.run.checkpoint_minutes)
+        if not due:
+            return
+        if self.dist.is_main:
+            self.state.save(self.run_dir, self.dist.world_size)
+        dist_utils.barrier(self.dist)
+        self.last_checkpoint = time.monotonic()
+
+    def finish(self, how: str) -> None:
+        """Saves ``last/`` (and ``best/`` if no validation saved one) and closes the logs."""
+        dist_utils.broadcast_buffers(self.state.model, self.dist)
+        if self.dist.is_main:
+            summary = self.summary(self.logger.last_val or {})
+            _save_model(self.state.eval_model, self.cfg, self.run_dir / "last", summary)
+            if not (self.run_dir / "best").exists():
+                _save_model(self.state.eval_model, self.cfg, self.run_dir / "best", summary)
+            self.logger.finish()
+            self.logger.note(f"{how} at step {self.state.progress.step}; models in "
+                             f"{self.run_dir / 'best'} and {self.run_dir / 'last'}")
+        dist_utils.barrier(self.dist)
 
 
 def init_weights(model: torch.nn.Module, name_or_path: str, log=print) -> Path:

@@ -7,9 +7,11 @@ generators' states (Python's and NumPy's are tuples with arrays) are stored as t
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,68 @@ def load_state(run_dir: Path) -> dict[str, Any]:
         raise StateError(f"{path}: not a complete tinct resume state (missing "
                          f"{', '.join(missing)})")
     return state
+
+
+@dataclass
+class Progress:
+    """How far a run is: optimizer steps, epoch and samples into it, training wall time, the
+    best validation loss and how many validations since it improved."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0
+    wall_time_s: float = 0.0
+    best_val: float = math.inf
+    bad_evals: int = 0
+
+
+@dataclass
+class TrainState:
+    """Everything a resume restores, defined once: what :meth:`save` writes is what
+    :meth:`restore` reads.
+
+    ``model``: the network being trained (not its DDP or compiled wrapper); ``ema``: its
+    ``AveragedModel`` or None; ``objective``: the family's objective (its own state, e.g. a
+    discriminator, a colour prior).
+    """
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    objective: Any
+    ema: torch.nn.Module | None
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The network that is validated and saved: the EMA weights when there are some."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def save(self, run_dir: Path, world_size: int) -> Path:
+        """Writes ``run_dir/state.pt`` atomically (see :func:`save_state`)."""
+        p = self.progress
+        return save_state(Path(run_dir), {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "objective": self.objective.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "step": p.step, "epoch": p.epoch, "position": p.position,
+            "wall_time_s": p.wall_time_s, "best_val": p.best_val, "bad_evals": p.bad_evals,
+            "rng": rng_state(), "world_size": world_size})
+
+    def restore(self, run_dir: Path) -> None:
+        """Loads ``run_dir/state.pt`` into this state (weights, optimizer, objective, EMA,
+        progress, random generators). Raises :class:`StateError` for a damaged file or one
+        that does not fit this run's model and config."""
+        state = load_state(Path(run_dir))
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.objective.load_state_dict(state["objective"])
+            if self.ema is not None and state.get("ema") is not None:
+                self.ema.load_state_dict(state["ema"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{Path(run_dir) / STATE_FILE}: does not fit this run's model and "
+                             f"config ({str(exc).strip().splitlines()[0][:160]})") from None
+        self.progress = Progress(int(state["step"]), int(state["epoch"]),
+                                 int(state["position"]), float(state["wall_time_s"]),
+                                 float(state["best_val"]), int(state["bad_evals"]))
+        set_rng_state(state["rng"])
