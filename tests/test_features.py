@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from skimage import data as skimage_data
 
 from tinct.evaluation import features
-
-skimage_data = pytest.importorskip("skimage.data")
 
 needs_weights = pytest.mark.skipif(
     features.efficientnet_lite_weights_path(features.VARIANT) is None,

@@ -8,15 +8,13 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from tinct.color import lab_to_rgb
-from tinct.evaluation import metrics
-
-skimage = pytest.importorskip("skimage")
 from skimage import data  # noqa: E402
 from skimage.color import rgb2lab  # noqa: E402
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # noqa: E402
 from skimage.transform import resize  # noqa: E402
+
+from tinct.color import lab_to_rgb
+from tinct.evaluation import metrics
 
 H, W = 72, 96  # not square, to catch transposed axes
 

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from test_evaluate import Identity, save_small_model, write_photos
+from helpers import Identity, save_small_model, write_photos
 from tinct.cli import main
 from tinct.cli.compare import _unique_labels
 from tinct.evaluation import features
 from tinct.evaluation.evaluate import EvalEntry, GrayBaseline, evaluate, evaluate_many
 from tinct.evaluation.report import charts, read_loss_curve, write_report
 from tinct.evaluation.report.pages import render_page
-
-pytest.importorskip("skimage")
 
 RUN_CSV = """step,epoch,split,loss,lr
 200,1,train,0.40,0.001

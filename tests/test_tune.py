@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_evaluate import write_photos
+from helpers import write_photos
 from tinct import Colorizer
 from tinct.cli import main
 from tinct.evaluation.tune import Decode, SharedOutput, choose_decode, decode_entries, parse_values

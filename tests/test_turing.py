@@ -15,19 +15,21 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from helpers import requires_web
 from tinct import Colorizer
 from tinct.cli import main
 from tinct.studies.turing import StudyError, load_study, prepare_study, wilson_interval
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
 
-with warnings.catch_warnings():  # Starlette's notice about httpx vs httpx2 at import
-    warnings.filterwarnings("ignore", message=".*httpx")
-    from fastapi.testclient import TestClient
+def web_test_client():
+    """FastAPI's TestClient class and tinct's app factory (the web extra)."""
+    with warnings.catch_warnings():  # Starlette's notice about httpx vs httpx2 at import
+        warnings.filterwarnings("ignore", message=".*httpx")
+        from fastapi.testclient import TestClient
 
-from tinct.web import create_app  # noqa: E402
-from tinct.web.votes import VoteStore  # noqa: E402
+    from tinct.web import create_app
+
+    return TestClient, create_app
 
 SIZE = 64
 
@@ -150,7 +152,10 @@ def test_pick_is_balanced_and_respects_exclusions(study):
 # --------------------------------------------------------------------------- the vote store
 
 
+@requires_web
 def test_vote_store_is_wal_and_safe_for_concurrent_writers(tmp_path):
+    from tinct.web.votes import VoteStore
+
     store = VoteStore(tmp_path / "votes.sqlite")
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -187,11 +192,13 @@ def test_vote_store_is_wal_and_safe_for_concurrent_writers(tmp_path):
 
 @pytest.fixture()
 def study_client(study, model_dir, tmp_path):
+    TestClient, create_app = web_test_client()
     app = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite")
     with TestClient(app) as client:
         yield client
 
 
+@requires_web
 def test_turing_pages_vote_and_results(study_client, tmp_path):
     assert study_client.get("/healthz").json()["turing"] is True
     assert study_client.get("/turing").status_code == 200
@@ -221,10 +228,12 @@ def test_turing_pages_vote_and_results(study_client, tmp_path):
     assert stored == [(session, 1, 900)]
 
 
+@requires_web
 def test_votes_cannot_be_stuffed_replayed_or_scraped(study, model_dir, tmp_path):
     """Issue 17, item 4: one vote per participant and photo (a replay is 409, counted once),
     participant ids come from the server (a made-up one is 403), the truth is not in the
     vote's answer, and a participant's own score comes only after every photo."""
+    TestClient, create_app = web_test_client()
     app = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite")
     with TestClient(app) as client:
         session = client.post("/api/turing/session").json()["session"]
@@ -266,6 +275,7 @@ def truth_of(app, item_id: str) -> str:
     return "real" if app.state.study.items[item_id].is_real else "colorized"
 
 
+@requires_web
 def test_turing_api_errors(study_client):
     seen = ",".join(load_study_scenes(study_client))
     assert study_client.get(f"/api/turing/next?exclude={seen}").json()["done"] is True
@@ -289,7 +299,9 @@ def load_study_scenes(client) -> set[str]:
         seen.add(item["scene"])
 
 
+@requires_web
 def test_turing_routes_are_absent_without_a_study(model_dir):
+    TestClient, create_app = web_test_client()
     with TestClient(create_app([model_dir])) as client:
         assert client.get("/turing").status_code == 404
         assert client.get("/api/turing/results").status_code == 404
@@ -320,10 +332,12 @@ def _raw_request(url: str, head: str, body_chunks=(), read_timeout: float = 30.0
     return data.decode("latin-1")
 
 
+@requires_web
 def test_json_bodies_are_bounded_in_size_and_time(study, model_dir, tmp_path):
     """Issue 17, item 3: a huge JSON body to /api/turing/vote is refused (413) before it is
     read into memory, whether declared or streamed; a stalled body gets 408; the server then
     still answers real votes."""
+    TestClient, create_app = web_test_client()
     from tinct.web.server import serve_in_background
 
     app = create_app([model_dir], study=study, votes=tmp_path / "votes.sqlite")

@@ -10,21 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("av")
-pytest.importorskip("cv2")
-
-from tinct.cli import main  # noqa: E402
-from tinct.color import lab_to_rgb  # noqa: E402
-from tinct.inference.pipeline import lightness_of  # noqa: E402
-from tinct.video.colorize import FrameColorizer  # noqa: E402
-from tinct.video.evaluate import evaluate_video  # noqa: E402
-from tinct.video.flicker import FlickerMeter, static_mask  # noqa: E402
-from tinct.video.temporal import (  # noqa: E402
+from helpers import requires_av, requires_cv2
+from tinct.cli import main
+from tinct.color import lab_to_rgb
+from tinct.inference.pipeline import lightness_of
+from tinct.video.colorize import FrameColorizer
+from tinct.video.evaluate import evaluate_video
+from tinct.video.flicker import FlickerMeter, static_mask
+from tinct.video.temporal import (
     ChromaStabilizer,
     SceneCutDetector,
     TemporalSettings,
 )
-from tinct.video.testclips import clip_frames, make_clip, skimage_photos  # noqa: E402
+from tinct.video.testclips import clip_frames, make_clip, skimage_photos
 
 W, H = 64, 48
 
@@ -83,6 +81,7 @@ def test_fast_pans_are_not_cuts():
     assert stabilizer.cuts == [8, 16]
 
 
+@requires_cv2
 def test_propagation_does_not_carry_chroma_across_a_cut(small_L):
     """Chroma is (+40, 0) before the cut and (-40, 0) after: the first frame after the cut
     must be exactly the new prediction, not a blend with the old shot."""
@@ -102,6 +101,7 @@ def test_propagation_does_not_carry_chroma_across_a_cut(small_L):
 # --------------------------------------------------------------------------- propagation
 
 
+@requires_cv2
 def test_flow_propagation_cuts_flicker_on_a_still_scene():
     L = texture()
     rng = np.random.default_rng(1)
@@ -122,6 +122,7 @@ def test_method_none_leaves_predictions_untouched(frames, colorizer):
     assert a.stabilizer is None and a.cuts == []
 
 
+@requires_cv2
 def test_chroma_follows_motion_without_smearing():
     """A textured scene moves 1.5 px/frame right, its colour moving with it: the propagated
     colour must stay on the moving content (no trail), close to the per-frame truth."""
@@ -205,6 +206,8 @@ def colour_clip(tmp_path_factory):
                      frames_per_shot=8, fps=8, audio=False)
 
 
+@requires_av
+@requires_cv2
 def test_evaluate_video_scores_both_methods_on_the_same_predictions(colour_clip, colorizer):
     scores = evaluate_video(colorizer, colour_clip.path,
                             {"none": None, "flow": TemporalSettings()}, batch_size=5,
@@ -221,6 +224,8 @@ def test_evaluate_video_scores_both_methods_on_the_same_predictions(colour_clip,
         assert s.gt_change == none.gt_change
 
 
+@requires_av
+@requires_cv2
 def test_cli_eval_video_prints_table_and_writes_json(colour_clip, tiny_model_dir, tmp_path,
                                                      capsys):
     report = tmp_path / "scores.json"
