@@ -290,6 +290,27 @@ def test_run_folder_contents(photo_root, tmp_path):
     assert out.size == (30, 20)
 
 
+def test_without_a_data_root_a_relative_folder_is_a_clear_error(photo_root, tmp_path, capsys,
+                                                                  monkeypatch):
+    """Issue 16: with neither data.root nor $TINCT_DATA, tinct guesses no folder; it says how
+    to give one, in one line, before the run folder is made."""
+    from tinct.cli import main
+
+    monkeypatch.delenv("TINCT_DATA", raising=False)
+    overrides = [o for o in _tiny_overrides(photo_root, 2) if not o.startswith("data.root")]
+    run = tmp_path / "run"
+    status = main(["train", "--run-dir", str(run), "--no-progress",
+                   *[f"--{o}" for o in overrides]])
+    err = capsys.readouterr().err
+    assert status == 2 and not run.exists() and len(err.strip().splitlines()) == 1
+    assert "a relative data folder needs a data root" in err and "TINCT_DATA" in err
+    # absolute folders need no root
+    absolute = [o for o in overrides if not o.startswith("data.folders")]
+    folders = json.dumps([{"path": str(photo_root / "a")}, {"path": str(photo_root / "b")}])
+    assert main(["train", "--run-dir", str(run), "--no-progress",
+                 *[f"--{o}" for o in absolute], f"--data.folders={folders}"]) == 0
+
+
 def test_missing_data_folder_fails_before_the_run_folder_is_made(photo_root, tmp_path, capsys):
     from tinct.cli import main
 

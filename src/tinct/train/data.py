@@ -32,14 +32,26 @@ from tinct.imageio import ImageReadError, list_images, read_image
 DATA_ENV = "TINCT_DATA"
 
 
+NO_ROOT_HELP = (f"set data.root in the config (--data.root=DIR) or the environment variable "
+                f"{DATA_ENV} (e.g. export {DATA_ENV}=../shared/data)")
+
+
 def default_data_root() -> Path:
-    """The shared photo collection: ``$TINCT_DATA`` or ``../shared/data`` from the working dir."""
-    return Path(os.environ.get(DATA_ENV, "../shared/data"))
+    """The shared photo collection, ``$TINCT_DATA``; an ``InputError`` saying how to set it
+    when it is not set (tinct never guesses a folder)."""
+    value = os.environ.get(DATA_ENV)
+    if not value:
+        raise InputError(f"no data folder given: {NO_ROOT_HELP}")
+    return Path(value)
 
 
-def resolve_data_root(configured: str | None = None) -> Path:
-    """A config's ``data.root`` if set, else :func:`default_data_root`."""
-    return Path(configured) if configured else default_data_root()
+def resolve_data_root(configured: str | None = None) -> Path | None:
+    """A config's ``data.root`` if set, else ``$TINCT_DATA``; None when neither is (then only
+    absolute data folders can be used: :func:`check_folders` says so for a relative one)."""
+    if configured:
+        return Path(configured)
+    value = os.environ.get(DATA_ENV)
+    return Path(value) if value else None
 
 
 @dataclass
@@ -64,7 +76,10 @@ def check_folders(folders: list[FolderSpec], root: Path | None = None) -> list[P
     paths = []
     for spec in folders:
         folder = Path(spec.path)
-        if root is not None and not folder.is_absolute():
+        if not folder.is_absolute():
+            if root is None:
+                raise InputError(f"{folder}: a relative data folder needs a data root: "
+                                 f"{NO_ROOT_HELP}")
             folder = root / folder
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: data folder not found")
