@@ -1,4 +1,5 @@
-"""The comparison driver (scripts/compare_families.py): plans expand into `tinct train` runs."""
+"""The study scripts (scripts/study/, scripts/): plans expand into `tinct train` runs, docs
+tables name data portably, packed data keeps the split."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script(name: str):
-    """A script of ``scripts/`` imported as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    """A script of ``scripts/`` or ``scripts/study/`` imported as a module."""
+    path = ROOT / "scripts" / f"{name}.py"
+    if not path.exists():
+        path = ROOT / "scripts" / "study" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,7 +1,7 @@
 """Links a balanced sample of a training run's validation photos into one folder, for
 ``tinct eval`` / ``tinct compare`` during model selection (the eval sets are for reporting).
 
-    python scripts/validation_folder.py RUN_DIR OUT_DIR [--per-folder 30]
+    python scripts/study/validation_folder.py RUN_DIR OUT_DIR [--per-folder 30]
 
 Uses the run's config, its data scan and the same hash split as training, so no photo here
 was trained on; every folder of the config gives up to ``--per-folder`` photos (its share,

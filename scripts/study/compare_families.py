@@ -1,6 +1,6 @@
 """Train every model family under the same budget, then compare them (issue 7's study).
 
-    python scripts/compare_families.py configs/compare.yaml --runs ~/tinct-runs/compare \\
+    python scripts/study/compare_families.py configs/compare.yaml --runs ~/tinct-runs/compare \\
         [--images N] [--only cnn,unet-lite0] [--data DIR_FOR_COMPARE]
 
 Each family trains in ``RUNS/NAME`` with ``tinct train`` (base config + the plan's common and
@@ -8,7 +8,7 @@ per-family overrides + the budget); a run folder that already has a checkpoint i
 the script can be stopped and restarted at any time. ``{runs}`` in an override stands for the
 runs folder (an ablation that fine-tunes another run: ``model.init_from={runs}/NAME/best``).
 Then ``tinct compare`` measures every ``RUNS/NAME/best`` on ``--data`` (default: a balanced
-sample of the validation split, made with ``scripts/validation_folder.py``; the eval sets are
+sample of the validation split, made with ``scripts/study/validation_folder.py``; the eval sets are
 for reporting only) into ``RUNS/report``.
 """
 

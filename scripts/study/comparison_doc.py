@@ -1,6 +1,6 @@
 """Tables, bar charts and sample pictures for docs/comparison.md from ``tinct compare`` results.
 
-    python scripts/comparison_doc.py REPORT/metrics.json [MORE/metrics.json ...] \
+    python scripts/study/comparison_doc.py REPORT/metrics.json [MORE/metrics.json ...] \
         [--out docs] [--name comparison]
 
 Writes ``OUT/NAME_table.md`` (per report: the table of every model and gray, with parameters
@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # scripts/, for make_figures
 from make_figures import fit, grid  # noqa: E402
 
 from tinct import Colorizer  # noqa: E402

@@ -5,7 +5,7 @@ luminance: the gray value has the same CIE lightness L* as the colour pixel (tin
 a perfect colorizer could give back the original. Saved as 8-bit gray (mode L) JPEG.
 
     pip install scikit-image
-    python examples/make_samples.py            # writes src/tinct/samples/*.jpg
+    python scripts/make_samples.py            # writes src/tinct/samples/*.jpg
 """
 
 from __future__ import annotations
