@@ -102,7 +102,7 @@ def model_folder(requested: str | None, scratch: Path) -> tuple[str, str]:
     """(model name or folder, description); a random stand-in when nothing is installed."""
     try:
         colorizer = Colorizer.from_pretrained(requested)
-        arch = colorizer.config["architecture"]
+        arch = colorizer.config.architecture
         return (requested or colorizer.name), f"{colorizer.name} ({arch})"
     except ModelLoadError:
         if requested:

@@ -56,14 +56,16 @@ def test_merge_matches_the_reference_and_keeps_lightness(space):
     assert np.abs(as_bytes.astype(int) - np.round(expected * 255)).max() <= 1
 
 
-def test_bands_stitch_seamlessly(monkeypatch):
-    torch.manual_seed(1)
-    L = np.random.default_rng(1).uniform(0, 100, (90, 70)).astype(np.float32)
-    chroma = torch.randn(2, 23, 18) * 30
-    whole = render.merge_to_srgb(L, chroma, "lab", np.float32)
-    monkeypatch.setattr(render, "BAND_PIXELS", 70 * 7)  # 13 bands, the last one short
-    banded = render.merge_to_srgb(L, chroma, "lab", np.float32)
-    assert np.array_equal(whole, banded)
+def test_resampling_plan_is_torch_bilinear():
+    """The merge's upsampling is F.interpolate's bilinear (align_corners=False), any ratio."""
+    rng = np.random.default_rng(2)
+    for h, H in ((1, 7), (5, 5), (16, 61), (23, 90), (7, 3)):
+        x = rng.normal(size=h)
+        first, second, w = render.resampling_plan(h, H)
+        ours = x[first] + w * (x[second] - x[first])
+        theirs = F.interpolate(torch.from_numpy(x)[None, None, :, None], size=(H, 1),
+                               mode="bilinear", align_corners=False)[0, 0, :, 0].numpy()
+        assert np.abs(ours - theirs).max() < 1e-6
 
 
 def test_zero_chroma_gives_gray_of_the_same_lightness():
@@ -81,3 +83,22 @@ def test_bad_shapes_are_refused():
         render.merge_to_srgb(np.zeros((4, 4), np.float32), torch.zeros(3, 2, 2))
     with pytest.raises(ValueError, match="colour space"):
         render.merge_to_srgb(np.zeros((4, 4), np.float32), torch.zeros(2, 2, 2), "hsv")
+
+
+@pytest.mark.timeout(120)  # a fork-unsafe threading layer hangs the child
+def test_kernels_are_safe_across_threads_and_fork():
+    """The compiled kernels give the same result from several threads at once and in a forked
+    child of a process that already ran them (a user's multiprocessing pool)."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    L = rng.uniform(0, 100, (120, 90)).astype(np.float32)
+    chroma = torch.from_numpy(rng.normal(0, 30, (2, 30, 23)).astype(np.float32))
+    expected = render.merge_to_srgb(L, chroma, "lab")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: render.merge_to_srgb(L, chroma, "lab"), range(8)))
+    assert all(np.array_equal(r, expected) for r in results)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        forked = pool.starmap(render.merge_to_srgb, [(L, chroma, "lab")] * 2, chunksize=1)
+    assert all(np.array_equal(r, expected) for r in forked)

@@ -1,0 +1,116 @@
+"""Compiled per-pixel kernels (numba) for the full-resolution steps around the network.
+
+Each kernel touches every full-resolution pixel once, on all cores (``prange`` over rows):
+
+- :func:`merge_rows`: bilinear upsampling of low-resolution chroma, Lab or LUV -> linear RGB,
+  the gamut pull towards the gray of the same luminance, and the sRGB curve (by table for
+  8-bit output), fused into one pass;
+- :func:`luminance_rows`: 8- or 16-bit sRGB -> L* via per-channel luminance tables.
+
+The maths is :mod:`tinct.color`'s (the differentiable reference the tests compare with), in
+float64. Compiled code is cached on disk (``$NUMBA_CACHE_DIR``, by default
+``~/.cache/tinct/numba``), so only the first run on a machine pays the compilation (a few
+seconds).
+
+Threads: numba's ``workqueue`` layer is used unless ``$NUMBA_THREADING_LAYER`` says otherwise,
+because it survives ``fork`` (DataLoader workers, multiprocessing), which GNU OpenMP does not;
+it must not run two kernels at once, so :mod:`tinct.inference.render` calls them under one
+lock (each already uses every core).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+if "NUMBA_CACHE_DIR" not in os.environ:  # site-packages is often read-only
+    _cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinct" / "numba"
+    os.environ["NUMBA_CACHE_DIR"] = str(_cache)
+
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+_JIT = {"nogil": True, "cache": True, "parallel": True}
+
+LAB, LUV = 0, 1  # the ``space`` codes of merge_rows
+
+
+@numba.njit(fastmath=True, **_JIT)
+def merge_rows(L, a_low, b_low, row0, row1, row_w, col0, col1, col_w, space, m_inv, white,
+               table, as_bytes, out):  # pragma: no cover - compiled; tested via render
+    """Writes sRGB ``out`` ``(H, W, 3)``: uint8 through ``table`` when ``as_bytes``, else
+    float32 in [0, 1].
+
+    ``L``: ``(H, W)`` float32 L*. ``a_low``, ``b_low``: ``(h, w)`` float32 chroma planes.
+    ``row0``, ``row1``, ``row_w``: for each output row, the two source rows and the weight of
+    the second (``(H,)``); ``col0``, ``col1``, ``col_w`` the same for columns (``(W,)``).
+    ``space``: :data:`LAB` or :data:`LUV`. ``m_inv``: XYZ -> linear RGB ``(3, 3)`` float64;
+    ``white``: the white point ``(3,)``. ``table``: linear light quantized to 1/65535 ->
+    8-bit sRGB ``(65536,)`` (unused for float32 output).
+    """
+    H, W = L.shape
+    xn, yn, zn = white[0], white[1], white[2]
+    u0 = 4 * xn / (xn + 15 * yn + 3 * zn)
+    v0 = 9 * yn / (xn + 15 * yn + 3 * zn)
+    for i in numba.prange(H):
+        r0, r1, wr = row0[i], row1[i], np.float64(row_w[i])
+        for j in range(W):
+            c0, c1, wc = col0[j], col1[j], np.float64(col_w[j])
+            top = a_low[r0, c0] + wc * (a_low[r0, c1] - a_low[r0, c0])
+            bottom = a_low[r1, c0] + wc * (a_low[r1, c1] - a_low[r1, c0])
+            a = top + wr * (bottom - top)
+            top = b_low[r0, c0] + wc * (b_low[r0, c1] - b_low[r0, c0])
+            bottom = b_low[r1, c0] + wc * (b_low[r1, c1] - b_low[r1, c0])
+            b = top + wr * (bottom - top)
+            lum = np.float64(L[i, j])
+            y = ((lum + 16) / 116) ** 3 if lum > 7.999625 else lum / 903.3
+            if space == LAB:
+                fy = (lum + 16) / 116
+                t = fy + a / 500
+                x = (t ** 3 if t > 0.2068966 else (t - 16.0 / 116) / 7.787) * xn
+                t = fy - b / 200
+                if t < 0:
+                    t = 0.0
+                z = (t ** 3 if t > 0.2068966 else (t - 16.0 / 116) / 7.787) * zn
+            else:
+                up = u0 + a / (13 * lum + 1e-6)
+                vp = v0 + b / (13 * lum + 1e-6)
+                if abs(vp) < 1e-6:
+                    vp = 1e-6
+                x = y * 9 * up / (4 * vp)
+                z = y * (12 - 3 * up - 20 * vp) / (4 * vp)
+            dr = m_inv[0, 0] * x + m_inv[0, 1] * y + m_inv[0, 2] * z - y
+            dg = m_inv[1, 0] * x + m_inv[1, 1] * y + m_inv[1, 2] * z - y
+            db = m_inv[2, 0] * x + m_inv[2, 1] * y + m_inv[2, 2] * z - y
+            # the gamut pull: the largest s <= 1 with 0 <= y + s * d <= 1 for every channel
+            hi = max(dr, dg, db)
+            lo = min(dr, dg, db)
+            g = max(hi / (1 - y + 1e-12), -lo / (y + 1e-12))
+            s = 1.0 / g if g > 1 else 1.0
+            rgb = (y + s * dr, y + s * dg, y + s * db)
+            for c in range(3):
+                v = rgb[c]
+                if as_bytes:
+                    k = int(v * 65535 + 0.5)
+                    out[i, j, c] = table[min(max(k, 0), 65535)]
+                else:
+                    v = 1.055 * v ** (1 / 2.4) - 0.055 if v > 0.0031308 else 12.92 * v
+                    out[i, j, c] = min(max(v, 0.0), 1.0)
+
+
+@numba.njit(**_JIT)
+def luminance_rows(pixels, tr, tg, tb, gray, out):  # pragma: no cover - compiled
+    """``pixels`` ``(H, W, 3)`` uint8/uint16 -> L* into ``out`` ``(H, W)`` float32, through
+    per-channel tables of each code value's share of the luminance Y; a gray pixel
+    (R = G = B) through ``gray``, the table of code value -> L*."""
+    H, W = out.shape
+    for i in numba.prange(H):
+        for j in range(W):
+            r, g, b = pixels[i, j, 0], pixels[i, j, 1], pixels[i, j, 2]
+            if r == g and g == b:
+                out[i, j] = gray[r]
+                continue
+            y = np.float64(tr[r]) + tg[g] + tb[b]
+            out[i, j] = 116 * np.cbrt(y) - 16 if y > 0.008856 else 903.3 * y
