@@ -308,3 +308,21 @@ def test_kmeans_palette_recovers_separated_clusters():
         quantization.kmeans_palette(samples[:2], 3)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         quantization.kmeans_palette(torch.zeros(10, 3), 2)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_compiled_annealed_mean_agrees_with_the_torch_ops(channels_last):
+    """Inference decodes in one compiled pass; training (autograd) in torch ops: the same
+    chroma to float32 rounding, with and without a rebalancing bias, in either layout."""
+    torch.manual_seed(0)
+    centres = quantization.gamut_bins()
+    logits = torch.randn(3, len(centres), 9, 11) * 4
+    if channels_last:
+        logits = logits.contiguous(memory_format=torch.channels_last)
+    bias = torch.randn(len(centres))
+    for b in (None, bias):
+        with torch.no_grad():
+            fast = quantization.annealed_mean(logits, centres, 0.6, b)
+        reference = quantization.annealed_mean(logits.clone().requires_grad_(), centres, 0.6, b)
+        assert fast.shape == (3, 2, 9, 11)
+        assert torch.allclose(fast, reference.detach(), atol=1e-4)

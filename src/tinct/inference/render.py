@@ -2,7 +2,7 @@
 
 These are the per-pixel steps around the network, and on a 12-megapixel photo they would cost
 more than the network itself. Each is one compiled pass over the pixels on every core
-(:mod:`tinct.inference.kernels`), with no full-size temporaries:
+(:mod:`tinct.kernels`), with no full-size temporaries:
 
 - :func:`lightness_of_pixels`: 8- or 16-bit sRGB ``(H, W, 3)`` -> L* ``(H, W)`` float32 in
   [0, 100], via per-channel lookup tables of linear-light luminance;
@@ -17,18 +17,15 @@ more than the network itself. Each is one compiled pass over the pixels on every
 from __future__ import annotations
 
 import functools
-import threading
 
 import numpy as np
 import torch
 
-from tinct import color
-from tinct.inference import kernels
+from tinct import color, kernels
 
 _M_INV = np.linalg.inv(np.array(color.XYZ_FROM_RGB, dtype=np.float64))
 _WHITE = np.array(color.WHITE_D65, dtype=np.float64)
 _SPACE_CODES = {"lab": kernels.LAB, "luv": kernels.LUV}
-_KERNEL_LOCK = threading.Lock()  # one kernel at a time: each uses every core (see kernels)
 
 
 @functools.lru_cache(maxsize=2)
@@ -63,7 +60,7 @@ def lightness_of_pixels(pixels: np.ndarray) -> np.ndarray:
     levels = 256 if pixels.dtype == np.uint8 else 65536
     out = np.empty(pixels.shape[:2], dtype=np.float32)
     tables = (*_luminance_tables(levels), _gray_lightness_table(levels))
-    with _KERNEL_LOCK:
+    with kernels.LOCK:
         kernels.luminance_rows(pixels, *tables, out)
     return out
 
@@ -102,7 +99,7 @@ def merge_to_srgb(L: np.ndarray, chroma: torch.Tensor | np.ndarray, space: str =
     out = np.empty((H, W, 3), dtype=dtype)
     rows, columns = resampling_plan(low.shape[1], H), resampling_plan(low.shape[2], W)
     table = _srgb_byte_table()
-    with _KERNEL_LOCK:
+    with kernels.LOCK:
         kernels.merge_rows(L, low[0], low[1], *rows, *columns, _SPACE_CODES[space], _M_INV,
                            _WHITE, table, dtype == np.uint8, out)
     return out

@@ -92,9 +92,9 @@ class ColorClassifier(DecodeSettings, ColorizationNet):
         """
         t = self.temperature if temperature is None else temperature
         b = self.boost if boost is None else boost
-        if b:
-            out = out.float() + b * self.log_weights()[None, :, None, None]
-        return quantization.annealed_mean(out, self.centres, t) / self.chroma_scale
+        # (out + b log w) / T = out / T + (b / T) log w: the boost as a bias on scaled logits
+        bias = self.log_weights() * (b / t) if b else None
+        return quantization.annealed_mean(out, self.centres, t, bias) / self.chroma_scale
 
     def log_weights(self) -> torch.Tensor:
         """``log w`` ``(Q,)``: the log rebalancing weights of the saved prior (mix 0.5)."""

@@ -1,11 +1,13 @@
-"""Compiled per-pixel kernels (numba) for the full-resolution steps around the network.
+"""Compiled per-pixel kernels (numba) for the inference steps around the network.
 
-Each kernel touches every full-resolution pixel once, on all cores (``prange`` over rows):
+Each kernel touches every pixel once, on all cores (``prange`` over rows):
 
 - :func:`merge_rows`: bilinear upsampling of low-resolution chroma, Lab or LUV -> linear RGB,
   the gamut pull towards the gray of the same luminance, and the sRGB curve (by table for
   8-bit output), fused into one pass;
-- :func:`luminance_rows`: 8- or 16-bit sRGB -> L* via per-channel luminance tables.
+- :func:`luminance_rows`: 8- or 16-bit sRGB -> L* via per-channel luminance tables;
+- :func:`annealed_mean_rows`: a colour classifier's logits -> the annealed mean of its bin
+  centres (softmax and weighted mean fused; the logits are read once).
 
 The maths is :mod:`tinct.color`'s (the differentiable reference the tests compare with), in
 float64. Compiled code is cached on disk (``$NUMBA_CACHE_DIR``, by default
@@ -14,8 +16,8 @@ seconds).
 
 Threads: numba's ``workqueue`` layer is used unless ``$NUMBA_THREADING_LAYER`` says otherwise,
 because it survives ``fork`` (DataLoader workers, multiprocessing), which GNU OpenMP does not;
-it must not run two kernels at once, so :mod:`tinct.inference.render` calls them under one
-lock (each already uses every core).
+it must not run two kernels at once, so callers hold :data:`LOCK` while one runs (each
+already uses every core).
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ if "NUMBA_CACHE_DIR" not in os.environ:  # site-packages is often read-only
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
+import threading  # noqa: E402
+
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+
+LOCK = threading.Lock()  # one kernel at a time (see above)
 
 _JIT = {"nogil": True, "cache": True, "parallel": True}
 
@@ -114,3 +120,26 @@ def luminance_rows(pixels, tr, tg, tb, gray, out):  # pragma: no cover - compile
                 continue
             y = np.float64(tr[r]) + tg[g] + tb[b]
             out[i, j] = 116 * np.cbrt(y) - 16 if y > 0.008856 else 903.3 * y
+
+
+@numba.njit(fastmath=True, **_JIT)
+def annealed_mean_rows(logits, bias, inverse_temperature, centres, out):  # pragma: no cover
+    """``logits`` ``(N, Q)`` float32 -> ``out`` ``(N, 2)``: for each row, the mean of
+    ``centres`` ``(Q, 2)`` weighted by ``softmax(logits * inverse_temperature + bias)``."""
+    n, q = logits.shape
+    for r in numba.prange(n):
+        top = -np.inf
+        for k in range(q):
+            v = logits[r, k] * inverse_temperature + bias[k]
+            if v > top:
+                top = v
+        total = 0.0
+        first = 0.0
+        second = 0.0
+        for k in range(q):
+            e = np.exp(logits[r, k] * inverse_temperature + bias[k] - top)
+            total += e
+            first += e * centres[k, 0]
+            second += e * centres[k, 1]
+        out[r, 0] = first / total
+        out[r, 1] = second / total
