@@ -429,3 +429,68 @@ def test_a_file_under_another_field_name_is_named_as_such(client, gray_photo):
     reply = client.post("/api/colorize",
                         files={"image": ("p.png", encode(gray_photo), "image/png")})
     assert "send the image in the 'file' field (got a file in 'image')" in error_of(reply, 422)
+
+
+# --------------------------------------------------------------------------- re-colouring
+
+
+def test_recolor_decodes_a_kept_result_again_without_the_network(models, gray_photo):
+    """Issue 19: a colorization names its kept result; /api/recolor decodes it with other
+    settings without an upload and without running the network again; the same settings give
+    the same picture."""
+    app = create_app(models, concurrency=1, queue=2)
+    calls = []
+    network = app.state.pool.get("tiny-classifier").model
+    network.register_forward_hook(lambda *_: calls.append(1))
+    with TestClient(app) as client:
+        first = post(client, encode(gray_photo), model="tiny-classifier", boost=0.2)
+        assert first.status_code == 200, first.text
+        result_id = first.headers["x-tinct-result-id"]
+        assert len(calls) == 1
+        same = client.post("/api/recolor", json={"id": result_id, "boost": 0.2})
+        vivid = client.post("/api/recolor", json={"id": result_id, "boost": 2.5,
+                                                  "format": "jpeg"})
+        assert len(calls) == 1  # the network ran once, for the upload
+        assert same.status_code == 200 and same.content == first.content
+        assert same.headers["x-tinct-result-id"] == result_id
+        assert vivid.status_code == 200 and vivid.headers["content-type"] == "image/jpeg"
+        assert vivid.headers["x-tinct-decode"] == "temperature=0.38; boost=2.5"
+        assert "-colorized.jpg" in vivid.headers["content-disposition"]
+
+        def saturation(r):
+            rgb = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.float32)
+            return float(np.ptp(rgb, axis=-1).mean())
+
+        assert saturation(vivid) > saturation(first) + 1
+        assert client.get("/healthz").json()["kept_results"] == 1
+
+
+def test_recolor_errors_are_one_line(client, gray_photo):
+    made = post(client, encode(gray_photo))  # the tiny U-Net: no decode settings
+    result_id = made.headers["x-tinct-result-id"]
+    assert "expired" in error_of(client.post("/api/recolor", json={"id": "nope"}), 404)
+    assert "predicts colour directly" in error_of(
+        client.post("/api/recolor", json={"id": result_id, "boost": 1}), 422)
+    error_of(client.post("/api/recolor", json={"id": result_id, "size": 64}), 422)
+    assert "boost" in error_of(client.post("/api/recolor", json={"id": result_id,
+                                                                 "boost": "lots"}), 422)
+
+
+def test_kept_results_are_bounded_in_bytes_and_time(models, gray_photo):
+    """The least recently used result goes first when the memory is full; results expire."""
+    with TestClient(create_app(models[:1])) as client:
+        post(client, encode(gray_photo))
+        one = client.get("/healthz").json()["kept_bytes"]  # the size of one kept result
+    assert one >= 90 * 61 * 3
+    app = create_app(models[:1], keep_results_mb=1.5 * one / 2**20, keep_results_s=1.0)
+    with TestClient(app) as client:
+        ids = [post(client, encode(gray_photo)).headers.get("x-tinct-result-id")
+               for _ in range(2)]
+        assert all(ids)
+        assert client.post("/api/recolor", json={"id": ids[0]}).status_code == 404
+        assert client.post("/api/recolor", json={"id": ids[1]}).status_code == 200
+        time.sleep(1.2)
+        assert client.post("/api/recolor", json={"id": ids[1]}).status_code == 404
+    off = create_app(models[:1], keep_results_mb=0)
+    with TestClient(off) as client:
+        assert "x-tinct-result-id" not in post(client, encode(gray_photo)).headers

@@ -9,6 +9,7 @@ from tinct.cli import CLIError
 from tinct.cli.options import (
     add_device_option,
     add_models_option,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -41,6 +42,12 @@ def add_parser(sub) -> None:
     p.add_argument("--queue", type=non_negative_int, default=16, metavar="N",
                    help="requests that may wait for a worker; beyond that the server answers "
                         "503 at once (default: 16)")
+    p.add_argument("--keep-results-mb", type=non_negative_float, default=256.0, metavar="MB",
+                   help="memory for results kept so the page can re-colour them without a new "
+                        "upload (POST /api/recolor); the least recently used go first, 0 keeps "
+                        "none (default: 256)")
+    p.add_argument("--keep-results-minutes", type=positive_float, default=15.0, metavar="MIN",
+                   help="how long a result is kept after its last use (default: 15)")
     add_device_option(p)
     p.add_argument("--study", metavar="STUDY_DIR",
                    help="enable the Turing test pages with a study folder from "
@@ -79,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(args.model, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
                      concurrency=args.concurrency, queue=args.queue, max_size=args.max_size,
                      study=args.study, votes=args.votes, device=args.device,
-                     study_feedback=args.study_feedback)
+                     study_feedback=args.study_feedback, keep_results_mb=args.keep_results_mb,
+                     keep_results_s=args.keep_results_minutes * 60)
     pool = app.state.pool
     print(f"tinct serve: models {', '.join(pool.names)} (default {pool.default}); "
           f"{args.concurrency} worker(s), queue {args.queue}")

@@ -140,13 +140,21 @@ class Colorizer:
     @torch.inference_mode()
     def predict_chroma(self, L: torch.Tensor, size: int | None = None,
                        out_size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Stage 2, lightness -> chroma.
+        """Stage 2, lightness -> chroma: :meth:`network_output` then :meth:`decode_output`.
 
         ``L``: ``(B, 1, H, W)`` L* in [0, 100] (any device). The network runs at the working
         ``size`` (longer side; default from the model). Returns chroma ``(B, 2, h, w)`` in
         colour-space units (ab or uv) at ``out_size`` (default ``(H, W)``), float32 on the
         colorizer's device.
         """
+        return self.decode_output(self.network_output(L, size), out_size or tuple(L.shape[-2:]))
+
+    @torch.inference_mode()
+    def network_output(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+        """Stage 2a, lightness -> what the network says before decoding: logits
+        ``(B, Q, h', w')`` for a colour classifier, chroma in network units ``(B, 2, h', w')``
+        otherwise, at the working size divided by the output stride. Keep it to decode again
+        with other settings (:meth:`with_decode`) without running the network twice."""
         size = size or self.working_size
         if size < 8:
             raise InputError(f"working size must be at least 8 pixels, got {size}")
@@ -160,11 +168,16 @@ class Colorizer:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.amp_dtype):
-            out = self._network_output(x)
+            return self._network_output(x)
+
+    @torch.inference_mode()
+    def decode_output(self, out: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        """Stage 2b, :meth:`network_output` -> chroma ``(B, 2, *out_size)`` in colour-space
+        units, decoded with this colorizer's settings."""
         chroma = color.denormalize_chroma(self.model.decode(out).float(), self.chroma_scale)
-        target = out_size or (H, W)
-        if tuple(chroma.shape[-2:]) != tuple(target):
-            chroma = F.interpolate(chroma, size=target, mode="bilinear", align_corners=False)
+        if tuple(chroma.shape[-2:]) != tuple(out_size):
+            chroma = F.interpolate(chroma, size=tuple(out_size), mode="bilinear",
+                                   align_corners=False)
         return chroma
 
     def _network_output(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,7 +234,7 @@ class Colorizer:
         arrays = self._colorize_arrays(loaded, size, batch_size, dtype or np.uint8)
         if dtype is not None:
             return arrays
-        return [_to_pil(rgb, im.alpha) for rgb, im in zip(arrays, loaded, strict=True)]
+        return [to_pil(rgb, im.alpha) for rgb, im in zip(arrays, loaded, strict=True)]
 
     def _colorize_arrays(self, images: Sequence[LoadedImage], size: int | None,
                          batch_size: int, dtype: type) -> list[np.ndarray]:
@@ -264,7 +277,9 @@ def _batches(lightness: list[torch.Tensor], size: int, batch_size: int) -> Itera
             yield idx[start:start + batch_size]
 
 
-def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+def to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    """sRGB ``(H, W, 3)`` (uint8, or float in [0, 1]) and an optional alpha plane -> an RGB or
+    RGBA PIL image."""
     rgb8 = rgb if rgb.dtype == np.uint8 else to_uint(rgb)
     if alpha is None:
         return Image.fromarray(rgb8, "RGB")
@@ -273,4 +288,4 @@ def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(np.dstack((rgb8, a8)), "RGBA")
 
 
-__all__ = ["Colorizer", "ImageInput", "lightness_of", "working_shape"]
+__all__ = ["Colorizer", "ImageInput", "lightness_of", "to_pil", "working_shape"]

@@ -5,7 +5,9 @@
 - ``GET /``: the page (static HTML/CSS/JS from ``static/``, no CDN).
 - ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``, and
   for colour classifiers ``boost`` / ``temperature``) -> the colorized image (PNG or JPEG),
-  same pixel size as the upload.
+  same pixel size as the upload; ``X-Tinct-Result-Id`` names the kept result.
+- ``POST /api/recolor``: JSON ``{"id", "boost", "temperature", "format"}`` -> the kept result
+  decoded again with other settings: no upload, and the network does not run again.
 - ``GET /api/models``, ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (an offline
   API reference rendered from openapi.json).
 - with a study: ``/turing``, ``/turing/results`` and ``/api/turing/*``.
@@ -21,15 +23,25 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from tinct import __version__
 from tinct.inference.pipeline import Colorizer
 from tinct.studies.turing import load_study
 from tinct.web.errors import ApiError, error_responses, install_error_handlers
-from tinct.web.imaging import FORMAT_ALIASES, OUTPUT_FORMATS, colorize_bytes, download_name, sniff
+from tinct.web.imaging import (
+    FORMAT_ALIASES,
+    OUTPUT_FORMATS,
+    colorize_loaded,
+    decode_upload,
+    download_name,
+    encode,
+    sniff,
+)
 from tinct.web.limits import BODY_TIMEOUT_S, BodyLimit
 from tinct.web.models import ModelPool, ModelSpec
+from tinct.web.results import KeptResult, ResultCache
 from tinct.web.service import WorkQueue
 from tinct.web.turing_routes import turing_router
 from tinct.web.uploads import MULTIPART_OVERHEAD, UploadSlots, discard_body, read_upload
@@ -120,11 +132,50 @@ class ColorizeParams:
         return colorizer.with_decode(**self.decode) if self.decode else colorizer
 
 
-def _colorize(params: ColorizeParams, pool: ModelPool, data: bytes, max_pixels: int
-              ) -> tuple[Colorizer, bytes]:
-    """Runs on a worker thread: (the colorizer used, the encoded result)."""
+class Recolor(BaseModel):
+    """A kept result to decode again, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                    description="X-Tinct-Result-Id of an earlier POST /api/colorize")
+    boost: float | None = Field(default=None, description="as for /api/colorize")
+    temperature: float | None = Field(default=None, description="as for /api/colorize")
+    format: str | None = Field(default=None, description="png (default) or jpeg")
+
+
+def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
+              results: ResultCache) -> tuple[Colorizer, bytes, str | None]:
+    """Runs on a worker thread: (the colorizer used, the encoded result, the kept id)."""
     colorizer = params.colorizer(pool)
-    return colorizer, colorize_bytes(colorizer, data, params.format, params.size, max_pixels)
+    loaded = decode_upload(upload.data, max_pixels)
+    output, image = colorize_loaded(colorizer, loaded, params.size)
+    kept = results.put(KeptResult(params.model, params.size, loaded, output, upload.filename))
+    return colorizer, encode(image, params.format, loaded.icc_profile), kept
+
+
+def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult) -> tuple[Colorizer, bytes]:
+    """Runs on a worker thread: decodes a kept network output again with ``params``."""
+    colorizer = params.colorizer(pool)
+    _, image = colorize_loaded(colorizer, kept.image, kept.size, kept.output)
+    return colorizer, encode(image, params.format, kept.image.icc_profile)
+
+
+def _image_response(data: bytes, params: ColorizeParams, colorizer: Colorizer, filename: str,
+                    seconds: float, result_id: str | None) -> Response:
+    """The image with the headers that say what made it."""
+    headers = {
+        "Content-Disposition": f'inline; filename="{download_name(filename, params.format)}"',
+        "Cache-Control": "no-store",
+        "X-Tinct-Model": params.model,
+        "X-Tinct-Seconds": f"{seconds:.3f}",
+    }
+    decode = colorizer.decode_settings()
+    if decode:
+        headers["X-Tinct-Decode"] = "; ".join(f"{k}={v:g}" for k, v in decode.items())
+    if result_id:
+        headers["X-Tinct-Result-Id"] = result_id
+    return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers=headers)
 
 
 def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 20.0,
@@ -133,7 +184,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                votes: str | os.PathLike | None = None, device: str | None = None,
                preload: bool = True, body_timeout: float = BODY_TIMEOUT_S,
                upload_deadline: float = 120.0, max_uploads: int = 32,
-               study_feedback: bool = False) -> FastAPI:
+               study_feedback: bool = False, keep_results_mb: float = 256.0,
+               keep_results_s: float = 900.0) -> FastAPI:
     """Builds the app.
 
     Args:
@@ -155,6 +207,9 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         upload_deadline: longest time, in seconds, an upload may take in all (408 after it).
         max_uploads: request bodies read at once (503 beyond); reading one takes no worker
             and no queue place, so stalled clients cannot lock the colorization queue.
+        keep_results_mb: memory for results kept for ``/api/recolor`` (least recently used
+            go first; 0 keeps none).
+        keep_results_s: how long a result is kept after its last use.
     """
     if max_upload_mb <= 0 or max_pixels <= 0 or max_size < MIN_SIZE:
         raise ValueError("max_upload_mb and max_pixels must be positive, max_size >= "
@@ -164,6 +219,7 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         pool.preload()
     work = WorkQueue(concurrency, queue)
     uploads = UploadSlots(max_uploads)
+    results = ResultCache(int(keep_results_mb * 2**20), keep_results_s)
     max_bytes = int(max_upload_mb * 2**20)
     the_study = load_study(study) if study is not None else None
     store = (VoteStore(votes if votes is not None else Path(study) / "votes.sqlite")
@@ -196,7 +252,7 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
     def healthz() -> dict:
         """Liveness and load: workers running, requests queued, capacity."""
         return {"status": "ok", "version": __version__, "models": pool.names,
-                "turing": the_study is not None, **work.stats()}
+                "turing": the_study is not None, **work.stats(), **results.stats()}
 
     @app.get("/api/models", tags=["colorize"], summary="Models and limits")
     def list_models() -> dict:
@@ -229,20 +285,31 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         sniff(upload.data, max_pixels)
         with work.admit() as ticket:
             started = time.perf_counter()
-            colorizer, data = await work.run(ticket, lambda: _colorize(
-                params, pool, upload.data, max_pixels))
+            colorizer, data, kept = await work.run(ticket, lambda: _colorize(
+                params, pool, upload, max_pixels, results))
             seconds = time.perf_counter() - started
-        name = download_name(upload.filename, params.format)
-        headers = {
-            "Content-Disposition": f'inline; filename="{name}"',
-            "Cache-Control": "no-store",
-            "X-Tinct-Model": params.model,
-            "X-Tinct-Seconds": f"{seconds:.3f}",
-        }
-        decode = colorizer.decode_settings()
-        if decode:
-            headers["X-Tinct-Decode"] = "; ".join(f"{k}={v:g}" for k, v in decode.items())
-        return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers=headers)
+        return _image_response(data, params, colorizer, upload.filename, seconds, kept)
+
+    @app.post("/api/recolor", tags=["colorize"], summary="Decode a result again",
+              response_class=Response,
+              responses={200: {"description": "The kept result with the new settings",
+                               "content": {"image/png": {}, "image/jpeg": {}}},
+                         **error_responses(404, 413, 422, 503)})
+    async def recolor(body: Recolor) -> Response:
+        """Decodes a kept result (``X-Tinct-Result-Id`` of a colorization) again with other
+        ``boost`` / ``temperature`` settings, without the upload and without running the
+        network again: a fraction of a colorization's time."""
+        kept = results.get(body.id)
+        fields = {"model": kept.model, **{k: str(v) for k, v in
+                                          (("boost", body.boost),
+                                           ("temperature", body.temperature),
+                                           ("format", body.format)) if v is not None}}
+        params = ColorizeParams(fields, pool, max_size)
+        with work.admit() as ticket:
+            started = time.perf_counter()
+            colorizer, data = await work.run(ticket, lambda: _recolor(params, pool, kept))
+            seconds = time.perf_counter() - started
+        return _image_response(data, params, colorizer, kept.filename, seconds, body.id)
 
     if the_study is not None and store is not None:
         app.include_router(turing_router(the_study, store, _page, feedback=study_feedback))

@@ -2,8 +2,9 @@
 
 ``sniff`` looks at the content only (never the file name or the declared content type):
 bytes that no decoder recognises are 415, a recognised image above the pixel limit is 413
-(read from the header, before decoding), and ``colorize_bytes`` turns a recognised image that
-fails to decode into 400.
+(read from the header, before decoding), and ``decode_upload`` turns a recognised image that
+fails to decode into 400. ``colorize_loaded`` runs the pipeline's stages and hands back the
+network's output, so a result can be decoded again with other settings (``/api/recolor``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
 
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from tinct.imageio import READ_FORMATS as READ_FORMATS
-from tinct.imageio import ImageReadError, read_image
-from tinct.inference.pipeline import Colorizer
+from tinct.imageio import ImageReadError, LoadedImage, read_image
+from tinct.inference.pipeline import Colorizer, to_pil, working_shape
 from tinct.web.errors import ApiError
 
 OUTPUT_FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg")}
@@ -61,30 +63,44 @@ def sniff(data: bytes, max_pixels: int) -> Sniffed:
     return found
 
 
-def colorize_bytes(colorizer: Colorizer, data: bytes, output_format: str, size: int | None,
-                   max_pixels: int) -> bytes:
-    """Decodes ``data``, colorizes it at working ``size`` and encodes it as ``output_format``.
-
-    The result has the input's pixel size (EXIF orientation applied) and its ICC profile;
-    alpha is kept in PNG. Raises ``ApiError`` 400 when the image does not decode.
-    """
+def decode_upload(data: bytes, max_pixels: int) -> LoadedImage:
+    """The uploaded bytes decoded (EXIF orientation applied); 400 when they do not decode."""
     try:
-        loaded = read_image(data, max_pixels=max_pixels)
+        return read_image(data, max_pixels=max_pixels)
     except ImageReadError as exc:
         problem = str(exc).split(": ", 1)[-1]
         raise ApiError(400, f"the image cannot be decoded: {problem}") from None
-    result = colorizer.colorize(loaded, size=size)
+
+
+def colorize_loaded(colorizer: Colorizer, loaded: LoadedImage, size: int | None,
+                    output: torch.Tensor | None = None) -> tuple[torch.Tensor, Image.Image]:
+    """(the network's output, the colour image) for ``loaded`` at working ``size``.
+
+    With ``output`` (from an earlier call), the network does not run again: only the decoding
+    (with ``colorizer``'s decode settings) and the merge with the full-resolution lightness
+    are done, which is what re-colouring a result costs."""
+    L = colorizer.lightness(loaded)
+    size = size or colorizer.working_size
+    if output is None:
+        output = colorizer.network_output(L[None], size)
+    chroma = colorizer.decode_output(output, working_shape(*L.shape[-2:], size))
+    rgb = colorizer.render(L, chroma[0])
+    return output, to_pil(rgb, loaded.alpha)
+
+
+def encode(image: Image.Image, output_format: str, icc_profile: bytes | None) -> bytes:
+    """``image`` as PNG (alpha kept) or JPEG bytes, with the upload's ICC profile."""
     pil_format, _, _ = OUTPUT_FORMATS[output_format]
     options: dict[str, object] = {}
     if pil_format == "JPEG":
-        result = result.convert("RGB")
+        image = image.convert("RGB")
         options.update(quality=JPEG_QUALITY)
     else:
         options.update(compress_level=PNG_COMPRESS_LEVEL)
-    if loaded.icc_profile:
-        options["icc_profile"] = loaded.icc_profile
+    if icc_profile:
+        options["icc_profile"] = icc_profile
     out = io.BytesIO()
-    result.save(out, format=pil_format, **options)
+    image.save(out, format=pil_format, **options)
     return out.getvalue()
 
 

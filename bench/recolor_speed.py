@@ -1,0 +1,75 @@
+"""Re-colouring a kept result vs colorizing the photo, through the web API in one process.
+
+A 512-px gray photo is uploaded to ``POST /api/colorize`` (decode, lightness, network,
+decoding, merge, PNG encode), then decoded again at other boosts with ``POST /api/recolor``
+(no upload, no network). Both are timed alternately in the same process through FastAPI's
+test client (no sockets), median of N each. Target (issue 19): a re-colour at most 30% of a
+colorization's time. Prints a summary and writes ``bench/results/recolor_speed.json``.
+
+    python bench/recolor_speed.py [--model NAME_OR_FOLDER] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+from PIL import Image
+from skimage import data
+
+from benchlib import write_report
+
+RESULTS = Path(__file__).parent / "results" / "recolor_speed.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model name or folder (default: shipped)")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--side", type=int, default=512, help="longer side of the photo")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx")
+        from fastapi.testclient import TestClient
+
+    from tinct.web import create_app
+
+    photo = Image.fromarray(data.astronaut()).convert("L").resize((args.side, args.side))
+    upload = io.BytesIO()
+    photo.save(upload, format="PNG")
+    body = upload.getvalue()
+    app = create_app([args.model] if args.model else None, concurrency=1, queue=2)
+    colorize_s, recolor_s = [], []
+    with TestClient(app) as client:
+        def colorize() -> str:
+            r = client.post("/api/colorize", files={"file": ("p.png", body, "image/png")})
+            r.raise_for_status()
+            return r.headers["x-tinct-result-id"]
+
+        result_id = colorize()  # warm-up
+        for i in range(args.runs):
+            t0 = time.perf_counter()
+            result_id = colorize()
+            t1 = time.perf_counter()
+            r = client.post("/api/recolor", json={"id": result_id, "boost": 0.1 * (i % 10)})
+            r.raise_for_status()
+            t2 = time.perf_counter()
+            colorize_s.append(t1 - t0)
+            recolor_s.append(t2 - t1)
+    full, again = statistics.median(colorize_s), statistics.median(recolor_s)
+    report = {"photo_px": [args.side, args.side], "runs": args.runs,
+              "colorize_median_s": full, "recolor_median_s": again,
+              "recolor_over_colorize": again / full, "target_at_most": 0.30}
+    print(f"{args.side}-px photo, median of {args.runs}: colorize {full * 1000:.1f} ms, "
+          f"recolor {again * 1000:.1f} ms = {again / full:.2f} of a colorization "
+          f"(target <= 0.30)")
+    write_report(args.output, report)
+
+
+if __name__ == "__main__":
+    main()
