@@ -494,3 +494,12 @@ def test_kept_results_are_bounded_in_bytes_and_time(models, gray_photo):
     off = create_app(models[:1], keep_results_mb=0)
     with TestClient(off) as client:
         assert "x-tinct-result-id" not in post(client, encode(gray_photo)).headers
+
+
+def test_a_tinted_upload_is_named_as_such(client, gray_photo):
+    """A sepia scan's tint is replaced by colour: the response says so (the page tells)."""
+    g = np.asarray(gray_photo, np.float32)
+    sepia = Image.fromarray(np.dstack([g, g * 0.85, g * 0.66]).astype(np.uint8))
+    toned = post(client, encode(sepia))
+    assert toned.status_code == 200 and toned.headers["x-tinct-input"] == "colour replaced"
+    assert "x-tinct-input" not in post(client, encode(gray_photo)).headers

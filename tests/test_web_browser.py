@@ -17,6 +17,7 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
@@ -126,7 +127,9 @@ def test_upload_slide_and_download(server, page, gray_photos, screenshots, works
     with page.expect_download() as info:
         card.locator(".download").click()
     download = info.value
-    assert download.suggested_filename == "old-coffee-colorized.png"
+    shown = page.input_value("#model")  # the download names the photo, the model, the colour
+    assert download.suggested_filename.startswith(f"old-coffee-{shown}")
+    assert download.suggested_filename.endswith(".png")
     result = Image.open(download.path())
     assert result.format == "PNG" and result.size == PHOTO_SIZE and result.mode == "RGB"
 
@@ -134,9 +137,9 @@ def test_upload_slide_and_download(server, page, gray_photos, screenshots, works
         page.click("#download-all")
     archive = zipfile.ZipFile(info.value.path())
     assert archive.testzip() is None  # every CRC-32 written by zip.js checks out
-    assert sorted(archive.namelist()) == ["old-chelsea-colorized.png",
-                                          "old-coffee-colorized.png"]
-    with archive.open("old-chelsea-colorized.png") as f:
+    names = sorted(archive.namelist())
+    assert [n.split(f"-{shown}")[0] for n in names] == ["old-chelsea", "old-coffee"]
+    with archive.open(names[0]) as f:
         assert Image.open(io.BytesIO(f.read())).size == PHOTO_SIZE
 
     card.locator(".slider").fill("55")  # for the screenshot: mostly colour, some original
@@ -164,6 +167,50 @@ def test_colour_choice_is_sent_for_colour_classifiers_only(server, page, gray_ph
     assert page.is_disabled("#boost") and page.input_value("#boost") == ""
 
 
+def test_colour_slider_recolours_a_result_without_a_new_upload(server, page, gray_photos):
+    """Issue 19: a classifier's result card has a colour slider that re-colours it through
+    /api/recolor (no upload), and names the model and settings, in the download's name too."""
+    url, _ = server
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    page.select_option("#model", "tiny-classifier")
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/api/colorize")
+            else None)
+    page.set_input_files("#files", str(gray_photos[1]))
+    card = page.locator(".card.done").first
+    card.wait_for(timeout=60_000)
+    assert card.locator(".made-by").inner_text() == "tiny-classifier · colour 0 · T 0.38"
+    first = card.locator(".after").get_attribute("src")
+    with page.expect_response("**/api/recolor") as response:
+        card.locator(".intensity").fill("2.5")
+    assert response.value.status == 200
+    assert response.value.headers["x-tinct-decode"] == "temperature=0.38; boost=2.5"
+    page.wait_for_function("([el, old]) => el.src !== old && el.complete",
+                           arg=[card.locator(".after").element_handle(), first])
+    assert card.locator(".made-by").inner_text() == "tiny-classifier · colour 2.5 · T 0.38"
+    assert card.locator(".download").get_attribute("download") == \
+        "old-chelsea-tiny-classifier-colour2.5.png"
+    assert len(uploads) == 1  # the photo went up once
+    page.select_option("#model", "tiny-unet")  # a regression model: no colour slider
+    page.set_input_files("#files", str(gray_photos[0]))
+    page.locator(".card.done").nth(1).wait_for(timeout=60_000)
+    assert page.locator(".card.done").nth(1).locator(".intensity-row").is_hidden()
+
+
+def test_a_sepia_scan_is_told_its_tint_was_replaced(server, page, workspace, gray_photos):
+    url, _ = server
+    g = np.asarray(Image.open(gray_photos[0]), np.float32)
+    sepia = workspace / "sepia.jpg"
+    Image.fromarray(np.dstack([g, g * 0.85, g * 0.66]).astype(np.uint8)).save(sepia)
+    page.goto(url + "/")
+    page.set_input_files("#files", [str(sepia), str(gray_photos[1])])
+    page.wait_for_selector(".card.done >> nth=1", timeout=60_000)
+    notes = page.locator(".card .tint-note")
+    assert notes.nth(0).is_visible() and "replaced the tint" in notes.nth(0).inner_text()
+    assert notes.nth(1).is_hidden()
+
+
 def test_errors_are_shown_in_words(server, page, workspace):
     url, _ = server
     fake = workspace / "notes.png"
@@ -173,7 +220,48 @@ def test_errors_are_shown_in_words(server, page, workspace):
     page.wait_for_selector(".card.failed")
     text = page.inner_text(".card.failed .error")
     assert text.startswith("Not an image") and "JPEG, PNG" in text
-    assert page.inner_text("#progress-label") == "Done: 0 colorized, 1 failed"
+    # a run that failed shows failure: words and a red bar, not a full "done" one
+    assert page.inner_text("#progress-label") == "Failed: none of 1 could be colorized"
+    bar = page.eval_on_selector("#progress-bar", "e => getComputedStyle(e).backgroundImage + "
+                                "getComputedStyle(e).backgroundColor")
+    assert "rgb(194, 59, 59)" in bar
+    page.click(".card.failed .remove")  # a failed card goes on its own
+    assert page.locator(".card").count() == 0 and page.is_hidden("#progress")
+
+
+def test_keyboard_opens_the_chooser_and_moves_the_slider_by_five(server, page, gray_photos):
+    """Enter on the focused drop zone opens the file chooser; an arrow key moves the
+    before/after slider by 5%."""
+    url, _ = server
+    page.goto(url + "/")
+    page.focus("#drop")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(gray_photos[0]))
+    card = page.locator(".card.done").first
+    card.wait_for(timeout=60_000)
+    card.locator(".slider").focus()
+    page.keyboard.press("ArrowRight")
+    assert float(card.locator(".slider").input_value()) == 55
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert float(card.locator(".slider").input_value()) == 45
+
+
+def test_menus_say_what_they_do(server, page):
+    """The model menu shows short names (the description on hover); the network-view menu
+    shows the default's size and explains itself."""
+    url, _ = server
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    options = page.eval_on_selector_all("#model option", "os => os.map(o => [o.text, o.title])")
+    assert all(" — " not in text for text, _ in options)
+    assert any(text == "tiny-unet" and title == "untrained test model"
+               for text, title in options)
+    page.select_option("#model", "tiny-classifier")
+    assert page.inner_text("#size option >> nth=0") == "Model default (96 px)"
+    assert "original's full detail is always kept" in page.get_attribute(
+        "label:has(#size)", "title").replace("\n", " ")
 
 
 def test_phone_width_has_no_horizontal_scroll(server, browser):

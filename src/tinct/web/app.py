@@ -145,13 +145,14 @@ class Recolor(BaseModel):
 
 
 def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
-              results: ResultCache) -> tuple[Colorizer, bytes, str | None]:
-    """Runs on a worker thread: (the colorizer used, the encoded result, the kept id)."""
+              results: ResultCache) -> tuple[Colorizer, bytes, str | None, bool]:
+    """Runs on a worker thread: (the colorizer used, the encoded result, the kept id, whether
+    the upload had colour of its own, e.g. a sepia tone, which the colorization replaced)."""
     colorizer = params.colorizer(pool)
     loaded = decode_upload(upload.data, max_pixels)
     output, image = colorize_loaded(colorizer, loaded, params.size)
     kept = results.put(KeptResult(params.model, params.size, loaded, output, upload.filename))
-    return colorizer, encode(image, params.format, loaded.icc_profile), kept
+    return colorizer, encode(image, params.format, loaded.icc_profile), kept, loaded.was_color
 
 
 def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult) -> tuple[Colorizer, bytes]:
@@ -162,7 +163,7 @@ def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult) -> tuple
 
 
 def _image_response(data: bytes, params: ColorizeParams, colorizer: Colorizer, filename: str,
-                    seconds: float, result_id: str | None) -> Response:
+                    seconds: float, result_id: str | None, tinted: bool = False) -> Response:
     """The image with the headers that say what made it."""
     headers = {
         "Content-Disposition": f'inline; filename="{download_name(filename, params.format)}"',
@@ -175,6 +176,8 @@ def _image_response(data: bytes, params: ColorizeParams, colorizer: Colorizer, f
         headers["X-Tinct-Decode"] = "; ".join(f"{k}={v:g}" for k, v in decode.items())
     if result_id:
         headers["X-Tinct-Result-Id"] = result_id
+    if tinted:  # the upload had colour of its own (sepia, a tint): only its lightness was used
+        headers["X-Tinct-Input"] = "colour replaced"
     return Response(data, media_type=OUTPUT_FORMATS[params.format][1], headers=headers)
 
 
@@ -285,10 +288,10 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         sniff(upload.data, max_pixels)
         with work.admit() as ticket:
             started = time.perf_counter()
-            colorizer, data, kept = await work.run(ticket, lambda: _colorize(
+            colorizer, data, kept, tinted = await work.run(ticket, lambda: _colorize(
                 params, pool, upload, max_pixels, results))
             seconds = time.perf_counter() - started
-        return _image_response(data, params, colorizer, upload.filename, seconds, kept)
+        return _image_response(data, params, colorizer, upload.filename, seconds, kept, tinted)
 
     @app.post("/api/recolor", tags=["colorize"], summary="Decode a result again",
               response_class=Response,

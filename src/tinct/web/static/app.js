@@ -31,10 +31,17 @@ async function init() {
     limits = info.limits;
     const select = el("model");
     select.replaceChildren(...info.models.map((m) => {
-      const option = new Option(m.description ? `${m.name} — ${m.description}` : m.name, m.name);
+      const option = new Option(m.name, m.name);
+      option.title = m.description || m.name; // the description on hover, the name in the menu
       option.selected = m.name === info.default;
       return option;
     }));
+    const sizes = new Map(info.models.map((m) => [m.name, m.working_size]));
+    const showDefaultSize = () => {
+      el("size").options[0].textContent = `Model default (${sizes.get(select.value)} px)`;
+    };
+    select.addEventListener("change", showDefaultSize);
+    showDefaultSize();
     select.disabled = info.models.length < 2;
     for (const m of info.models) decodes.set(m.name, Boolean(m.decode));
     select.addEventListener("change", updateColourChoice);
@@ -136,6 +143,9 @@ function send(job) {
           status: 200, blob: xhr.response, name: match ? match[1] : "colorized.png",
           model: xhr.getResponseHeader("X-Tinct-Model"),
           seconds: parseFloat(xhr.getResponseHeader("X-Tinct-Seconds") || "0"),
+          decode: parseDecode(xhr.getResponseHeader("X-Tinct-Decode")),
+          resultId: xhr.getResponseHeader("X-Tinct-Result-Id"),
+          tinted: xhr.getResponseHeader("X-Tinct-Input") === "colour replaced",
         });
         return;
       }
@@ -166,6 +176,13 @@ function makeCard(file) {
   before.onload = () => setAspect(card, before);
   const slider = card.querySelector(".slider");
   slider.addEventListener("input", () => setSplit(card, slider.value));
+  slider.addEventListener("keydown", (e) => { // 5% per arrow press (dragging stays fine)
+    const step = { ArrowLeft: -5, ArrowDown: -5, ArrowRight: 5, ArrowUp: 5 }[e.key];
+    if (step === undefined) return;
+    e.preventDefault();
+    slider.value = Math.min(100, Math.max(0, parseFloat(slider.value) + step));
+    setSplit(card, slider.value);
+  });
   card.querySelector(".working-text").textContent = "Waiting…";
   el("results").append(card);
   return card;
@@ -192,11 +209,90 @@ function setWorking(job, text, fraction) {
   if (fraction !== null) fill.style.width = `${Math.round(fraction * 100)}%`;
 }
 
+/** "temperature=0.6; boost=0.4" -> {temperature: 0.6, boost: 0.4}; null without one. */
+function parseDecode(header) {
+  if (!header) return null;
+  return Object.fromEntries(header.split(";").map((part) => {
+    const [key, value] = part.trim().split("=");
+    return [key, parseFloat(value)];
+  }));
+}
+
+/** What made a result, in words, e.g. "tinct-base · colour 0.4 · T 0.6". */
+function madeBy(reply) {
+  const d = reply.decode;
+  return [reply.model, ...(d ? [`colour ${d.boost}`, `T ${d.temperature}`] : [])].join(" · ");
+}
+
+/** The download's name: the photo's name, the model and, for classifiers, the colour. */
+function downloadName(reply) {
+  const match = reply.name.match(/^(.*?)(-colorized)?(\.[a-z]+)$/i);
+  const [stem, suffix] = match ? [match[1], match[3]] : [reply.name, ""];
+  const colour = reply.decode ? `-colour${reply.decode.boost}` : "";
+  return `${stem}-${reply.model}${colour}${suffix}`.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
 function finish(job, reply) {
   job.state = "done";
+  showResult(job, reply);
+  const intensity = job.card.querySelector(".intensity");
+  const canRecolour = Boolean(reply.decode && reply.resultId);
+  job.card.querySelector(".intensity-row").hidden = !canRecolour;
+  if (canRecolour) {
+    intensity.value = reply.decode.boost;
+    job.card.querySelector(".intensity-value").textContent = reply.decode.boost;
+    intensity.oninput = () => {
+      job.card.querySelector(".intensity-value").textContent = intensity.value;
+      clearTimeout(job.recolourTimer);
+      job.recolourTimer = setTimeout(() => recolour(job, parseFloat(intensity.value)), 150);
+    };
+  }
+}
+
+/** Decodes the kept result again at colour ``boost`` (no upload; the network does not run). */
+async function recolour(job, boost) {
+  const card = job.card;
+  const asked = (job.recolourAsked = (job.recolourAsked || 0) + 1);
+  card.classList.add("recolouring");
+  try {
+    const response = await fetch("/api/recolor", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: job.result.resultId, boost, format: job.settings.format }),
+    });
+    if (asked !== job.recolourAsked) return; // a newer position of the slider won
+    if (!response.ok) {
+      let message = `the server answered ${response.status}.`;
+      try {
+        message = (await response.json()).error || message;
+      } catch {
+        /* not JSON */
+      }
+      const error = card.querySelector(".error");
+      error.replaceChildren(capitalize(message));
+      error.hidden = false;
+      return;
+    }
+    card.querySelector(".error").hidden = true;
+    const previous = job.result.url;
+    showResult(job, { ...job.result, blob: await response.blob(),
+      decode: parseDecode(response.headers.get("X-Tinct-Decode")),
+      seconds: parseFloat(response.headers.get("X-Tinct-Seconds") || "0") });
+    if (previous && card.querySelector(".before").src !== previous) {
+      setTimeout(() => URL.revokeObjectURL(previous), 1000);
+    }
+  } finally {
+    if (asked === job.recolourAsked) card.classList.remove("recolouring");
+  }
+}
+
+/** Shows a result (the first, or a re-colouring) on the job's card. */
+function showResult(job, reply) {
   job.result = reply;
   const card = job.card;
   const url = URL.createObjectURL(reply.blob);
+  reply.url = url;
+  card.querySelector(".made-by").textContent = madeBy(reply);
+  card.querySelector(".tint-note").hidden = !reply.tinted;
   const after = card.querySelector(".after");
   const before = card.querySelector(".before");
   after.onload = () => {
@@ -211,7 +307,7 @@ function finish(job, reply) {
   after.src = url;
   const link = card.querySelector(".download");
   link.href = url;
-  link.download = reply.name;
+  link.download = downloadName(reply);
   link.textContent = `Download ${reply.name.split(".").pop().toUpperCase()}`;
   link.hidden = false;
   card.classList.add("done");
@@ -228,15 +324,30 @@ function fail(job, status, message) {
   error.replaceChildren(title, document.createElement("br"), capitalize(message));
   error.hidden = false;
   const retry = card.querySelector(".retry");
+  const remove = card.querySelector(".remove");
   retry.hidden = ![0, 500, 503].includes(status);
+  remove.hidden = false;
   retry.onclick = () => {
     card.classList.remove("failed");
     error.hidden = true;
     retry.hidden = true;
+    remove.hidden = true;
     job.state = "waiting";
     pump();
     updateProgress();
   };
+  remove.onclick = () => removeJob(job);
+}
+
+/** Takes one finished or failed photo off the page. */
+function removeJob(job) {
+  for (const img of job.card.querySelectorAll("img")) {
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  }
+  job.card.remove();
+  jobs.splice(jobs.indexOf(job), 1);
+  el("progress").hidden = jobs.length === 0;
+  updateProgress();
 }
 
 function capitalize(text) {
@@ -251,10 +362,14 @@ function updateProgress() {
   const total = jobs.length;
   const finished = done + failed;
   el("progress-bar").style.width = total ? `${(100 * finished) / total}%` : "0";
+  // a run that ended with failures shows them: a red bar, not a full "success" one
+  el("progress").classList.toggle("failed", finished === total && failed > 0);
+  el("progress").classList.toggle("partly", finished === total && failed > 0 && done > 0);
   const failedText = failed ? `, ${failed} failed` : "";
   el("progress-label").textContent = finished < total
     ? `Colorizing… ${finished} of ${total} finished${failedText}`
-    : `Done: ${done} colorized${failedText}`;
+    : done === 0 ? `Failed: none of ${total} could be colorized`
+      : `Done: ${done} colorized${failedText}`;
   el("download-all").disabled = done === 0;
 }
 
@@ -265,7 +380,7 @@ async function downloadAll() {
   button.textContent = "Zipping…";
   try {
     const entries = jobs.filter((j) => j.state === "done")
-      .map((j) => ({ name: j.result.name, blob: j.result.blob }));
+      .map((j) => ({ name: downloadName(j.result), blob: j.result.blob }));
     const zip = await makeZip(entries);
     const link = document.createElement("a");
     link.href = URL.createObjectURL(zip);
@@ -281,23 +396,20 @@ async function downloadAll() {
 }
 
 function clearFinished() {
-  for (let i = jobs.length - 1; i >= 0; i--) {
-    const job = jobs[i];
-    if (job.state === "done" || job.state === "failed") {
-      for (const img of job.card.querySelectorAll("img")) {
-        if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
-      }
-      job.card.remove();
-      jobs.splice(i, 1);
-    }
+  for (const job of jobs.filter((j) => j.state === "done" || j.state === "failed")) {
+    removeJob(job);
   }
-  el("progress").hidden = jobs.length === 0;
-  updateProgress();
 }
 
 // ---------------------------------------------------------------- wiring
 
 const drop = el("drop");
+drop.addEventListener("keydown", (e) => { // the drop zone works from the keyboard too
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    el("files").click();
+  }
+});
 el("files").addEventListener("change", (e) => {
   addFiles([...e.target.files]);
   e.target.value = "";
