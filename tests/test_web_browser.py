@@ -234,7 +234,9 @@ def test_keyboard_opens_the_chooser_and_moves_the_slider_by_five(server, page, g
     before/after slider by 5%."""
     url, _ = server
     page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
     page.focus("#drop")
+    assert page.evaluate("document.activeElement.id") == "drop"
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     chooser.value.set_files(str(gray_photos[0]))

@@ -405,9 +405,11 @@ function clearFinished() {
 
 const drop = el("drop");
 drop.addEventListener("keydown", (e) => { // the drop zone works from the keyboard too
-  if (e.key === "Enter" || e.key === " ") {
+  if ((e.key === "Enter" || e.key === " ") && e.target === drop) {
     e.preventDefault();
-    el("files").click();
+    const input = el("files");
+    if (input.showPicker) input.showPicker();
+    else input.click();
   }
 });
 el("files").addEventListener("change", (e) => {
