@@ -31,7 +31,6 @@ from tinct.runtime import autocast, resolve_device, resolve_precision
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
 
 
-
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
     """The network's input shape: the longer side becomes ``size``, aspect kept (>= 8 px)."""
     scale = size / max(height, width)

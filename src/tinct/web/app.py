@@ -33,7 +33,7 @@ from tinct.web.errors import ApiError, error_responses, install_error_handlers
 from tinct.web.imaging import (
     FORMAT_ALIASES,
     OUTPUT_FORMATS,
-    colorize_loaded,
+    colorize_keeping_output,
     decode_upload,
     download_name,
     encode,
@@ -150,7 +150,7 @@ def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
     the upload had colour of its own, e.g. a sepia tone, which the colorization replaced)."""
     colorizer = params.colorizer(pool)
     loaded = decode_upload(upload.data, max_pixels)
-    output, image = colorize_loaded(colorizer, loaded, params.size)
+    output, image = colorize_keeping_output(colorizer, loaded, params.size)
     kept = results.put(KeptResult(params.model, params.size, loaded, output, upload.filename))
     return colorizer, encode(image, params.format, loaded.icc_profile), kept, loaded.was_color
 
@@ -158,7 +158,7 @@ def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
 def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult) -> tuple[Colorizer, bytes]:
     """Runs on a worker thread: decodes a kept network output again with ``params``."""
     colorizer = params.colorizer(pool)
-    _, image = colorize_loaded(colorizer, kept.image, kept.size, kept.output)
+    _, image = colorize_keeping_output(colorizer, kept.image, kept.size, kept.output)
     return colorizer, encode(image, params.format, kept.image.icc_profile)
 
 

@@ -3,7 +3,7 @@
 ``sniff`` looks at the content only (never the file name or the declared content type):
 bytes that no decoder recognises are 415, a recognised image above the pixel limit is 413
 (read from the header, before decoding), and ``decode_upload`` turns a recognised image that
-fails to decode into 400. ``colorize_loaded`` runs the pipeline's stages and hands back the
+fails to decode into 400. ``colorize_keeping_output`` runs the pipeline's stages and hands back the
 network's output, so a result can be decoded again with other settings (``/api/recolor``).
 """
 
@@ -72,7 +72,7 @@ def decode_upload(data: bytes, max_pixels: int) -> LoadedImage:
         raise ApiError(400, f"the image cannot be decoded: {problem}") from None
 
 
-def colorize_loaded(colorizer: Colorizer, loaded: LoadedImage, size: int | None,
+def colorize_keeping_output(colorizer: Colorizer, loaded: LoadedImage, size: int | None,
                     output: torch.Tensor | None = None) -> tuple[torch.Tensor, Image.Image]:
     """(the network's output, the colour image) for ``loaded`` at working ``size``.
 
