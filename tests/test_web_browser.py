@@ -230,13 +230,18 @@ def test_errors_are_shown_in_words(server, page, workspace):
 
 
 def test_keyboard_opens_the_chooser_and_moves_the_slider_by_five(server, page, gray_photos):
-    """Enter on the focused drop zone opens the file chooser; an arrow key moves the
+    """Tab reaches the drop zone and Enter opens the file chooser; an arrow key moves the
     before/after slider by 5%."""
     url, _ = server
     page.goto(url + "/")
     page.wait_for_selector("#model option[value]", state="attached")
-    page.focus("#drop")
-    assert page.evaluate("document.activeElement.id") == "drop"
+    for _ in range(20):  # a keyboard user tabs through the options to the drop zone
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "files":
+            break
+    assert page.evaluate("document.activeElement.id") == "files"
+    assert page.evaluate("getComputedStyle(document.getElementById('drop')).outlineStyle") \
+        == "solid"  # the drop zone shows where the focus is
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     chooser.value.set_files(str(gray_photos[0]))

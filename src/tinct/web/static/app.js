@@ -404,14 +404,6 @@ function clearFinished() {
 // ---------------------------------------------------------------- wiring
 
 const drop = el("drop");
-drop.addEventListener("keydown", (e) => { // the drop zone works from the keyboard too
-  if ((e.key === "Enter" || e.key === " ") && e.target === drop) {
-    e.preventDefault();
-    const input = el("files");
-    if (input.showPicker) input.showPicker();
-    else input.click();
-  }
-});
 el("files").addEventListener("change", (e) => {
   addFiles([...e.target.files]);
   e.target.value = "";
