@@ -4,6 +4,9 @@ A folder input is searched recursively and its tree is mirrored under OUT; a fil
 written to ``OUT/<name>``. A file that cannot be read or written is reported in one line
 (``path: problem``) and skipped; the rest continue and the exit status is 1 at the end. An
 existing output is skipped unless ``--overwrite``; an input is never written over.
+
+``--engine ray`` runs the same plan on a Ray cluster (:mod:`tinct.cluster.photos`) and writes
+a run manifest (one JSON line per photo) that a rerun uses to skip what is done.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from tinct.cli.options import (
     add_progress_option,
     add_size_option,
     colorizer_from_args,
+    colorizer_spec_from_args,
     int_range,
     positive_int,
 )
+from tinct.inference.manifest import MANIFEST_NAME
 
 FORMATS = ("same", "png", "jpg", "webp", "tif")  # see tinct.inference.batch.output_suffix
 
@@ -57,6 +62,23 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (default: skip them)")
     add_progress_option(p)
+    scale = p.add_argument_group("large archives")
+    scale.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process; ray: a pool of workers on a Ray cluster, "
+                            "one loaded model each (needs pip install 'tinct[ray]'; inputs "
+                            "and OUT on a filesystem every node sees) (default: local)")
+    scale.add_argument("--ray-address", metavar="ADDRESS",
+                       help="the cluster for --engine ray: 'auto' (the one this machine "
+                            "joined with 'ray start'), HOST:PORT or ray://HOST:PORT (default: "
+                            "a local Ray started for this run)")
+    scale.add_argument("--ray-workers", type=positive_int, metavar="N",
+                       help="workers for --engine ray (default: one per GPU of the cluster, "
+                            "or one per CPU when it has none)")
+    scale.add_argument("--manifest", metavar="FILE",
+                       help="run manifest: one JSON line per photo (input, output, status, "
+                            f"error, seconds, node), read by a rerun to skip what is done "
+                            f"(default with --engine ray: OUT/{MANIFEST_NAME}; the local "
+                            "engine writes one only when asked)")
     p.set_defaults(func=run)
 
 
@@ -69,6 +91,14 @@ def _check_options(args) -> None:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CLIError(f"{out}: output must be a folder, and this is a file")
+    if args.engine != "ray" and (args.ray_address or args.ray_workers):
+        raise CLIError("--ray-address and --ray-workers need --engine ray")
+
+
+def _manifest_path(args) -> Path | None:
+    if args.manifest:
+        return Path(args.manifest)
+    return Path(args.output) / MANIFEST_NAME if args.engine == "ray" else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,32 +108,80 @@ def run(args: argparse.Namespace) -> int:
     from tinct.cli import CLIError
     from tinct.fileio import remove_stale_temp_files
     from tinct.imageio import is_same_file
-    from tinct.inference.batch import Runner, make_plan, summary_line
+    from tinct.inference.batch import RunSettings, make_plan, summary_line
+    from tinct.inference.manifest import ManifestWriter, done_outputs, read_manifest
 
     out = Path(args.output)
     for given in args.inputs:
         if Path(given).is_dir() and out.exists() and is_same_file(given, out):
             raise CLIError(f"the output folder {out} is the input folder {given}: choose "
                            "another output folder (inputs are never overwritten)")
-    plan, guard = make_plan(args.inputs, out, args.format, args.overwrite)
+    manifest = _manifest_path(args)
+    done = done_outputs(read_manifest(manifest)) if manifest else frozenset()
+    plan, guard = make_plan(args.inputs, out, args.format, args.overwrite, done)
     if not (plan.jobs or plan.skipped or plan.failures):
         raise CLIError(f"no image files found in {', '.join(args.inputs)}")
     remove_stale_temp_files(out)  # left by an earlier run that was killed mid-write
-    colorizer = colorizer_from_args(args)
+    settings = RunSettings(args.size, args.batch_size, args.max_pixels, args.quality)
 
     def report(line: str) -> None:
         tqdm.write(line, file=sys.stderr)
 
     for line in plan.failures:
         report(line)
+    counts = {"done": 0, "failed": 0}
     # disable=None: a bar on a terminal, none in logs and pipes
     hide = True if args.no_progress or not plan.jobs else None
-    with tqdm(total=len(plan.jobs), unit="img", desc="colorizing", file=sys.stderr,
-              disable=hide, dynamic_ncols=True) as bar:
-        runner = Runner(colorizer, guard, size=args.size, batch_size=args.batch_size,
-                        max_pixels=args.max_pixels, quality=args.quality, report=report,
-                        progress=bar)
-        runner.run(plan.jobs)
-    failed = runner.failed + len(plan.failures)
-    print(summary_line(runner.done, failed, len(plan.skipped), out))
+    with ManifestWriter(manifest) if manifest else _NoManifest() as record, \
+            tqdm(total=len(plan.jobs), unit="img", desc="colorizing", file=sys.stderr,
+                 disable=hide, dynamic_ncols=True) as bar:
+
+        def on_outcome(outcome) -> None:
+            counts[outcome.status] += 1
+            record.write(outcome)
+            bar.set_postfix(done=counts["done"], failed=counts["failed"], refresh=False)
+
+        if args.engine == "ray":
+            _run_on_ray(args, plan, settings, on_outcome, report, bar)
+        else:
+            _run_here(args, plan, guard, settings, on_outcome, report, bar)
+    failed = counts["failed"] + len(plan.failures)
+    print(summary_line(counts["done"], failed, len(plan.skipped), out))
+    if manifest and failed:
+        print(f"failures are listed in {manifest} (status \"failed\")")
     return 1 if failed else 0
+
+
+class _NoManifest:
+    def __enter__(self):
+        return self
+
+    def write(self, outcome) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _run_here(args, plan, guard, settings, on_outcome, report, bar) -> None:
+    from tinct.inference.batch import Runner
+
+    colorizer = colorizer_from_args(args)
+    runner = Runner(colorizer, guard, size=settings.size, batch_size=settings.batch_size,
+                    max_pixels=settings.max_pixels, quality=settings.quality, report=report,
+                    progress=bar, on_outcome=on_outcome)
+    runner.run(plan.jobs)
+
+
+def _run_on_ray(args, plan, settings, on_outcome, report, bar) -> None:
+    from tinct.cluster.photos import colorize_photos_on_ray
+
+    spec = colorizer_spec_from_args(args)
+
+    def on_ray_outcome(outcome) -> None:
+        if outcome.status == "failed":
+            report(outcome.error)
+        on_outcome(outcome)
+
+    colorize_photos_on_ray(plan.jobs, spec, settings, address=args.ray_address,
+                           workers=args.ray_workers, on_outcome=on_ray_outcome, progress=bar)

@@ -163,18 +163,30 @@ def add_flip_option(p: argparse.ArgumentParser) -> None:
                         "network time; default: the model's own setting)")
 
 
+def colorizer_spec_from_args(args: argparse.Namespace):
+    """The :class:`~tinct.inference.batch.ColorizerSpec` of ``--model``, ``--device`` and, when
+    the verb has them, ``--boost`` and ``--flip``. A model given as a path is made absolute
+    (workers elsewhere may start in another folder)."""
+    from pathlib import Path
+
+    from tinct.inference.batch import ColorizerSpec
+
+    model = args.model
+    if model is not None and Path(model).exists():
+        model = str(Path(model).resolve())
+    return ColorizerSpec(model, args.device, getattr(args, "boost", None),
+                         getattr(args, "flip", None))
+
+
 def colorizer_from_args(args: argparse.Namespace):
     """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost`` and flip
     averaging with ``--flip`` when given."""
     from tinct.cli import CLIError
     from tinct.inference.pipeline import Colorizer
 
-    colorizer = Colorizer.from_pretrained(args.model, device=args.device)
-    if getattr(args, "boost", None) is not None:
-        try:
-            colorizer.set_decode(boost=args.boost)
-        except ValueError as exc:
-            raise CLIError(f"--boost: {exc}") from None
-    if getattr(args, "flip", None) is not None:
-        colorizer.flip = args.flip
-    return colorizer
+    spec = colorizer_spec_from_args(args)
+    colorizer = Colorizer.from_pretrained(spec.model, device=spec.device)
+    try:
+        return spec.configure(colorizer)
+    except ValueError as exc:
+        raise CLIError(f"--boost: {exc}") from None

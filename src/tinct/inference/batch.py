@@ -10,6 +10,8 @@ on; outputs are written atomically (:func:`tinct.imageio.write_image`).
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,20 @@ class Job:
 
     source: Path
     target: Path
+
+
+@dataclass
+class Outcome:
+    """What became of one job: ``status`` is ``"done"`` or ``"failed"`` (then ``error`` holds
+    the one-line message); ``seconds`` from the start of its read until it was written (photos
+    of a group share the network's time); ``node`` is the machine (or Ray node) that did it."""
+
+    source: Path
+    target: Path
+    status: str
+    error: str = ""
+    seconds: float = 0.0
+    node: str = ""
 
 
 @dataclass
@@ -130,9 +146,13 @@ class InputGuard:
         return [found] if found is not None else []
 
 
-def make_plan(inputs: Sequence[str], out: Path, fmt: str,
-              overwrite: bool) -> tuple[Plan, InputGuard]:
-    """Collects the jobs and sorts out those that would overwrite an input or an output."""
+def make_plan(inputs: Sequence[str], out: Path, fmt: str, overwrite: bool,
+              done: frozenset[Path] = frozenset()) -> tuple[Plan, InputGuard]:
+    """Collects the jobs and sorts out those that would overwrite an input or an output.
+
+    ``done``: targets an earlier run recorded as written (its manifest); they are skipped
+    without touching the filesystem unless ``overwrite``.
+    """
     jobs, failures = collect_jobs(inputs, out, fmt)
     guard = InputGuard(job.source for job in jobs)
     plan = Plan(failures=failures)
@@ -140,7 +160,7 @@ def make_plan(inputs: Sequence[str], out: Path, fmt: str,
         if guard.inputs_at(job.target):
             plan.failures.append(f"{job.source}: output {job.target} is an input image; "
                                  "refusing to overwrite it (choose another output folder)")
-        elif job.target.exists() and not overwrite:
+        elif not overwrite and (job.target in done or job.target.exists()):
             plan.skipped.append(job.target)
         else:
             plan.jobs.append(job)
@@ -148,6 +168,44 @@ def make_plan(inputs: Sequence[str], out: Path, fmt: str,
 
 
 # --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class ColorizerSpec:
+    """How to build the run's :class:`Colorizer` anywhere (picklable, so a cluster's workers
+    each build their own): ``model`` is an installed name, a saved-model folder or an .onnx
+    file (a path must be one every node sees), None for the shipped model; ``boost`` and
+    ``flip`` of None keep the model's own setting."""
+
+    model: str | None = None
+    device: str = "auto"
+    boost: float | None = None
+    flip: bool | None = None
+
+    def build(self) -> Colorizer:
+        """Loads the model and applies the settings (ValueError: a boost it cannot take)."""
+        from tinct.inference.pipeline import Colorizer
+
+        return self.configure(Colorizer.from_pretrained(self.model, device=self.device))
+
+    def configure(self, colorizer: Colorizer) -> Colorizer:
+        """Applies ``boost`` and ``flip`` to a loaded colorizer (ValueError: a boost it
+        cannot take)."""
+        if self.boost is not None:
+            colorizer.set_decode(boost=self.boost)
+        if self.flip is not None:
+            colorizer.flip = self.flip
+        return colorizer
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The per-photo settings of a run (see :class:`Runner`)."""
+
+    size: int | None = None
+    batch_size: int = 8
+    max_pixels: int | None = None
+    quality: int = 95
 
 
 def _one_line(exc: BaseException) -> str:
@@ -158,26 +216,43 @@ PIXELS_IN_FLIGHT = 32_000_000  # decoded photos held at once (about 0.4 GB as ui
 
 
 class Runner:
-    """Reads, colorizes and writes the jobs of a plan in batches, reporting as it goes."""
+    """Reads, colorizes and writes the jobs of a plan in batches, reporting as it goes.
+
+    ``report`` prints a one-line message; ``progress`` is a tqdm bar or anything with
+    ``update(n)``; ``on_outcome`` (optional) receives one :class:`Outcome` per job, in the
+    order jobs finish (the run manifest is written from it).
+    """
 
     def __init__(self, colorizer: Colorizer, guard: InputGuard, *, size: int | None,
                  batch_size: int, max_pixels: int | None, quality: int,
-                 report: Callable[[str], None], progress: Progress):
+                 report: Callable[[str], None], progress: Progress,
+                 on_outcome: Callable[[Outcome], None] | None = None, node: str = ""):
         self.colorizer = colorizer
         self.guard = guard
         self.size = size
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.quality = quality
-        self.report = report  # prints one line
-        self.progress = progress  # a tqdm bar, or anything with update(n)
+        self.report = report
+        self.progress = progress
+        self.on_outcome = on_outcome
+        self.node = node or socket.gethostname()
         self.done = 0
         self.failed = 0
         self.pixels_in_flight = PIXELS_IN_FLIGHT
+        self._started: dict[Path, float] = {}  # source -> when its read began
 
-    def fail(self, message: str) -> None:
+    def fail(self, job: Job, message: str) -> None:
         self.failed += 1
         self.report(message)
+        self._record(job, "failed", message)
+
+    def _record(self, job: Job, status: str, error: str = "") -> None:
+        started = self._started.pop(job.source, None)
+        if self.on_outcome is not None:
+            seconds = time.perf_counter() - started if started is not None else 0.0
+            self.on_outcome(Outcome(job.source, job.target, status, error, round(seconds, 4),
+                                    self.node))
 
     def run(self, jobs: Sequence[Job]) -> None:
         """Reads photos until ``batch_size`` of them or :data:`PIXELS_IN_FLIGHT` pixels are
@@ -210,13 +285,14 @@ class Runner:
         group.clear()
 
     def _read_one(self, job: Job) -> tuple[Job, LoadedImage] | None:
+        self._started[job.source] = time.perf_counter()
         try:
             image = read_image(job.source, max_pixels=self.max_pixels)
         except ImageReadError as exc:
-            self.fail(str(exc))
+            self.fail(job, str(exc))
             return None
         except MemoryError:
-            self.fail(f"{job.source}: not enough memory to decode this image")
+            self.fail(job, f"{job.source}: not enough memory to decode this image")
             return None
         if image.frames > 1:
             self.report(f"{job.source}: has {image.frames} pages or frames; only the first "
@@ -236,7 +312,7 @@ class Runner:
         except (RuntimeError, MemoryError, ValueError) as exc:
             if len(loaded) == 1:
                 job = loaded[0][0]
-                self.fail(f"{job.source}: colorization failed ({_one_line(exc)})")
+                self.fail(job, f"{job.source}: colorization failed ({_one_line(exc)})")
                 return
             for item in loaded:  # find the image that breaks the batch
                 yield from self._colorize([item])
@@ -250,9 +326,10 @@ class Runner:
             write_image(job.target, rgb, image.alpha, quality=self.quality,
                         icc_profile=image.icc_profile, protect=protect)
         except (OSError, ValueError) as exc:
-            self.fail(_one_line(exc))
+            self.fail(job, _one_line(exc))
             return
         self.done += 1
+        self._record(job, "done")
 
 
 def summary_line(done: int, failed: int, skipped: int, out: Path) -> str:

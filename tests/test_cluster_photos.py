@@ -1,0 +1,188 @@
+"""``tinct colorize --engine ray`` on a real Ray: a two-node cluster started with ``ray start``
+on 127.0.0.1 (a head and a second worker node), and a local Ray started for one run.
+
+Checks the outputs against the local engine's, the manifest (one line per photo, both nodes
+used, a rerun skips what is done), one-line errors and the exit status, and that killing a
+worker process mid-run loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from helpers import requires, save_small_model, write_photos
+
+pytestmark = [requires("ray", "ray"), pytest.mark.slow]
+
+RAY = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+# the test cluster listens on 127.0.0.1 only; every process of it (and each driver) agrees on
+# no token, whatever a developer's own ~/.ray holds
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray(*args: str) -> None:
+    subprocess.run([RAY, *args], check=True, env=ENV, capture_output=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A head node (1 CPU) and a second node (1 CPU) on this machine; yields the address."""
+    temp = Path(f"/tmp/tinct-ray-{os.getpid()}")  # unix socket paths must stay short
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 2**20),
+              "--disable-usage-stats"]
+    try:
+        _ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+             "--include-dashboard", "false", "--temp-dir", str(temp), *common)
+        _ray("start", "--address", address, "--node-ip-address", "127.0.0.1", *common)
+        yield address
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _tinct(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinct", "colorize", *args, "--no-progress"],
+                          capture_output=True, text=True, env=ENV, timeout=600)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _records(manifest: Path) -> list[dict]:
+    return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Seven photos in a folder tree (one in a sub-folder) and one broken file."""
+    folder = write_photos(tmp_path_factory.mktemp("photos") / "in")
+    (folder / "sub").mkdir()
+    shutil.move(folder / "b_coffee.png", folder / "sub" / "b_coffee.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_small_model(tmp_path_factory.mktemp("model") / "small")
+
+
+def _assert_same_pictures(a: Path, b: Path) -> None:
+    names = sorted(str(p.relative_to(a)) for p in a.rglob("*.*") if p.suffix != ".jsonl")
+    assert names == sorted(str(p.relative_to(b)) for p in b.rglob("*.*")
+                           if p.suffix != ".jsonl")
+    for name in names:
+        x = np.asarray(Image.open(a / name), dtype=np.int16)
+        y = np.asarray(Image.open(b / name), dtype=np.int16)
+        assert x.shape == y.shape and np.abs(x - y).max() <= 1, name
+
+
+def test_two_nodes_match_the_local_engine_and_a_rerun_skips_what_is_done(
+        cluster, photos, model, tmp_path):
+    before = _digests(photos)
+    local = _tinct(str(photos), "-o", str(tmp_path / "local"), "-m", str(model),
+                   "--batch-size", "2")
+    ray = _tinct(str(photos), "-o", str(tmp_path / "ray"), "-m", str(model), "--batch-size",
+                 "2", "--engine", "ray", "--ray-address", cluster, "--ray-workers", "2")
+    assert local.returncode == ray.returncode == 1  # the broken file
+    assert "6 colorized, 1 failed, 0 skipped" in ray.stdout
+    broken_lines = [line for line in ray.stderr.splitlines() if "g_broken.jpg:" in line]
+    assert len(broken_lines) == 1 and "Traceback" not in ray.stderr
+    _assert_same_pictures(tmp_path / "local", tmp_path / "ray")
+    assert _digests(photos) == before  # inputs untouched
+
+    manifest = tmp_path / "ray" / "tinct-manifest.jsonl"
+    records = _records(manifest)
+    assert sorted(r["input"] for r in records) == sorted(
+        str(p) for p in photos.rglob("*.*"))  # each photo once
+    done = [r for r in records if r["status"] == "done"]
+    assert len(done) == 6 and all(Path(r["output"]).is_file() for r in done)
+    assert len({r["node"] for r in done}) == 2  # both nodes worked
+    (failed,) = [r for r in records if r["status"] == "failed"]
+    assert failed["input"].endswith("g_broken.jpg") and "g_broken.jpg" in failed["error"]
+
+    os.remove(tmp_path / "ray" / "a_chelsea.png")  # the manifest says done: not redone
+    again = _tinct(str(photos), "-o", str(tmp_path / "ray"), "-m", str(model), "--engine",
+                   "ray", "--ray-address", cluster)
+    assert "0 colorized, 1 failed, 6 skipped" in again.stdout and again.returncode == 1
+    assert len(_records(manifest)) == len(records) + 1  # only the broken file again
+
+
+def _worker_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "PhotoColorizer"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    base = Image.fromarray(data.chelsea()).convert("L").resize((320, 240))
+    for i in range(48):
+        base.rotate(i * 7).save(folder / f"photo_{i:02d}.png")
+    out = tmp_path / "out"
+    manifest = out / "tinct-manifest.jsonl"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tinct", "colorize", str(folder), "-o", str(out),
+         "--batch-size", "1", "--engine", "ray", "--ray-address", cluster, "--ray-workers",
+         "2", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ENV)
+    killed = None
+    deadline = time.monotonic() + 300
+    while killed is None and time.monotonic() < deadline and run.poll() is None:
+        lines = manifest.read_text().count("\n") if manifest.exists() else 0
+        pids = _worker_pids()
+        if 2 <= lines <= 30 and pids:
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.2)
+    stdout, stderr = run.communicate(timeout=600)
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert run.returncode == 0, stderr
+    assert "48 colorized, 0 failed" in stdout
+    records = _records(manifest)
+    assert sorted(r["input"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    assert all(r["status"] == "done" for r in records)
+    for i in range(48):
+        with Image.open(out / f"photo_{i:02d}.png") as im:
+            im.load()
+            assert im.size == (320, 240) and im.mode == "RGB"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+def test_a_local_ray_started_for_the_run(photos, model, tmp_path):
+    result = _tinct(str(photos / "a_chelsea.png"), str(photos / "g_broken.jpg"), "-o",
+                    str(tmp_path / "out"), "-m", str(model), "--engine", "ray",
+                    "--ray-workers", "1", "--manifest", str(tmp_path / "run.jsonl"))
+    assert result.returncode == 1 and "1 colorized, 1 failed" in result.stdout
+    assert f"failures are listed in {tmp_path / 'run.jsonl'}" in result.stdout
+    assert [r["status"] for r in _records(tmp_path / "run.jsonl")].count("done") == 1
+
+
+def test_ray_options_without_the_ray_engine_are_refused(photos, tmp_path):
+    result = _tinct(str(photos), "-o", str(tmp_path / "out"), "--ray-address", "auto")
+    assert result.returncode == 2 or result.returncode == 1
+    assert "--ray-address and --ray-workers need --engine ray" in result.stderr
+    assert "Traceback" not in result.stderr
