@@ -6,6 +6,8 @@ from random initial weights and photos come from ``skimage.data``.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +106,17 @@ def rgb_photo() -> np.ndarray:
 def gray_image() -> np.ndarray:
     """A gray photo, (48, 64) uint8."""
     return gray_photo()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """The address of a real two-node Ray cluster started for the session (see
+    ``helpers.start_ray_cluster``), stopped at the end."""
+    from helpers import start_ray_cluster, stop_ray_cluster
+
+    temp = Path(f"/tmp/tinct-ray-{os.getpid()}")  # unix socket paths must stay short
+    try:
+        yield start_ray_cluster(temp)
+    finally:
+        stop_ray_cluster()
+        shutil.rmtree(temp, ignore_errors=True)

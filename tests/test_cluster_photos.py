@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,47 +23,14 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from helpers import requires, save_small_model, write_photos
+from helpers import RAY_ENV, requires_ray, save_small_model, write_photos
 
-pytestmark = [requires("ray", "ray"), pytest.mark.slow]
-
-RAY = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
-# the test cluster listens on 127.0.0.1 only; every process of it (and each driver) agrees on
-# no token, whatever a developer's own ~/.ray holds
-ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray(*args: str) -> None:
-    subprocess.run([RAY, *args], check=True, env=ENV, capture_output=True, timeout=180)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A head node (1 CPU) and a second node (1 CPU) on this machine; yields the address."""
-    temp = Path(f"/tmp/tinct-ray-{os.getpid()}")  # unix socket paths must stay short
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 2**20),
-              "--disable-usage-stats"]
-    try:
-        _ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-             "--include-dashboard", "false", "--temp-dir", str(temp), *common)
-        _ray("start", "--address", address, "--node-ip-address", "127.0.0.1", *common)
-        yield address
-    finally:
-        subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, timeout=120)
-        shutil.rmtree(temp, ignore_errors=True)
+pytestmark = [requires_ray, pytest.mark.slow]
 
 
 def _tinct(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tinct", "colorize", *args, "--no-progress"],
-                          capture_output=True, text=True, env=ENV, timeout=600)
+                          capture_output=True, text=True, env=RAY_ENV, timeout=600)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -101,12 +67,12 @@ def _assert_same_pictures(a: Path, b: Path) -> None:
 
 
 def test_two_nodes_match_the_local_engine_and_a_rerun_skips_what_is_done(
-        cluster, photos, model, tmp_path):
+        ray_cluster, photos, model, tmp_path):
     before = _digests(photos)
     local = _tinct(str(photos), "-o", str(tmp_path / "local"), "-m", str(model),
                    "--batch-size", "2")
     ray = _tinct(str(photos), "-o", str(tmp_path / "ray"), "-m", str(model), "--batch-size",
-                 "2", "--engine", "ray", "--ray-address", cluster, "--ray-workers", "2")
+                 "2", "--engine", "ray", "--ray-address", ray_cluster, "--ray-workers", "2")
     assert local.returncode == ray.returncode == 1  # the broken file
     assert "6 colorized, 1 failed, 0 skipped" in ray.stdout
     broken_lines = [line for line in ray.stderr.splitlines() if "g_broken.jpg:" in line]
@@ -126,7 +92,7 @@ def test_two_nodes_match_the_local_engine_and_a_rerun_skips_what_is_done(
 
     os.remove(tmp_path / "ray" / "a_chelsea.png")  # the manifest says done: not redone
     again = _tinct(str(photos), "-o", str(tmp_path / "ray"), "-m", str(model), "--engine",
-                   "ray", "--ray-address", cluster)
+                   "ray", "--ray-address", ray_cluster)
     assert "0 colorized, 1 failed, 6 skipped" in again.stdout and again.returncode == 1
     assert len(_records(manifest)) == len(records) + 1  # only the broken file again
 
@@ -136,7 +102,7 @@ def _worker_pids() -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
-def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, tmp_path):
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_cluster, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
     base = Image.fromarray(data.chelsea()).convert("L").resize((320, 240))
@@ -146,9 +112,9 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, tmp_path)
     manifest = out / "tinct-manifest.jsonl"
     run = subprocess.Popen(
         [sys.executable, "-m", "tinct", "colorize", str(folder), "-o", str(out),
-         "--batch-size", "1", "--engine", "ray", "--ray-address", cluster, "--ray-workers",
+         "--batch-size", "1", "--engine", "ray", "--ray-address", ray_cluster, "--ray-workers",
          "2", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=ENV)
+        env=RAY_ENV)
     killed = None
     deadline = time.monotonic() + 300
     while killed is None and time.monotonic() < deadline and run.poll() is None:

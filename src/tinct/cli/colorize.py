@@ -18,10 +18,12 @@ from pathlib import Path
 from tinct.cli.options import (
     add_boost_option,
     add_device_option,
+    add_engine_options,
     add_flip_option,
     add_model_option,
     add_progress_option,
     add_size_option,
+    check_engine_options,
     colorizer_from_args,
     colorizer_spec_from_args,
     int_range,
@@ -62,18 +64,7 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (default: skip them)")
     add_progress_option(p)
-    scale = p.add_argument_group("large archives")
-    scale.add_argument("--engine", choices=("local", "ray"), default="local",
-                       help="local: this process; ray: a pool of workers on a Ray cluster, "
-                            "one loaded model each (needs pip install 'tinct[ray]'; inputs "
-                            "and OUT on a filesystem every node sees) (default: local)")
-    scale.add_argument("--ray-address", metavar="ADDRESS",
-                       help="the cluster for --engine ray: 'auto' (the one this machine "
-                            "joined with 'ray start'), HOST:PORT or ray://HOST:PORT (default: "
-                            "a local Ray started for this run)")
-    scale.add_argument("--ray-workers", type=positive_int, metavar="N",
-                       help="workers for --engine ray (default: one per GPU of the cluster, "
-                            "or one per CPU when it has none)")
+    scale = add_engine_options(p, "a pool of workers, one loaded model each,")
     scale.add_argument("--manifest", metavar="FILE",
                        help="run manifest: one JSON line per photo (input, output, status, "
                             f"error, seconds, node), read by a rerun to skip what is done "
@@ -91,8 +82,7 @@ def _check_options(args) -> None:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CLIError(f"{out}: output must be a folder, and this is a file")
-    if args.engine != "ray" and (args.ray_address or args.ray_workers):
-        raise CLIError("--ray-address and --ray-workers need --engine ray")
+    check_engine_options(args)
 
 
 def _manifest_path(args) -> Path | None:

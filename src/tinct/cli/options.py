@@ -163,6 +163,32 @@ def add_flip_option(p: argparse.ArgumentParser) -> None:
                         "network time; default: the model's own setting)")
 
 
+def add_engine_options(p: argparse.ArgumentParser, work: str) -> argparse._ArgumentGroup:
+    """``--engine local|ray``, ``--ray-address``, ``--ray-workers`` in a "large archives"
+    group (returned, for verb-specific additions); ``work`` names what the workers do."""
+    group = p.add_argument_group("large archives")
+    group.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help=f"local: this process; ray: {work} on a Ray cluster (needs pip "
+                            "install 'tinct[ray]'; inputs and outputs on a filesystem every "
+                            "node sees) (default: local)")
+    group.add_argument("--ray-address", metavar="ADDRESS",
+                       help="the cluster for --engine ray: 'auto' (the one this machine "
+                            "joined with 'ray start'), HOST:PORT or ray://HOST:PORT (default: "
+                            "a local Ray started for this run)")
+    group.add_argument("--ray-workers", type=positive_int, metavar="N",
+                       help="workers at once for --engine ray (default: one per GPU of the "
+                            "cluster, or one per CPU when it has none)")
+    return group
+
+
+def check_engine_options(args: argparse.Namespace) -> None:
+    """Ray options without ``--engine ray`` are a one-line error."""
+    from tinct.cli import CLIError
+
+    if args.engine != "ray" and (args.ray_address or args.ray_workers):
+        raise CLIError("--ray-address and --ray-workers need --engine ray")
+
+
 def colorizer_spec_from_args(args: argparse.Namespace):
     """The :class:`~tinct.inference.batch.ColorizerSpec` of ``--model``, ``--device`` and, when
     the verb has them, ``--boost`` and ``--flip``. A model given as a path is made absolute

@@ -18,11 +18,14 @@ from tinct.cli import CLIError
 from tinct.cli.options import (
     add_boost_option,
     add_device_option,
+    add_engine_options,
     add_flip_option,
     add_model_option,
     add_progress_option,
     add_size_option,
+    check_engine_options,
     colorizer_from_args,
+    colorizer_spec_from_args,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -119,6 +122,12 @@ def add_parser(sub) -> None:
                         "odd sizes are padded by one row/column)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output file (default: refuse)")
+    scale = add_engine_options(p, "parts of the film, cut at even frame counts, colorized in "
+                                  "parallel and joined without re-encoding,")
+    scale.add_argument("--overlap", type=non_negative_int, default=24, metavar="N",
+                       help="--engine ray: frames before each part that the temporal step "
+                            "sees but does not write, so colour carries across the seam "
+                            "(default: 24, after which a seam leaves no trace)")
     p.set_defaults(func=run)
 
 
@@ -164,21 +173,44 @@ def require_video_libraries(methods: tuple[str, ...]) -> None:
 def run(args: argparse.Namespace) -> int:
     from tinct.fileio import remove_stale_temp_files
     from tinct.video.colorize import colorize_video
-    from tinct.video.sinks import EncodeSettings
+    from tinct.video.sinks import EncodeSettings, is_folder_destination
 
+    check_engine_options(args)
     require_video_libraries((args.temporal,))
     check_output(args.output, args.overwrite)
     # temp files (or frame folders' temp files) a killed run left beside the output
     remove_stale_temp_files(Path(args.output).parent, recursive=False)
-    colorizer = load_colorizer(args)
-    with media_errors(args.input):
-        result = colorize_video(
-            args.input, args.output, colorizer, size=args.size, batch_size=args.batch_size,
-            temporal=temporal_settings(args, args.temporal),
-            encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset,
-                                  pix_fmt=args.pix_fmt),
-            fps=args.fps, progress=not args.no_progress)
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset,
+                            pix_fmt=args.pix_fmt)
+    temporal = temporal_settings(args, args.temporal)
+    if args.engine == "ray":
+        if Path(args.input).is_dir() or is_folder_destination(args.output):
+            raise CLIError("--engine ray colorizes a video file into a video file (not frame "
+                           "folders)")
+        result = _run_on_ray(args, temporal, encode)
+    else:
+        colorizer = load_colorizer(args)
+        with media_errors(args.input):
+            result = colorize_video(
+                args.input, args.output, colorizer, size=args.size,
+                batch_size=args.batch_size, temporal=temporal, encode=encode, fps=args.fps,
+                progress=not args.no_progress)
     cuts = f"; scene cuts at frames {result.cuts}" if result.cuts else ""
     print(f"{result.path}: {result.frames} frames in {result.seconds:.1f} s "
           f"({result.fps:.1f} frames/s){cuts}", file=sys.stderr)
     return 0
+
+
+def _run_on_ray(args, temporal, encode):
+    from tqdm import tqdm
+
+    from tinct.cluster.film import colorize_video_on_ray
+
+    with media_errors(args.input), tqdm(unit="frame", desc=Path(args.input).name,
+                                        disable=True if args.no_progress else None,
+                                        dynamic_ncols=True) as bar:
+        return colorize_video_on_ray(
+            args.input, args.output, colorizer_spec_from_args(args), size=args.size,
+            batch_size=args.batch_size, temporal=temporal, encode=encode,
+            address=args.ray_address, workers=args.ray_workers, overlap=args.overlap,
+            progress=bar)

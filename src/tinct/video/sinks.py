@@ -31,7 +31,7 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 _AVFMT_VARIABLE_FPS = 0x0400  # libavformat: the format can store variable frame rates
 
 # tags the muxer writes itself, or that describe the input file's encoding rather than its content
-_CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
+CONTAINER_TAGS_SKIPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}
 _STREAM_TAGS_SKIPPED = {"encoder", "rotate", "duration", "number_of_frames", "number_of_bytes",
                         "bps", "vendor_id"}
 
@@ -107,10 +107,10 @@ class VideoFileSink(_Sink):
             raise InputError(f"{self.final}: cannot write this video format ({exc})") from None
         try:
             self._setup_video(info)
-            self._audio = {s.index: _AudioRoute(self.container, s) for s in audio_streams}
+            self._audio = {s.index: AudioRoute(self.container, s) for s in audio_streams}
             self.container.metadata.update(
                 {k: v for k, v in info.metadata.items()
-                 if k.lower() not in _CONTAINER_TAGS_SKIPPED})
+                 if k.lower() not in CONTAINER_TAGS_SKIPPED})
         except BaseException:
             self.abort()
             raise
@@ -226,7 +226,7 @@ class VideoFileSink(_Sink):
             self.temp.unlink()
 
 
-class _AudioRoute:
+class AudioRoute:
     """One input audio stream -> one output stream: packets copied when the container takes the
     codec, else decoded and re-encoded with the container's default audio codec."""
 

@@ -148,6 +148,20 @@ class VideoFileSource:
         for frame in self._frames:
             yield self._convert(frame)
 
+    def frames_from(self, pts: int) -> Iterator[SourceFrame]:
+        """Yields the frames whose ``pts`` is at least ``pts``, in order, after seeking to the
+        key frame at or before it (for a film colorized in parts; audio is not read). Use
+        instead of :meth:`frames`, not after it."""
+        av = import_av()
+        try:
+            self._container.seek(pts, stream=self._video, backward=True, any_frame=False)
+            for packet in self._container.demux(self._video):
+                for frame in packet.decode():
+                    if frame.pts is None or frame.pts >= pts:
+                        yield self._convert(frame)
+        except av.FFmpegError as exc:
+            raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from None
+
     def _convert(self, frame: Any) -> SourceFrame:
         duration = getattr(frame, "duration", None) or None
         return SourceFrame(frame.to_ndarray(format="rgb24"), frame.pts,
