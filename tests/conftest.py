@@ -110,13 +110,13 @@ def gray_image() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """The address of a real two-node Ray cluster started for the session (see
-    ``helpers.start_ray_cluster``), stopped at the end."""
-    from helpers import start_ray_cluster, stop_ray_cluster
+    """The address of a real two-node Ray cluster (one CPU each) started for the session with
+    ``ray start`` (:mod:`tinct.cluster.local`), stopped at the end."""
+    from tinct.cluster.local import start_local_cluster, stop_local_cluster
 
     temp = Path(f"/tmp/tinct-ray-{os.getpid()}")  # unix socket paths must stay short
     try:
-        yield start_ray_cluster(temp)
+        yield start_local_cluster(nodes=2, cpus_per_node=1, temp_dir=temp)
     finally:
-        stop_ray_cluster()
+        stop_local_cluster()
         shutil.rmtree(temp, ignore_errors=True)

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +14,7 @@ from PIL import Image
 from skimage import data
 
 from tinct import create_model
+from tinct.cluster.local import LOCAL_CLUSTER_ENV
 from tinct.inference.checkpoint import save_pretrained
 
 
@@ -32,34 +29,8 @@ requires_av = requires("av", "video")
 requires_cv2 = requires("cv2", "video")
 requires_ray = requires("ray", "ray")
 
-RAY = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
-# a test cluster listens on 127.0.0.1 only; every process of it (and each driver) agrees on
-# no token, whatever a developer's own ~/.ray holds
-RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-
-
-def _ray(*args: str) -> None:
-    subprocess.run([RAY, *args], check=True, env=RAY_ENV, capture_output=True, timeout=180)
-
-
-def start_ray_cluster(temp: Path) -> str:
-    """A real two-node Ray cluster on this machine (``ray start``: a head node and a second
-    worker node, one CPU each, small object stores); returns its address."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"127.0.0.1:{port}"
-    common = ["--num-cpus", "1", "--object-store-memory", str(100 * 2**20),
-              "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
-    _ray("start", "--head", "--port", str(port), "--include-dashboard", "false",
-         "--temp-dir", str(temp), *common)
-    _ray("start", "--address", address, *common)
-    return address
-
-
-def stop_ray_cluster() -> None:
-    """Stops every Ray process of this machine's test cluster."""
-    subprocess.run([RAY, "stop", "--force"], env=RAY_ENV, capture_output=True, timeout=120)
+# drivers of the test cluster (tinct.cluster.local) run with its environment
+RAY_ENV = {**os.environ, **LOCAL_CLUSTER_ENV}
 
 
 class Identity:

@@ -182,11 +182,16 @@ def add_engine_options(p: argparse.ArgumentParser, work: str) -> argparse._Argum
 
 
 def check_engine_options(args: argparse.Namespace) -> None:
-    """Ray options without ``--engine ray`` are a one-line error."""
+    """Ray options without ``--engine ray``, or ``--engine ray`` without Ray installed, are a
+    one-line error (before anything is read or written)."""
     from tinct.cli import CLIError
 
     if args.engine != "ray" and (args.ray_address or args.ray_workers):
         raise CLIError("--ray-address and --ray-workers need --engine ray")
+    if args.engine == "ray":
+        from tinct.cluster.runtime import import_ray
+
+        import_ray()
 
 
 def colorizer_spec_from_args(args: argparse.Namespace):
