@@ -311,8 +311,64 @@ def test_turing_vote_is_recorded_and_shown(server, page, screenshots):
 
     page.goto(url + "/turing/results")
     page.wait_for_selector("#rows tr")
-    assert page.inner_text("#summary").startswith("1 vote on 2 scenes")
+    assert page.inner_text("#summary").startswith("1 vote on 2 photos")
     voted_row = page.locator("#rows tr", has_text="Real photos" if model is None else
                              "Colorized by")
     cells = voted_row.locator("td").all_inner_texts()
     assert cells[1] == "1" and cells[2] == "0.0% (0)" and cells[3] == "0.0% – 79.3%"
+
+    # in plain words, per photo, and every vote as CSV
+    words = page.inner_text("#in-words")
+    if model is None:  # the one vote left was on a real photo
+        assert words == "No one has judged a colorized photo yet."
+    else:
+        assert "for a real photo in 0.0% of 1 trial" in words
+        assert "50% would mean no one could tell colorized from real" in words
+    photo_rows = page.locator("#photo-rows tr")
+    assert photo_rows.count() == 2
+    names = sorted(photo_rows.nth(i).locator("td").first.inner_text() for i in range(2))
+    assert names == ["astronaut.png", "rocket.png"]
+    assert "0.0% of 1" in page.inner_text("#photo-rows")
+    with page.expect_download() as download:
+        page.click("#csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "time_utc,participant,scene,photo,shown,answer,correct,response_ms"
+    assert len(lines) == 2
+    fields = lines[1].split(",")
+    assert fields[3] in ("astronaut.png", "rocket.png") and fields[5] == "colorized"
+    assert (fields[4] == "real") == (model is None)
+    assert fields[6] == str(int(model is not None))  # "colorized" was right for a colorization
+
+    page.goto(url + "/")  # the main page links to the study and its results
+    page.locator("#nav-results").wait_for()
+    assert page.get_attribute("#nav-results", "href") == "/turing/results"
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (1366, 768)])
+def test_turing_round_fits_one_screen(server, browser, width, height):
+    """The photo, the question, both answer buttons and their key hints are on screen
+    without scrolling."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(url + "/turing")
+    page.wait_for_selector("#vote-real:enabled")
+    page.wait_for_function("document.getElementById('photo').complete")
+    for selector in ("#photo", ".question", "#vote-real", "#vote-colorized",
+                     "#vote-real kbd", "#vote-colorized kbd"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["y"] >= 0, selector
+        assert box["y"] + box["height"] <= height, (selector, box)
+    assert page.locator(".stage").bounding_box()["height"] >= 0.4 * height  # still big
+    context.close()
+
+
+def test_turing_without_a_study_says_how_to_start(page, tiny_model_dir):
+    app = create_app([str(tiny_model_dir)])
+    with serve_in_background(app, host="127.0.0.1") as url:
+        response = page.goto(url + "/turing")
+        assert response.status == 404
+        assert page.inner_text("h1") == "No Turing test is running here"
+        assert "tinct turing prepare photos/ -o study/" in page.inner_text("pre")
+        assert "tinct serve --study study/" in page.inner_text("pre")
+        assert page.goto(url + "/turing/results").status == 404

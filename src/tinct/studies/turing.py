@@ -83,6 +83,7 @@ class Study:
     models: list[str]
     scenes: list[str]
     items: dict[str, StudyItem] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # scene id -> the photo's name
 
     def pick(self, exclude: set[str] = frozenset(), rng: random.Random | None = None
              ) -> StudyItem | None:
@@ -131,6 +132,7 @@ def load_study(folder: str | os.PathLike) -> Study:
         for scene in manifest["scenes"]:
             sid = str(scene["id"])
             study.scenes.append(sid)
+            study.sources[sid] = str(scene.get("source", sid))
             variants = {None: scene["real"], **{m: scene["colorized"][m] for m in models}}
             for model, rel in variants.items():
                 item = StudyItem(secrets.token_urlsafe(12), sid, model, _inside(root, rel))

@@ -43,7 +43,7 @@ from tinct.web.limits import BODY_TIMEOUT_S, BodyLimit
 from tinct.web.models import ModelPool, ModelSpec
 from tinct.web.results import KeptResult, ResultCache
 from tinct.web.service import WorkQueue
-from tinct.web.turing_routes import turing_router
+from tinct.web.turing_routes import no_study_router, turing_router
 from tinct.web.uploads import MULTIPART_OVERHEAD, UploadSlots, discard_body, read_upload
 from tinct.web.votes import VoteStore
 
@@ -316,4 +316,6 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
 
     if the_study is not None and store is not None:
         app.include_router(turing_router(the_study, store, _page, feedback=study_feedback))
+    else:
+        app.include_router(no_study_router(_page))
     return app

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from tinct.studies.turing import Study
@@ -114,8 +117,11 @@ def turing_router(study: Study, store: VoteStore, page, feedback: bool = False) 
     @router.get("/api/turing/results", tags=["turing"], summary="Fooling rates")
     def results() -> dict:
         """Per model: how often its colorizations were taken for real (rate, 95% Wilson CI);
-        `real`: the same for the real photos (the control)."""
+        `real`: the same for the real photos (the control); `photos`: the same per photo
+        (the study's scene id and the photo's name; which image a participant saw stays
+        unknown, so this cannot be used to look up answers)."""
         tallies = store.tallies(study.study_id)
+        by_scene = store.scene_tallies(study.study_id)
         none = Tally(0, 0)
         return {
             "study": study.study_id,
@@ -123,6 +129,46 @@ def turing_router(study: Study, store: VoteStore, page, feedback: bool = False) 
             "votes": sum(t.votes for t in tallies.values()),
             "real": tallies.get(None, none).as_dict(),
             "models": [{"model": m, **tallies.get(m, none).as_dict()} for m in study.models],
+            "photos": [{"scene": scene, "photo": study.sources.get(scene, scene),
+                        "real": by_scene.get((scene, None), none).as_dict(),
+                        "models": {m: by_scene.get((scene, m), none).as_dict()
+                                   for m in study.models}}
+                       for scene in study.scenes],
         }
+
+    @router.get("/api/turing/votes.csv", tags=["turing"], summary="Every vote, as CSV",
+                response_class=Response,
+                responses={200: {"content": {"text/csv": {}}}})
+    def votes_csv() -> Response:
+        """One row per vote: time (UTC), participant (a hash of the id), scene, photo,
+        shown (``real`` or the model), answer, correct, response_ms."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["time_utc", "participant", "scene", "photo", "shown", "answer",
+                         "correct", "response_ms"])
+        for created, who, scene, model, answered_real, ms in store.export(study.study_id):
+            writer.writerow([time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)), who,
+                             scene, study.sources.get(scene, scene), model or "real",
+                             "real" if answered_real else "colorized",
+                             int(bool(answered_real) == (model is None)),
+                             "" if ms is None else ms])
+        name = f"turing-votes-{study.study_id}.csv"
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    return router
+
+
+def no_study_router(page) -> APIRouter:
+    """``/turing`` and ``/turing/results`` when the server runs no study: a page saying how
+    to start one (HTTP 404, since there is none)."""
+    router = APIRouter()
+
+    @router.get("/turing", include_in_schema=False)
+    @router.get("/turing/results", include_in_schema=False)
+    def how_to_start() -> FileResponse:
+        response = page("no-study.html")
+        response.status_code = 404
+        return response
 
     return router

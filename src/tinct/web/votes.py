@@ -7,6 +7,7 @@ autocommitted ``INSERT``, so threads, worker processes and separate servers can 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sqlite3
@@ -130,6 +131,25 @@ class VoteStore:
                 "SELECT model, COUNT(*), SUM(answered_real) FROM votes WHERE study = ? "
                 "GROUP BY model", (study,)).fetchall()
         return {model: Tally(int(n), int(k or 0)) for model, n, k in rows}
+
+    def scene_tallies(self, study: str) -> dict[tuple[str, str | None], Tally]:
+        """(scene, model) (``None`` = the real photo) -> :class:`Tally` of ``study``."""
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT scene, model, COUNT(*), SUM(answered_real) FROM votes "
+                "WHERE study = ? GROUP BY scene, model", (study,)).fetchall()
+        return {(scene, model): Tally(int(n), int(k or 0)) for scene, model, n, k in rows}
+
+    def export(self, study: str) -> list[tuple]:
+        """Every vote of ``study`` in order: (created, participant, scene, model or None,
+        answered_real, response_ms). The participant is a short hash of the session id, so
+        an export cannot be used to vote as someone else."""
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT created, session, scene, model, answered_real, response_ms "
+                "FROM votes WHERE study = ? ORDER BY id", (study,)).fetchall()
+        return [(created, hashlib.sha256(session.encode()).hexdigest()[:10], scene, model,
+                 answered, ms) for created, session, scene, model, answered, ms in rows]
 
     def count(self, study: str | None = None) -> int:
         with closing(self._connect()) as conn:

@@ -28,8 +28,10 @@ export async function getJSON(url, options = {}) {
 export async function showTuringLink() {
   try {
     const health = await getJSON("/healthz");
-    const link = document.getElementById("nav-turing");
-    if (link && health.turing) link.hidden = false;
+    for (const id of ["nav-turing", "nav-results"]) {
+      const link = document.getElementById(id);
+      if (link && health.turing) link.hidden = false;
+    }
   } catch {
     /* the page itself reports connection problems */
   }

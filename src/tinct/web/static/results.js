@@ -42,14 +42,58 @@ function row(label, tally, control) {
   return tr;
 }
 
+/** The result in a sentence anyone can read. */
+function inWords(results) {
+  const rated = results.models.filter((m) => m.votes);
+  if (!rated.length) return "No one has judged a colorized photo yet.";
+  const parts = rated.map((m) =>
+    `people took ${m.model}’s colour for a real photo in ${percent(m.rate)} of ` +
+    `${m.votes} trial${m.votes === 1 ? "" : "s"}`);
+  let text = `${parts.join("; ")}. 50% would mean no one could tell colorized from real`;
+  if (results.real.votes) {
+    text += `; the real photos themselves were taken for real in ${percent(results.real.rate)}`;
+  }
+  return `${text[0].toUpperCase()}${text.slice(1)}.`;
+}
+
+const cell = (text, numeric) => {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (numeric) td.className = "num";
+  return td;
+};
+
+const rateText = (t) => (t.votes ? `${percent(t.rate)} of ${t.votes}` : "—");
+
+function photoTable(results) {
+  const titles = ["Photo", "Real photo taken for real",
+    ...results.models.map((m) => `${m.model} taken for real`)];
+  document.getElementById("photo-head").replaceChildren(...titles.map((title) => {
+    const th = document.createElement("th");
+    th.textContent = title;
+    return th;
+  }));
+  const rows = results.photos.map((photo) => {
+    const tr = document.createElement("tr");
+    const name = cell(photo.photo);
+    name.title = `scene ${photo.scene}`;
+    tr.append(name, cell(rateText(photo.real), true));
+    for (const model of results.models) tr.append(cell(rateText(photo.models[model.model]), true));
+    return tr;
+  });
+  document.getElementById("photo-rows").replaceChildren(...rows);
+}
+
 async function load() {
   try {
     const results = await getJSON("/api/turing/results");
     const rows = results.models.map((m) => row(`Colorized by ${m.model}`, m, false));
     rows.push(row("Real photos (control)", results.real, true));
     document.getElementById("rows").replaceChildren(...rows);
+    document.getElementById("in-words").textContent = inWords(results);
+    photoTable(results);
     document.getElementById("summary").textContent =
-      `${results.votes} vote${results.votes === 1 ? "" : "s"} on ${results.scenes} scenes.`;
+      `${results.votes} vote${results.votes === 1 ? "" : "s"} on ${results.scenes} photos.`;
     showBanner("");
   } catch (error) {
     showBanner(error.message);
