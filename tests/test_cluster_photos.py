@@ -140,6 +140,59 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_cluster, tmp_p
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
 
 
+def _raylets() -> set[int]:
+    found = subprocess.run(["pgrep", "-f", "raylet/raylet"], capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+@requires_ray
+def test_a_node_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
+    """A cluster of its own (a head and a second node); the second node's raylet is killed
+    once three photos are done: its actor's work moves to the head node."""
+    from tinct.cluster.local import add_local_node, start_local_cluster, stop_local_cluster
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    base = Image.fromarray(data.chelsea()).convert("L").resize((320, 240))
+    for i in range(40):
+        base.rotate(i * 9).save(folder / f"photo_{i:02d}.png")
+    out = tmp_path / "out"
+    manifest = out / "tinct-manifest.jsonl"
+    temp = Path(f"/tmp/tinct-rk-{os.getpid()}")
+    try:
+        address = start_local_cluster(nodes=1, cpus_per_node=1, temp_dir=temp)
+        head = _raylets()
+        add_local_node(address, cpus=1)
+        (second,) = _raylets() - head
+        run = subprocess.Popen(
+            [sys.executable, "-m", "tinct", "colorize", str(folder), "-o", str(out),
+             "--batch-size", "1", "--engine", "ray", "--ray-address", address,
+             "--ray-workers", "2", "--no-progress"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=RAY_ENV)
+        killed_at = None
+        deadline = time.monotonic() + 300
+        while killed_at is None and run.poll() is None and time.monotonic() < deadline:
+            lines = manifest.read_text().count("\n") if manifest.exists() else 0
+            if lines >= 3:
+                os.kill(second, signal.SIGKILL)
+                killed_at = lines
+            time.sleep(0.2)
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        stop_local_cluster()
+        shutil.rmtree(temp, ignore_errors=True)
+    assert killed_at is not None and killed_at < 40, "the run ended before the node was killed"
+    assert run.returncode == 0, stderr[-3000:]
+    assert "40 colorized, 0 failed" in stdout
+    records = _records(manifest)
+    assert sorted(r["input"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    assert len({r["node"] for r in records}) == 2  # work done on both before the kill
+    for i in range(40):
+        with Image.open(out / f"photo_{i:02d}.png") as im:
+            im.load()
+            assert im.size == (320, 240)
+
+
 @requires_ray
 def test_a_local_ray_started_for_the_run(photos, model, tmp_path):
     result = _tinct(str(photos / "a_chelsea.png"), str(photos / "g_broken.jpg"), "-o",

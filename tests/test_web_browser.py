@@ -282,6 +282,88 @@ def test_phone_width_has_no_horizontal_scroll(server, browser):
     context.close()
 
 
+def _upload(page, url, photo) -> None:
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    page.set_input_files("#files", str(photo))
+    page.locator(".card.done").first.wait_for(timeout=60_000)
+
+
+def test_large_view_zooms_pans_splits_and_closes_with_escape(server, page, gray_photos):
+    url, _ = server
+    _upload(page, url, gray_photos[0])
+    page.click(".card.done .enlarge")
+    viewer = page.locator("#viewer")
+    assert viewer.evaluate("d => d.open")
+    assert page.inner_text("#viewer .viewer-title").startswith(gray_photos[0].name)
+    stage = page.locator("#viewer .viewer-stage").bounding_box()
+    assert stage["width"] >= 1000  # the picture fills the window
+    canvas = "document.querySelector('#viewer .viewer-canvas').style.transform"
+    page.click("#viewer [data-zoom=in]")
+    assert page.inner_text("#viewer .zoom-level") == "200%"
+    assert "scale(2)" in page.evaluate(canvas)
+    centre = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
+    page.mouse.move(*centre)
+    page.mouse.down()
+    page.mouse.move(centre[0] - 120, centre[1] - 60, steps=5)
+    page.mouse.up()
+    assert "translate(-120px, -60px)" in page.evaluate(canvas)
+    page.mouse.wheel(0, -300)  # the wheel zooms in further, about the pointer
+    assert int(page.inner_text("#viewer .zoom-level").rstrip("%")) > 200
+    page.keyboard.press("0")  # back to fit
+    assert page.inner_text("#viewer .zoom-level") == "100%"
+    page.fill("#viewer .viewer-slider", "20")
+    page.dispatch_event("#viewer .viewer-slider", "input")
+    clip = page.evaluate("document.querySelector('#viewer .after').style.clipPath")
+    assert clip.startswith("inset(0px 80") or clip.startswith("inset(0 80"), clip
+    page.keyboard.press("Escape")
+    assert not viewer.evaluate("d => d.open")
+
+
+def test_the_same_photo_through_two_models_side_by_side(server, page, gray_photos):
+    url, _ = server
+    _upload(page, url, gray_photos[1])
+    first = page.locator(".card.done").first
+    shown = first.locator(".made-by").inner_text().split(" · ")[0]
+    menu = first.locator(".compare-model")
+    other = [o for o in menu.locator("option").all_inner_texts() if o != "Compare with…"][0]
+    assert other != shown
+    menu.select_option(other)
+    paired = page.locator(".card.paired.done")
+    paired.wait_for(timeout=60_000)
+    cards = page.locator(".card")
+    assert cards.count() == 2 and "paired" in cards.nth(1).get_attribute("class")
+    assert paired.locator(".made-by").inner_text().startswith(other)
+    paired.locator(".enlarge").click()
+    assert page.inner_text("#viewer .viewer-left").startswith(other)
+    assert page.inner_text("#viewer .viewer-right").startswith(shown)
+    images = page.evaluate("[...document.querySelectorAll('#viewer img')].map(i => i.src)")
+    assert all(src.startswith("blob:") for src in images) and images[0] != images[1]
+    page.keyboard.press("Escape")
+
+
+def test_phone_options_fold_and_upload_scrolls_to_results(server, browser, gray_photos):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    assert not page.evaluate("document.getElementById('options').open")
+    assert not page.locator("#model").is_visible()
+    drop = page.locator("#drop").bounding_box()
+    assert drop["y"] + drop["height"] / 2 < 844  # the drop zone is on the first screen
+    page.click("#options > summary")
+    assert page.locator("#model").is_visible()
+    page.set_input_files("#files", str(gray_photos[0]))
+    page.locator(".card").first.wait_for()
+    # scrolled down to the results (smoothly: wait until it arrives)
+    page.wait_for_function(
+        "document.getElementById('results').getBoundingClientRect().top < 844 / 2",
+        timeout=10_000)
+    assert page.evaluate("window.scrollY") > 0
+    context.close()
+
+
 def test_turing_vote_is_recorded_and_shown(server, page, screenshots):
     """A real study: the answer is recorded without saying whether it was right; after the
     last photo the participant sees their own score."""

@@ -53,16 +53,23 @@ def start_local_cluster(nodes: int = 2, cpus_per_node: int = 1,
     environment. ``temp_dir`` must be a short path (Ray's unix sockets live there)."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    common = ["--num-cpus", str(cpus_per_node), "--object-store-memory",
-              str(object_store_bytes), "--disable-usage-stats", "--node-ip-address",
-              "127.0.0.1"]
     head = ["--head", "--port", str(port), "--include-dashboard", "false"]
     if temp_dir is not None:
         head += ["--temp-dir", str(temp_dir)]
-    _ray("start", *head, *common)
+    _ray("start", *head, *_node_options(cpus_per_node, object_store_bytes))
     for _ in range(nodes - 1):
-        _ray("start", "--address", address, *common)
+        add_local_node(address, cpus_per_node, object_store_bytes)
     return address
+
+
+def _node_options(cpus: int, object_store_bytes: int) -> list[str]:
+    return ["--num-cpus", str(cpus), "--object-store-memory", str(object_store_bytes),
+            "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
+
+
+def add_local_node(address: str, cpus: int = 1, object_store_bytes: int = 100 * 2**20) -> None:
+    """Starts one more node on this machine and joins it to the cluster at ``address``."""
+    _ray("start", "--address", address, *_node_options(cpus, object_store_bytes))
 
 
 def stop_local_cluster() -> None:

@@ -1,6 +1,7 @@
 // The colorizing page: pick or drop photos, upload them (two at a time), show each result with
 // a before/after slider, download one or all (a zip built here, in the browser).
 import { formatBytes, getJSON, showBanner, showTuringLink } from "./common.js";
+import { openViewer } from "./viewer.js";
 import { makeZip } from "./zip.js";
 
 const PARALLEL_UPLOADS = 2;
@@ -20,12 +21,14 @@ const el = (id) => document.getElementById(id);
 const jobs = [];
 let limits = null;
 const decodes = new Map(); // model name -> whether it has decode settings (a colour classifier)
+let modelNames = [];
 let running = 0;
 
 // ---------------------------------------------------------------- start-up
 
 async function init() {
   showTuringLink();
+  if (window.matchMedia("(max-width: 560px)").matches) el("options").open = false;
   try {
     const info = await getJSON("/api/models");
     limits = info.limits;
@@ -44,6 +47,7 @@ async function init() {
     showDefaultSize();
     select.disabled = info.models.length < 2;
     for (const m of info.models) decodes.set(m.name, Boolean(m.decode));
+    modelNames = info.models.map((m) => m.name);
     select.addEventListener("change", updateColourChoice);
     updateColourChoice();
     el("limits").textContent = `, up to ${formatBytes(limits.max_upload_bytes)} and ` +
@@ -68,17 +72,54 @@ function settings() {
 }
 
 function addFiles(files) {
-  for (const file of files) {
-    const job = { file, settings: settings(), state: "waiting", card: makeCard(file) };
-    jobs.push(job);
-    if (limits && file.size > limits.max_upload_bytes) {
-      fail(job, 413, `${formatBytes(file.size)} is above this server's limit of ` +
-        `${formatBytes(limits.max_upload_bytes)}.`);
-    }
-  }
+  for (const file of files) addJob(file, settings());
   el("progress").hidden = jobs.length === 0;
   pump();
   updateProgress();
+  if (files.length) el("results").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+/** A job for ``file``; ``partner``: the job whose result this one is compared with. */
+function addJob(file, jobSettings, partner = null) {
+  const job = { file, settings: jobSettings, state: "waiting", partner,
+    card: makeCard(file, partner ? partner.card : null) };
+  jobs.push(job);
+  if (partner) {
+    job.card.querySelector(".name").textContent = `${file.name} — ${jobSettings.model}`;
+    job.card.classList.add("paired");
+  }
+  if (limits && file.size > limits.max_upload_bytes) {
+    fail(job, 413, `${formatBytes(file.size)} is above this server's limit of ` +
+      `${formatBytes(limits.max_upload_bytes)}.`);
+  }
+  return job;
+}
+
+/** The same photo through another model, on a card beside this one's. */
+function compareWith(job, model) {
+  const other = addJob(job.file, { ...job.settings, model,
+    boost: decodes.get(model) ? job.settings.boost : "" }, job);
+  el("progress").hidden = false;
+  pump();
+  updateProgress();
+  other.card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+/** Opens the large view: the result against the original or, for a comparison, against the
+ * partner's result. */
+function enlarge(job) {
+  const card = job.card;
+  const partner = job.partner && job.partner.result ? job.partner : null;
+  if (partner) {
+    openViewer({ title: `${job.file.name}: ${job.result.model} | ${partner.result.model}`,
+      left: job.result.url, right: partner.result.url, leftLabel: madeBy(job.result),
+      rightLabel: madeBy(partner.result) });
+    return;
+  }
+  const before = card.querySelector(".before");
+  openViewer({ title: `${job.file.name} · ${madeBy(job.result)}`, left: job.result.url,
+    right: before.src, leftLabel: "Colorized", rightLabel: "Original",
+    gray: before.classList.contains("gray") });
 }
 
 function pump() {
@@ -164,7 +205,7 @@ function send(job) {
 
 // ---------------------------------------------------------------- cards
 
-function makeCard(file) {
+function makeCard(file, after = null) {
   const card = el("card-template").content.firstElementChild.cloneNode(true);
   card.classList.add("waiting");
   card.querySelector(".name").textContent = file.name;
@@ -184,7 +225,8 @@ function makeCard(file) {
     setSplit(card, slider.value);
   });
   card.querySelector(".working-text").textContent = "Waiting…";
-  el("results").append(card);
+  if (after) after.after(card);
+  else el("results").append(card);
   return card;
 }
 
@@ -235,6 +277,18 @@ function downloadName(reply) {
 function finish(job, reply) {
   job.state = "done";
   showResult(job, reply);
+  const enlargeButton = job.card.querySelector(".enlarge");
+  enlargeButton.hidden = false;
+  enlargeButton.onclick = () => enlarge(job);
+  const others = modelNames.filter((name) => name !== reply.model);
+  const compare = job.card.querySelector(".compare-model");
+  job.card.querySelector(".compare-with").hidden = others.length === 0 || Boolean(job.partner);
+  compare.replaceChildren(new Option("Compare with…", ""),
+    ...others.map((name) => new Option(name, name)));
+  compare.onchange = () => {
+    if (compare.value) compareWith(job, compare.value);
+    compare.value = "";
+  };
   const intensity = job.card.querySelector(".intensity");
   const canRecolour = Boolean(reply.decode && reply.resultId);
   job.card.querySelector(".intensity-row").hidden = !canRecolour;
