@@ -364,6 +364,26 @@ def test_phone_options_fold_and_upload_scrolls_to_results(server, browser, gray_
     context.close()
 
 
+def test_an_image_over_the_pixel_limit_is_shrunk_on_request(page, tiny_model_dir, workspace):
+    app = create_app([str(tiny_model_dir)], max_pixels=40_000)
+    big = workspace / "big-scan.png"
+    Image.fromarray(data.camera()).resize((300, 200)).save(big)  # 60,000 pixels
+    with serve_in_background(app, host="127.0.0.1") as url:
+        page.goto(url + "/")
+        page.wait_for_selector("#model option[value]", state="attached")
+        page.set_input_files("#files", str(big))
+        card = page.locator(".card.failed")
+        card.wait_for(timeout=60_000)
+        assert "Too large" in card.locator(".error").inner_text()
+        card.locator(".shrink").click()
+        done = page.locator(".card.done")
+        done.wait_for(timeout=60_000)
+        assert "Shrunk from 300×200 to" in done.locator(".shrunk-note").inner_text()
+        size = done.locator(".meta").inner_text().split(" · ")[0]
+        width, height = (int(v) for v in size.split("×"))
+        assert width * height <= 40_000 and abs(width / height - 1.5) < 0.02
+
+
 def test_turing_vote_is_recorded_and_shown(server, page, screenshots):
     """A real study: the answer is recorded without saying whether it was right; after the
     last photo the participant sees their own score."""

@@ -379,18 +379,61 @@ function fail(job, status, message) {
   error.hidden = false;
   const retry = card.querySelector(".retry");
   const remove = card.querySelector(".remove");
+  const shrink = card.querySelector(".shrink");
   retry.hidden = ![0, 500, 503].includes(status);
+  shrink.hidden = !(status === 413 && limits && !job.shrunk);
   remove.hidden = false;
-  retry.onclick = () => {
+  const again = () => {
     card.classList.remove("failed");
     error.hidden = true;
     retry.hidden = true;
+    shrink.hidden = true;
     remove.hidden = true;
     job.state = "waiting";
     pump();
     updateProgress();
   };
+  retry.onclick = again;
+  shrink.onclick = async () => {
+    try {
+      await shrinkToLimits(job);
+    } catch {
+      error.replaceChildren("This browser cannot open this image to shrink it.");
+      shrink.hidden = true;
+      return;
+    }
+    again();
+  };
   remove.onclick = () => removeJob(job);
+}
+
+/** Replaces the job's file by a copy that fits the server's limits (pixels and bytes), made
+ * here in the browser, so the server never holds more than it allows. */
+async function shrinkToLimits(job) {
+  const bitmap = await createImageBitmap(job.file);
+  const { width, height } = bitmap;
+  let scale = Math.min(1, Math.sqrt((0.98 * limits.max_pixels) / (width * height)));
+  const type = job.file.type === "image/png" ? "image/png" : "image/jpeg";
+  for (let attempt = 0; attempt < 6; attempt++, scale *= 0.8) {
+    const w = Math.max(1, Math.floor(width * scale));
+    const h = Math.max(1, Math.floor(height * scale));
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, w, h);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, 0.92));
+    if (blob && blob.size <= limits.max_upload_bytes) {
+      const name = job.file.name.replace(/\.[^.]+$/, "") + (type === "image/png" ? ".png" : ".jpg");
+      job.file = new File([blob], name, { type });
+      job.shrunk = true;
+      const note = job.card.querySelector(".shrunk-note");
+      note.textContent = `Shrunk from ${width}×${height} to ${w}×${h} to fit this server's limits.`;
+      note.hidden = false;
+      job.card.querySelector(".before").src = URL.createObjectURL(job.file);
+      return;
+    }
+  }
+  throw new Error("could not shrink enough");
 }
 
 /** Takes one finished or failed photo off the page. */
