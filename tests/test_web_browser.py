@@ -289,7 +289,8 @@ def _upload(page, url, photo) -> None:
     page.locator(".card.done").first.wait_for(timeout=60_000)
 
 
-def test_large_view_zooms_pans_splits_and_closes_with_escape(server, page, gray_photos):
+def test_large_view_zooms_pans_splits_and_closes_with_escape(server, page, gray_photos,
+                                                             screenshots):
     url, _ = server
     _upload(page, url, gray_photos[0])
     page.click(".card.done .enlarge")
@@ -312,6 +313,7 @@ def test_large_view_zooms_pans_splits_and_closes_with_escape(server, page, gray_
     assert int(page.inner_text("#viewer .zoom-level").rstrip("%")) > 200
     page.keyboard.press("0")  # back to fit
     assert page.inner_text("#viewer .zoom-level") == "100%"
+    page.screenshot(path=str(screenshots / "large-view.png"))
     page.fill("#viewer .viewer-slider", "20")
     page.dispatch_event("#viewer .viewer-slider", "input")
     clip = page.evaluate("document.querySelector('#viewer .after').style.clipPath")
@@ -441,6 +443,7 @@ def test_turing_vote_is_recorded_and_shown(server, page, screenshots):
     assert (fields[4] == "real") == (model is None)
     assert fields[6] == str(int(model is not None))  # "colorized" was right for a colorization
 
+    page.screenshot(path=str(screenshots / "turing-results.png"), full_page=True)
     page.goto(url + "/")  # the main page links to the study and its results
     page.locator("#nav-results").wait_for()
     assert page.get_attribute("#nav-results", "href") == "/turing/results"
