@@ -105,20 +105,42 @@ def _worker_pids() -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
-@requires_ray
-def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_cluster, tmp_path):
-    folder = tmp_path / "many"
+def _rotated_photos(folder: Path, count: int) -> Path:
+    """``count`` gray 320x240 PNGs (one photo, rotated), named photo_NN.png."""
     folder.mkdir()
     base = Image.fromarray(data.chelsea()).convert("L").resize((320, 240))
-    for i in range(48):
-        base.rotate(i * 7).save(folder / f"photo_{i:02d}.png")
-    out = tmp_path / "out"
-    manifest = out / "tinct-manifest.jsonl"
-    run = subprocess.Popen(
+    for i in range(count):
+        base.rotate(i * 360 / count).save(folder / f"photo_{i:02d}.png")
+    return folder
+
+
+def _ray_run(folder: Path, out: Path, address: str) -> subprocess.Popen:
+    """``tinct colorize`` on two workers, one photo per batch, in the background."""
+    return subprocess.Popen(
         [sys.executable, "-m", "tinct", "colorize", str(folder), "-o", str(out),
-         "--batch-size", "1", "--engine", "ray", "--ray-address", ray_cluster, "--ray-workers",
+         "--batch-size", "1", "--engine", "ray", "--ray-address", address, "--ray-workers",
          "2", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=RAY_ENV)
+
+
+def _assert_every_photo_written_once(folder: Path, out: Path) -> list[dict]:
+    records = _records(out / "tinct-manifest.jsonl")
+    assert sorted(r["input"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    assert all(r["status"] == "done" for r in records)
+    for photo in folder.iterdir():
+        with Image.open(out / photo.name) as im:
+            im.load()
+            assert im.size == (320, 240) and im.mode == "RGB"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+    return records
+
+
+@requires_ray
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_cluster, tmp_path):
+    folder = _rotated_photos(tmp_path / "many", 48)
+    out = tmp_path / "out"
+    manifest = out / "tinct-manifest.jsonl"
+    run = _ray_run(folder, out, ray_cluster)
     killed = None
     deadline = time.monotonic() + 300
     while killed is None and time.monotonic() < deadline and run.poll() is None:
@@ -132,14 +154,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_cluster, tmp_p
     assert killed is not None, "the run ended before a worker could be killed"
     assert run.returncode == 0, stderr
     assert "48 colorized, 0 failed" in stdout
-    records = _records(manifest)
-    assert sorted(r["input"] for r in records) == sorted(str(p) for p in folder.iterdir())
-    assert all(r["status"] == "done" for r in records)
-    for i in range(48):
-        with Image.open(out / f"photo_{i:02d}.png") as im:
-            im.load()
-            assert im.size == (320, 240) and im.mode == "RGB"
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+    _assert_every_photo_written_once(folder, out)
 
 
 def _raylets() -> set[int]:
@@ -153,11 +168,7 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
     once both nodes have written photos: its actor's batch moves to the head node."""
     from tinct.cluster.local import add_local_node, start_local_cluster, stop_local_cluster
 
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    base = Image.fromarray(data.chelsea()).convert("L").resize((320, 240))
-    for i in range(40):
-        base.rotate(i * 9).save(folder / f"photo_{i:02d}.png")
+    folder = _rotated_photos(tmp_path / "photos", 40)
     out = tmp_path / "out"
     manifest = out / "tinct-manifest.jsonl"
     temp = Path(f"/tmp/tinct-rk-{os.getpid()}")
@@ -166,11 +177,7 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
         head = _raylets()
         add_local_node(address, cpus=1)
         (second,) = _raylets() - head
-        run = subprocess.Popen(
-            [sys.executable, "-m", "tinct", "colorize", str(folder), "-o", str(out),
-             "--batch-size", "1", "--engine", "ray", "--ray-address", address,
-             "--ray-workers", "2", "--no-progress"], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=RAY_ENV)
+        run = _ray_run(folder, out, address)
         killed_at = None
         deadline = time.monotonic() + 300
         while killed_at is None and run.poll() is None and time.monotonic() < deadline:
@@ -186,14 +193,9 @@ def test_a_node_killed_mid_run_loses_and_duplicates_nothing(tmp_path):
     assert killed_at is not None and killed_at < 40, "the run ended before the node was killed"
     assert run.returncode == 0, stderr[-3000:]
     assert "40 colorized, 0 failed" in stdout
-    records = _records(manifest)
-    assert sorted(r["input"] for r in records) == sorted(str(p) for p in folder.iterdir())
+    records = _assert_every_photo_written_once(folder, out)
     assert len({r["node"] for r in records}) == 2
     assert len({r["node"] for r in records[killed_at + 4:]}) == 1  # one node after the kill
-    for i in range(40):
-        with Image.open(out / f"photo_{i:02d}.png") as im:
-            im.load()
-            assert im.size == (320, 240)
 
 
 @requires_ray
