@@ -182,13 +182,23 @@ def test_colour_slider_recolours_a_result_without_a_new_upload(server, page, gra
     card.wait_for(timeout=60_000)
     assert card.locator(".made-by").inner_text() == "tiny-classifier · colour 0 · T 0.38"
     first = card.locator(".after").get_attribute("src")
-    with page.expect_response("**/api/recolor") as response:
+    asked: list[dict] = []
+    page.on("request", lambda r: asked.append(r.post_data_json) if r.url.endswith(
+        "/api/recolor") else None)
+    with page.expect_response("**/api/recolor") as preview:  # dragging: a JPEG preview
+        card.locator(".intensity").evaluate(
+            "s => { s.value = '1.5'; s.dispatchEvent(new Event('input')); }")
+    assert preview.value.status == 200 and asked[-1]["format"] == "jpeg"
+    assert preview.value.headers["content-type"] == "image/jpeg"
+    page.wait_for_function("el => el.hidden", arg=card.locator(".download").element_handle())
+    with page.expect_response("**/api/recolor") as response:  # released: the chosen format
         card.locator(".intensity").fill("2.5")
-    assert response.value.status == 200
+    assert response.value.status == 200 and asked[-1]["format"] == "png"
     assert response.value.headers["x-tinct-decode"] == "temperature=0.38; boost=2.5"
     page.wait_for_function("([el, old]) => el.src !== old && el.complete",
                            arg=[card.locator(".after").element_handle(), first])
     assert card.locator(".made-by").inner_text() == "tiny-classifier · colour 2.5 · T 0.38"
+    assert card.locator(".download").is_visible()
     assert card.locator(".download").get_attribute("download") == \
         "old-chelsea-tiny-classifier-colour2.5.png"
     assert len(uploads) == 1  # the photo went up once

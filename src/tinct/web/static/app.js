@@ -295,23 +295,31 @@ function finish(job, reply) {
   if (canRecolour) {
     intensity.value = reply.decode.boost;
     job.card.querySelector(".intensity-value").textContent = reply.decode.boost;
+    // while the slider moves: quick JPEG previews; where it stops: the chosen format
     intensity.oninput = () => {
       job.card.querySelector(".intensity-value").textContent = intensity.value;
       clearTimeout(job.recolourTimer);
-      job.recolourTimer = setTimeout(() => recolour(job, parseFloat(intensity.value)), 150);
+      job.recolourTimer = setTimeout(() => recolour(job, parseFloat(intensity.value), true), 150);
+    };
+    intensity.onchange = () => {
+      clearTimeout(job.recolourTimer);
+      recolour(job, parseFloat(intensity.value), false);
     };
   }
 }
 
-/** Decodes the kept result again at colour ``boost`` (no upload; the network does not run). */
-async function recolour(job, boost) {
+/** Decodes the kept result again at colour ``boost`` (no upload; the network does not run).
+ * A ``preview`` comes as JPEG (encoded in about 1 ms instead of 20-30 for PNG) and cannot be
+ * downloaded; the final one comes in the chosen format. */
+async function recolour(job, boost, preview) {
   const card = job.card;
   const asked = (job.recolourAsked = (job.recolourAsked || 0) + 1);
   card.classList.add("recolouring");
   try {
     const response = await fetch("/api/recolor", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ id: job.result.resultId, boost, format: job.settings.format }),
+      body: JSON.stringify({ id: job.result.resultId, boost,
+        format: preview ? "jpeg" : job.settings.format }),
     });
     if (asked !== job.recolourAsked) return; // a newer position of the slider won
     if (!response.ok) {
@@ -331,6 +339,7 @@ async function recolour(job, boost) {
     showResult(job, { ...job.result, blob: await response.blob(),
       decode: parseDecode(response.headers.get("X-Tinct-Decode")),
       seconds: parseFloat(response.headers.get("X-Tinct-Seconds") || "0") });
+    card.querySelector(".download").hidden = preview; // the final picture is on its way
     if (previous && card.querySelector(".before").src !== previous) {
       setTimeout(() => URL.revokeObjectURL(previous), 1000);
     }
