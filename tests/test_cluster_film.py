@@ -30,6 +30,20 @@ def test_parts_cover_every_frame_once_with_seams_at_key_frames():
         assert all(p.stop - p.start >= 48 for p in parts)
 
 
+def test_the_parts_folder_survives_stale_file_clean_up_and_names_its_settings(tmp_path):
+    from tinct.cluster.film import parts_folder
+    from tinct.fileio import TEMP_NAME
+
+    source = tmp_path / "reel.mp4"
+    source.write_bytes(b"not decoded here")
+    final = tmp_path / "reel-colour.mp4"
+    folder = parts_folder(source, final, {"crf": 18})
+    assert folder.parent == tmp_path and folder.name.startswith(".reel-colour.mp4.tinct-parts-")
+    assert not TEMP_NAME.match(folder.name)  # not removed as a stale temporary file
+    assert parts_folder(source, final, {"crf": 18}) == folder  # a rerun finds its parts
+    assert parts_folder(source, final, {"crf": 20}) != folder  # other settings: other parts
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     from tinct.video.testclips import make_clip, skimage_photos

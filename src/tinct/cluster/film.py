@@ -235,14 +235,16 @@ def _timed(packets: Iterator[Any]) -> Iterator[tuple[float, int, Any]]:
         yield float(packet.dts * packet.time_base), n, packet
 
 
-def _parts_folder(source: Path, final: Path, settings: dict) -> Path:
+def parts_folder(source: Path, final: Path, settings: dict) -> Path:
     """A hidden folder beside the output, named from the source and every setting, so a
-    rerun with the same ones finds the parts already done (and a different run never does)."""
+    rerun with the same ones finds the parts already done (and a different run never does).
+    Its name is not one of tinct's temporary names, so the clean-up of stale temporary files
+    leaves it for that rerun; a finished run removes it."""
     st = source.stat()
     key = json.dumps({"source": str(source.resolve()), "size": st.st_size,
                       "mtime": st.st_mtime_ns, **settings}, sort_keys=True, default=str)
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return final.parent / f".{final.name}.tinct-{digest}"
+    return final.parent / f".{final.name}.tinct-parts-{digest}"
 
 
 def colorize_video_on_ray(source: str | os.PathLike, output: str | os.PathLike,
@@ -264,7 +266,7 @@ def colorize_video_on_ray(source: str | os.PathLike, output: str | os.PathLike,
         settings = {"spec": asdict(spec), "size": size, "batch": batch_size,
                     "temporal": asdict(temporal) if temporal else None,
                     "encode": asdict(encode), "parts": [asdict(p) for p in parts]}
-        folder = _parts_folder(source, final, settings)
+        folder = parts_folder(source, final, settings)
         folder.mkdir(parents=True, exist_ok=True)
         suffix = final.suffix or ".mkv"
         paths = [folder / f"part_{p.index:04d}{suffix}" for p in parts]
