@@ -224,3 +224,23 @@ def test_without_ray_installed_the_ray_engine_says_what_to_install(photos, tmp_p
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "the ray engine needs Ray: pip install 'tinct[ray]'" in result.stderr
     assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_temporary_files_of_killed_attempts_are_removed_at_the_end(tmp_path):
+    """A worker killed mid-write leaves ``.NAME.XXXXXXXX.tmp``; the run removes those of its
+    own outputs when every worker has finished, and nothing else."""
+    from tinct.cluster.photos import remove_abandoned_writes
+    from tinct.inference.batch import Job
+
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (out / "a.png").write_bytes(b"finished")
+    abandoned = [out / ".a.png.k3j9x0q1.tmp", out / "sub" / ".b.jpg.zz_8abcd.tmp"]
+    others = [out / ".c.png.k3j9x0q1.tmp",  # not an output of this run
+              out / ".a.png.notes.txt"]  # not a temporary name
+    for path in abandoned + others:
+        path.write_bytes(b"partial")
+    jobs = [Job(tmp_path / "in" / "a.png", out / "a.png"),
+            Job(tmp_path / "in" / "sub" / "b.jpg", out / "sub" / "b.jpg")]
+    assert sorted(remove_abandoned_writes(jobs)) == sorted(abandoned)
+    assert all(p.exists() for p in others) and (out / "a.png").read_bytes() == b"finished"

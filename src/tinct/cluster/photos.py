@@ -12,20 +12,24 @@ filesystem. Results come back to the driver as they finish, one
 Faults: an actor process that dies is restarted and its batch retried (Ray Data's defaults
 for an actor pool: ``max_restarts`` and ``max_task_retries`` unbounded); since writes are
 atomic renames of a complete file to the same name, a retried photo is written once, whole,
-and reported once (Ray Data returns the rows of the attempt that finished).
+and reported once (Ray Data returns the rows of the attempt that finished); the temporary
+file a killed attempt was writing is removed when the run ends.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import socket
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinct.cluster.runtime import cluster_workers, ray_session
+from tinct.fileio import TEMP_NAME
 from tinct.inference.batch import (
     ColorizerSpec,
     InputGuard,
@@ -114,6 +118,31 @@ def colorize_photos_on_ray(jobs: Sequence[Job], spec: ColorizerSpec, settings: R
                 job = by_absolute[str(batch["source"][row])]
                 on_outcome(_outcome(job, batch, row))
             progress.update(len(batch["source"]))
+    remove_abandoned_writes(jobs)
+
+
+def remove_abandoned_writes(jobs: Sequence[Job]) -> list[Path]:
+    """Deletes the temporary files that killed attempts left beside this run's outputs
+    (``.NAME.XXXXXXXX.tmp`` for an output NAME of the run; every worker has finished, so
+    none of them is still being written). Returns what was removed."""
+    wanted: dict[Path, set[str]] = {}
+    for job in jobs:
+        wanted.setdefault(job.target.parent, set()).add(job.target.name)
+    removed = []
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not TEMP_NAME.match(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            output_name = entry.name[1:].rsplit(".", 2)[0]  # ".NAME.XXXXXXXX.tmp" -> NAME
+            if output_name in names:
+                with suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def _outcome(job: Job, batch: dict[str, Any], row: int) -> Outcome:
