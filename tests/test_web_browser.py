@@ -243,6 +243,10 @@ def test_keyboard_opens_the_chooser_and_moves_the_slider_by_five(server, page, g
     """Tab reaches the drop zone and Enter opens the file chooser; an arrow key moves the
     before/after slider by 5%."""
     url, _ = server
+    # listening from the start turns on the interception of file choosers before any key is
+    # pressed (expect_file_chooser turns it on asynchronously, which raced with the key in CI)
+    choosers: list = []
+    page.on("filechooser", lambda chooser: choosers.append(chooser))
     page.goto(url + "/")
     page.wait_for_selector("#model option[value]", state="attached")
     for _ in range(20):  # a keyboard user tabs through the options to the drop zone
@@ -252,9 +256,13 @@ def test_keyboard_opens_the_chooser_and_moves_the_slider_by_five(server, page, g
     assert page.evaluate("document.activeElement.id") == "files"
     assert page.evaluate("getComputedStyle(document.getElementById('drop')).outlineStyle") \
         == "solid"  # the drop zone shows where the focus is
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(str(gray_photos[0]))
+    page.keyboard.press("Enter")
+    for _ in range(300):
+        if choosers:
+            break
+        page.wait_for_timeout(100)
+    assert choosers, "Enter on the drop zone opened no file chooser"
+    choosers[0].set_files(str(gray_photos[0]))
     card = page.locator(".card.done").first
     card.wait_for(timeout=60_000)
     card.locator(".slider").focus()
