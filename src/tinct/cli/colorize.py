@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {"done": 0, "failed": 0}
     # disable=None: a bar on a terminal, none in logs and pipes
     hide = True if args.no_progress or not plan.jobs else None
-    with ManifestWriter(manifest) if manifest else _NoManifest() as record, \
+    with ManifestWriter(manifest) as record, \
             tqdm(total=len(plan.jobs), unit="img", desc="colorizing", file=sys.stderr,
                  disable=hide, dynamic_ncols=True) as bar:
 
@@ -142,24 +142,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-class _NoManifest:
-    def __enter__(self):
-        return self
-
-    def write(self, outcome) -> None:
-        pass
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
 def _run_here(args, plan, guard, settings, on_outcome, report, bar) -> None:
     from tinct.inference.batch import Runner
 
     colorizer = colorizer_from_args(args)
-    runner = Runner(colorizer, guard, size=settings.size, batch_size=settings.batch_size,
-                    max_pixels=settings.max_pixels, quality=settings.quality, report=report,
-                    progress=bar, on_outcome=on_outcome)
+    runner = Runner(colorizer, guard, settings, report=report, progress=bar,
+                    on_outcome=on_outcome)
     runner.run(plan.jobs)
 
 

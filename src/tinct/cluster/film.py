@@ -183,16 +183,14 @@ def join_parts(parts: list[Path], source: str | os.PathLike, output: str | os.Pa
     av = import_av()
     final = Path(output)
     temp = temporary_sibling(final)
-    opened: list[Any] = []
     try:
-        with av.open(os.fspath(source)) as src, av.open(os.fspath(temp), "w") as out:
+        with av.open(os.fspath(source)) as src, av.open(os.fspath(parts[0])) as first, \
+                av.open(os.fspath(temp), "w") as out:
             out.metadata.update({k: v for k, v in src.metadata.items()
                                  if k.lower() not in CONTAINER_TAGS_SKIPPED})
-            first = av.open(os.fspath(parts[0]))
-            opened.append(first)
             video = out.add_stream_from_template(first.streams.video[0])
             routes = {s.index: AudioRoute(out, s) for s in src.streams.audio}
-            streams = [_timed(_video_packets(parts, opened))]
+            streams = [_timed(_video_packets(parts))]
             if routes:
                 streams.append(_timed(p for p in src.demux(*src.streams.audio)
                                       if p.dts is not None))
@@ -212,21 +210,17 @@ def join_parts(parts: list[Path], source: str | os.PathLike, output: str | os.Pa
             raise InputError(f"{final}: joining the parts failed "
                              f"({' '.join(str(exc).split())})") from None
         raise
-    finally:
-        for container in opened:
-            container.close()
     return final
 
 
-def _video_packets(parts: list[Path], opened: list[Any]) -> Iterator[Any]:
+def _video_packets(parts: list[Path]) -> Iterator[Any]:
+    """The encoded video packets of each part in turn (each part opened while it is read)."""
     av = import_av()
-    for k, path in enumerate(parts):
-        container = opened[0] if k == 0 else av.open(os.fspath(path))
-        if k:
-            opened.append(container)
-        for packet in container.demux(container.streams.video[0]):
-            if packet.dts is not None and packet.size:
-                yield packet
+    for path in parts:
+        with av.open(os.fspath(path)) as container:
+            for packet in container.demux(container.streams.video[0]):
+                if packet.dts is not None and packet.size:
+                    yield packet
 
 
 def _timed(packets: Iterator[Any]) -> Iterator[tuple[float, int, Any]]:

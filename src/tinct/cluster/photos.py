@@ -70,18 +70,14 @@ class PhotoColorizer:
         jobs = [Job(Path(s), Path(t)) for s, t in zip(batch["source"], batch["target"],
                                                       strict=True)]
         outcomes: list[Outcome] = []
-        s = self.settings
-        runner = Runner(self.colorizer, InputGuard(job.source for job in jobs), size=s.size,
-                        batch_size=s.batch_size, max_pixels=s.max_pixels, quality=s.quality,
+        runner = Runner(self.colorizer, InputGuard(job.source for job in jobs), self.settings,
                         report=lambda line: None, progress=_Silent(),
                         on_outcome=outcomes.append, node=self.node)
         runner.run(jobs)
-        return {"source": np.array([str(o.source) for o in outcomes], dtype=object),
-                "target": np.array([str(o.target) for o in outcomes], dtype=object),
-                "status": np.array([o.status for o in outcomes], dtype=object),
-                "error": np.array([o.error for o in outcomes], dtype=object),
-                "seconds": np.array([o.seconds for o in outcomes], dtype=np.float64),
-                "node": np.array([o.node for o in outcomes], dtype=object)}
+        columns = {name: np.array([str(getattr(o, name)) for o in outcomes], dtype=object)
+                   for name in OUTCOME_FIELDS if name != "seconds"}
+        columns["seconds"] = np.array([o.seconds for o in outcomes], dtype=np.float64)
+        return columns
 
 
 def _wants_gpu(device: str) -> bool:

@@ -223,16 +223,15 @@ class Runner:
     order jobs finish (the run manifest is written from it).
     """
 
-    def __init__(self, colorizer: Colorizer, guard: InputGuard, *, size: int | None,
-                 batch_size: int, max_pixels: int | None, quality: int,
+    def __init__(self, colorizer: Colorizer, guard: InputGuard, settings: RunSettings, *,
                  report: Callable[[str], None], progress: Progress,
                  on_outcome: Callable[[Outcome], None] | None = None, node: str = ""):
         self.colorizer = colorizer
         self.guard = guard
-        self.size = size
-        self.batch_size = batch_size
-        self.max_pixels = max_pixels
-        self.quality = quality
+        self.size = settings.size
+        self.batch_size = settings.batch_size
+        self.max_pixels = settings.max_pixels
+        self.quality = settings.quality
         self.report = report
         self.progress = progress
         self.on_outcome = on_outcome

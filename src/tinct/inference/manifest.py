@@ -4,8 +4,7 @@ Each line: ``{"input", "output", "status" ("done" | "failed"), "error", "seconds
 "time"}``. Only the driver writes it (appends, flushed line by line), so a run killed at any
 moment leaves every finished photo recorded, at worst with one torn last line, which
 :func:`read_manifest` ignores. A rerun reads it to skip what is done without a ``stat`` per
-output, and :func:`failures` lists what failed last (a photo that failed once and was done
-later counts as done).
+output; the last record of a photo counts (one that failed once and was done later is done).
 """
 
 from __future__ import annotations
@@ -71,25 +70,23 @@ def done_outputs(records: dict[str, dict]) -> frozenset[Path]:
                      if r.get("status") == "done" and isinstance(r.get("output"), str))
 
 
-def failures(records: dict[str, dict]) -> list[dict]:
-    """Records whose last status is ``failed``."""
-    return [r for r in records.values() if r.get("status") == "failed"]
-
-
 class ManifestWriter:
-    """Appends outcomes to a manifest file, one flushed line each (use as a context manager)."""
+    """Appends outcomes to a manifest file, one flushed line each (use as a context manager);
+    with ``path`` None it records nothing (a run without a manifest)."""
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike | None):
+        self.path = Path(path) if path is not None else None
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> ManifestWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("a", encoding="utf-8")
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("a", encoding="utf-8")
         return self
 
     def write(self, outcome: Outcome) -> None:
-        assert self._handle is not None, "use ManifestWriter as a context manager"
+        if self._handle is None:
+            return
         self._handle.write(json.dumps(outcome_record(outcome)) + "\n")
         self._handle.flush()
 
