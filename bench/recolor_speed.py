@@ -5,7 +5,8 @@ decoding, merge, PNG encode), then decoded again at other boosts with ``POST /ap
 (no upload, no network). Both are timed alternately in the same process through FastAPI's
 test client (no sockets), median of N each, in PNG and in JPEG (the page's live previews while
 the slider moves are JPEG). Target (issue 19): a re-colour at most 30% of a colorization's
-time. Prints a summary and writes ``bench/results/recolor_speed.json``.
+time. Also records the size of the last re-colour's response in each format. Prints a summary
+and writes ``bench/results/recolor_speed.json``.
 
     python bench/recolor_speed.py [--model NAME_OR_FOLDER] [--runs 15]
 """
@@ -47,6 +48,7 @@ def main() -> None:
     app = create_app([args.model] if args.model else None, concurrency=1, queue=2)
     times: dict[str, list[float]] = {"colorize_png": [], "recolor_png": [],
                                      "colorize_jpeg": [], "recolor_jpeg": []}
+    response_bytes: dict[str, int] = {}
     with TestClient(app) as client:
         def colorize(fmt: str) -> str:
             r = client.post("/api/colorize", files={"file": ("p.png", body, "image/png")},
@@ -64,6 +66,7 @@ def main() -> None:
                                                       "format": fmt})
                 r.raise_for_status()
                 t2 = time.perf_counter()
+                response_bytes[fmt] = len(r.content)
                 times[f"colorize_{fmt}"].append(t1 - t0)
                 times[f"recolor_{fmt}"].append(t2 - t1)
     median = {name: statistics.median(values) for name, values in times.items()}
@@ -74,10 +77,13 @@ def main() -> None:
         "page_preview_of_png": median["recolor_jpeg"] / median["colorize_png"],
     }
     report = {"photo_px": [args.side, args.side], "runs": args.runs,
-              "median_s": median, "recolor_over_colorize": ratios, "target_at_most": 0.30}
+              "median_s": median, "recolor_over_colorize": ratios, "target_at_most": 0.30,
+              "response_bytes": response_bytes}
     for name, ratio in ratios.items():
         print(f"{args.side}-px photo, median of {args.runs}: recolor / colorize ({name}) = "
               f"{ratio:.2f} (target <= 0.30)")
+    print("response sizes: " + ", ".join(f"{fmt} {n / 1024:.0f} KiB"
+                                         for fmt, n in response_bytes.items()))
     write_report(args.output, report)
 
 

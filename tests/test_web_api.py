@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ with warnings.catch_warnings():  # Starlette's notice about httpx vs httpx2 at i
 from tinct import create_model  # noqa: E402
 from tinct.cli import main  # noqa: E402
 from tinct.inference.checkpoint import save_pretrained  # noqa: E402
-from tinct.web import create_app  # noqa: E402
+from tinct.web import create_app, imaging  # noqa: E402
 from tinct.web.app import STATIC_DIR  # noqa: E402
 from tinct.web.imaging import download_name  # noqa: E402
 from tinct.web.service import Busy, WorkQueue  # noqa: E402
@@ -137,6 +138,71 @@ def test_alpha_is_kept_in_png(client):
     assert r.status_code == 200, r.text
     out = Image.open(io.BytesIO(r.content))
     assert out.mode == "RGBA" and out.getpixel((3, 3))[3] == 0
+
+
+def test_png_response_is_the_colorization_pixel_for_pixel(client, gray_photo):
+    """The PNG sent (colorize and re-colour) decodes to exactly the pipeline's colour image."""
+    upload = encode(gray_photo)
+    r = post(client, upload)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    colorizer = client.app.state.pool.get("tiny-unet")
+    _, expected = imaging.colorize_keeping_output(colorizer,
+                                                  imaging.decode_upload(upload, 10**6), None)
+    for response in (r, client.post("/api/recolor",
+                                    json={"id": r.headers["x-tinct-result-id"]})):
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        out = Image.open(io.BytesIO(response.content))
+        assert out.format == "PNG" and out.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
+
+
+def test_png_keeps_the_uploads_icc_profile(client, gray_photo):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    gray_photo.convert("RGB").save(out, format="PNG", icc_profile=icc)
+    r = post(client, out.getvalue())
+    assert r.status_code == 200, r.text
+    assert Image.open(io.BytesIO(r.content)).info["icc_profile"] == icc
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, data) of each chunk of a PNG file, checking the signature, lengths and CRCs."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + length]
+        assert len(body) == length
+        assert int.from_bytes(data[at + 8 + length:at + 12 + length], "big") == zlib.crc32(
+            kind + body), kind
+        chunks.append((kind, body))
+        at += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("shape", [(61, 90, 3), (14, 20, 4), (1, 1, 3), (1, 7, 4), (9, 1, 3)])
+def test_png_bytes_is_a_valid_lossless_png(shape, monkeypatch):
+    monkeypatch.setattr(imaging, "PNG_IDAT_BYTES", 100)  # several IDAT chunks
+    rng = np.random.default_rng(sum(shape))
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    pixels[: shape[0] // 2] //= 8  # some smooth rows too
+    data = imaging.png_bytes(pixels, b"profile")
+    kinds = [kind for kind, _ in png_chunks(data)]
+    idat = kinds.count(b"IDAT")
+    assert kinds == [b"IHDR", b"iCCP"] + [b"IDAT"] * idat + [b"IEND"]
+    assert idat == -(-len(b"".join(body for kind, body in png_chunks(data) if kind == b"IDAT"))
+                     // 100)
+    out = Image.open(io.BytesIO(data))
+    out.load()
+    assert out.format == "PNG" and out.mode == ("RGBA" if shape[2] == 4 else "RGB")
+    assert out.info["icc_profile"] == b"profile"
+    np.testing.assert_array_equal(np.asarray(out), pixels)
+    assert png_chunks(imaging.png_bytes(pixels))[1][0] == b"IDAT"  # no profile, no iCCP chunk
+    with pytest.raises(ValueError, match="uint8"):
+        imaging.png_bytes(pixels.astype(np.uint16))
 
 
 def test_file_type_is_sniffed_not_taken_from_the_name(client, gray_photo):
