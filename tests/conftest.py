@@ -120,3 +120,22 @@ def ray_cluster():
     finally:
         stop_local_cluster()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def photo_root(tmp_path_factory) -> Path:
+    """Two folders of small colour photos (skimage) plus a gray and a broken file."""
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("photos")
+    names = ["astronaut", "coffee", "chelsea", "rocket", "cat", "immunohistochemistry"]
+    for i, name in enumerate(names):
+        folder = root / ("a" if i % 2 else "b")
+        folder.mkdir(exist_ok=True)
+        img = Image.fromarray(getattr(data, name)())
+        for flip in (False, True):
+            out = img.transpose(Image.FLIP_LEFT_RIGHT) if flip else img
+            out.resize((96, 80)).save(folder / f"{name}{'_f' if flip else ''}.jpg")
+    Image.fromarray(data.camera()).resize((96, 80)).save(root / "b" / "gray.png")
+    (root / "b" / "broken.jpg").write_bytes(b"not an image")
+    return root

@@ -4,6 +4,7 @@ folders, a small saved model, a perfect "colorizer", and skip marks for optional
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from skimage import data
 from tinct import create_model
 from tinct.cluster.local import LOCAL_CLUSTER_ENV
 from tinct.inference.checkpoint import save_pretrained
+from tinct.train.data import ColorizationDataset
 
 
 def requires(module: str, extra: str):
@@ -76,3 +78,25 @@ def save_small_model(folder: Path, arch: str = "unet", training: dict | None = N
     else:
         model = create_model("cnn", width=8, depth=2)
     return save_pretrained(model, folder, working_size=64, training=training)
+
+
+TINY_UNET = {"decoder_channels": [32, 16, 16, 8]}
+
+
+def training_batch(photo_root: Path, n: int = 4, size: int = 64):
+    """Training samples of the first ``n`` photos of ``photo_root/a``: L ``(n, 1, size, size)``
+    and chroma ``(n, 2, size, size)``, as the training data gives them."""
+    files = [(str(p), 1.0) for p in sorted((photo_root / "a").glob("*.jpg"))[:n]]
+    ds = ColorizationDataset(files, size, augment=False)
+    items = [ds[i] for i in range(len(ds))]
+    return torch.stack([it["L"] for it in items]), torch.stack([it["chroma"] for it in items])
+
+
+def tiny_train_overrides(photo_root: Path, steps: int) -> list[str]:
+    """Config overrides of a tiny, fast training run on ``photo_root`` (see conftest)."""
+    return [f"data.root={photo_root}", 'data.folders=[{"path": "a"}, {"path": "b"}]',
+            "data.size=64", "data.workers=0", "data.val_fraction=0.2",
+            "model.architecture=unet", f"model.args={json.dumps(TINY_UNET)}",
+            f"run.steps={steps}", "run.batch_size=2", "run.eval_every=4",
+            "run.checkpoint_every=2", "run.log_every=1", "run.grid_images=2",
+            "run.device=cpu", "run.precision=fp32", "optim.warmup_steps=2"]

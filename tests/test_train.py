@@ -14,43 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
+from helpers import TINY_UNET, tiny_train_overrides, training_batch
 from tinct import color
 from tinct.models.registry import create_model
 from tinct.train.config import ConfigError, TrainConfig, load_config
 from tinct.train.data import ColorizationDataset, FolderSpec, epoch_order, scan_folders, split_files
 from tinct.train.loop import lr_at, train
 from tinct.train.objectives import build_objective
-
-TINY_UNET = {"decoder_channels": [32, 16, 16, 8]}
-
-
-@pytest.fixture(scope="module")
-def photo_root(tmp_path_factory) -> Path:
-    """Two folders of small colour photos (skimage) plus a gray and a broken file."""
-    from skimage import data
-
-    root = tmp_path_factory.mktemp("photos")
-    names = ["astronaut", "coffee", "chelsea", "rocket", "cat", "immunohistochemistry"]
-    for i, name in enumerate(names):
-        folder = root / ("a" if i % 2 else "b")
-        folder.mkdir(exist_ok=True)
-        img = Image.fromarray(getattr(data, name)())
-        for flip in (False, True):
-            out = img.transpose(Image.FLIP_LEFT_RIGHT) if flip else img
-            out.resize((96, 80)).save(folder / f"{name}{'_f' if flip else ''}.jpg")
-    Image.fromarray(data.camera()).resize((96, 80)).save(root / "b" / "gray.png")
-    (root / "b" / "broken.jpg").write_bytes(b"not an image")
-    return root
-
-
-def _batch(photo_root: Path, n: int = 4, size: int = 64):
-    files = [(str(p), 1.0) for p in sorted((photo_root / "a").glob("*.jpg"))[:n]]
-    ds = ColorizationDataset(files, size, augment=False)
-    items = [ds[i] for i in range(len(ds))]
-    return torch.stack([it["L"] for it in items]), torch.stack([it["chroma"] for it in items])
 
 
 def _fit(cfg: TrainConfig, model, L, chroma, steps: int, photo_root=None) -> list[float]:
@@ -67,7 +39,7 @@ def _fit(cfg: TrainConfig, model, L, chroma, steps: int, photo_root=None) -> lis
 @pytest.mark.parametrize("kind", ["l1", "l2", "huber"])
 def test_regression_objectives_learn(photo_root, kind):
     cfg = load_config(None, [f"loss.kind={kind}", "model.architecture=unet"])
-    L, chroma = _batch(photo_root)
+    L, chroma = training_batch(photo_root)
     torch.manual_seed(0)
     history = _fit(cfg, create_model("unet", **TINY_UNET), L, chroma, 25)
     assert np.mean(history[-3:]) < 0.7 * np.mean(history[:3])
@@ -76,7 +48,7 @@ def test_regression_objectives_learn(photo_root, kind):
 def test_colorfulness_term_raises_saturation(photo_root):
     from tinct.train import losses
 
-    _, chroma = _batch(photo_root)
+    _, chroma = training_batch(photo_root)
     truth = color.normalize_chroma(chroma)
     pred = (0.3 * truth).requires_grad_(True)  # the desaturated "sepia" look
     loss = losses.colorfulness_loss(pred, chroma)
@@ -100,7 +72,7 @@ def test_classification_objective_learns_with_prior(photo_root, bins):
                              "loss.prior_images=6", "data.workers=0"])
     torch.manual_seed(0)
     model = create_model("classifier", decoder_channels=[32, 16, 16], bins=bins, num_colors=16)
-    L, chroma = _batch(photo_root)
+    L, chroma = training_batch(photo_root)
     history = _fit(cfg, model, L, chroma, 25, photo_root=photo_root)
     assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3])
     # the prior came from the data (not uniform) and sums to 1
@@ -114,7 +86,7 @@ def test_gan_objective_pretrains_then_adversarial(photo_root):
     cfg = load_config(None, ["model.architecture=pix2pix", "loss.gan_pretrain_steps=5"])
     torch.manual_seed(0)
     model = create_model("pix2pix", ngf=8, num_downs=5)
-    L, chroma = _batch(photo_root)
+    L, chroma = training_batch(photo_root)
     objective = build_objective(cfg, model, torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     logs = [objective.step(model, opt, L, chroma, s, None) for s in range(30)]
@@ -128,7 +100,7 @@ def test_adversarial_fine_tuning_of_a_regressor(photo_root):
     cfg = load_config(None, ["model.architecture=unet", "loss.adversarial=true"])
     torch.manual_seed(0)
     model = create_model("unet", **TINY_UNET)
-    L, chroma = _batch(photo_root)
+    L, chroma = training_batch(photo_root)
     objective = build_objective(cfg, model, torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     disc_before = [p.detach().clone() for p in objective.disc.parameters()]
@@ -146,7 +118,7 @@ def test_adversarial_fine_tuning_of_a_regressor(photo_root):
 
 
 def test_colorfulness_term_acts_in_the_adversarial_phase(photo_root):
-    L, chroma = _batch(photo_root)
+    L, chroma = training_batch(photo_root)
     first_loss = {}
     for weight in (0, 5):
         cfg = load_config(None, ["model.architecture=unet", "loss.adversarial=true",
@@ -166,9 +138,9 @@ def test_colorfulness_term_acts_in_the_adversarial_phase(photo_root):
 
 
 def test_gan_fine_tune_of_a_saved_regressor_resumes(photo_root, tmp_path):
-    first = train(load_config(None, _tiny_overrides(photo_root, 4)), tmp_path / "first",
+    first = train(load_config(None, tiny_train_overrides(photo_root, 4)), tmp_path / "first",
                   progress=False)
-    overrides = [*_tiny_overrides(photo_root, 6), f"model.init_from={first.last}",
+    overrides = [*tiny_train_overrides(photo_root, 6), f"model.init_from={first.last}",
                  "loss.adversarial=true"]
     stopped = train(load_config(None, [*overrides, "run.steps=4"]), tmp_path / "gan",
                     progress=False)
@@ -260,17 +232,8 @@ def test_split_does_not_depend_on_how_the_root_is_spelled(photo_root, tmp_path, 
     assert split_key("/elsewhere/x.jpg", photo_root) == "/elsewhere/x.jpg"
 
 
-def _tiny_overrides(photo_root: Path, steps: int) -> list[str]:
-    return [f"data.root={photo_root}", 'data.folders=[{"path": "a"}, {"path": "b"}]',
-            "data.size=64", "data.workers=0", "data.val_fraction=0.2",
-            "model.architecture=unet", f"model.args={json.dumps(TINY_UNET)}",
-            f"run.steps={steps}", "run.batch_size=2", "run.eval_every=4",
-            "run.checkpoint_every=2", "run.log_every=1", "run.grid_images=2",
-            "run.device=cpu", "run.precision=fp32", "optim.warmup_steps=2"]
-
-
 def test_run_folder_contents(photo_root, tmp_path):
-    cfg = load_config(None, _tiny_overrides(photo_root, 6))
+    cfg = load_config(None, tiny_train_overrides(photo_root, 6))
     result = train(cfg, tmp_path / "run", progress=False)
     run = result.run_dir
     for name in ("config.yaml", "metrics.csv", "train.log", "state.pt", "loss_curves.png",
@@ -297,7 +260,7 @@ def test_without_a_data_root_a_relative_folder_is_a_clear_error(photo_root, tmp_
     from tinct.cli import main
 
     monkeypatch.delenv("TINCT_DATA", raising=False)
-    overrides = [o for o in _tiny_overrides(photo_root, 2) if not o.startswith("data.root")]
+    overrides = [o for o in tiny_train_overrides(photo_root, 2) if not o.startswith("data.root")]
     run = tmp_path / "run"
     status = main(["train", "--run-dir", str(run), "--no-progress",
                    *[f"--{o}" for o in overrides]])
@@ -314,7 +277,7 @@ def test_without_a_data_root_a_relative_folder_is_a_clear_error(photo_root, tmp_
 def test_missing_data_folder_fails_before_the_run_folder_is_made(photo_root, tmp_path, capsys):
     from tinct.cli import main
 
-    overrides = [o for o in _tiny_overrides(photo_root, 2) if not o.startswith("data.folders")]
+    overrides = [o for o in tiny_train_overrides(photo_root, 2) if not o.startswith("data.folders")]
     run = tmp_path / "run"
     status = main(["train", "--run-dir", str(run), "--no-progress",
                    *[f"--{o}" for o in overrides], '--data.folders=[{"path": "nope"}]'])
@@ -328,11 +291,11 @@ def test_missing_data_folder_fails_before_the_run_folder_is_made(photo_root, tmp
 def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
     from tinct.inference.checkpoint import ModelLoadError
 
-    first = train(load_config(None, _tiny_overrides(photo_root, 4)), tmp_path / "first",
+    first = train(load_config(None, tiny_train_overrides(photo_root, 4)), tmp_path / "first",
                   progress=False)
     saved = load_file(str(first.last / "model.safetensors"))
     # zero steps: the warm-started model is exactly the saved one
-    warm_cfg = load_config(None, [*_tiny_overrides(photo_root, 0),
+    warm_cfg = load_config(None, [*tiny_train_overrides(photo_root, 0),
                                   f"model.init_from={first.last}"])
     warm = train(warm_cfg, tmp_path / "warm", progress=False)
     for key, value in warm.model.state_dict().items():
@@ -342,12 +305,12 @@ def test_init_from_warm_starts_from_a_saved_model(photo_root, tmp_path):
     fresh = create_model("unet", **TINY_UNET).state_dict()
     assert any(not torch.equal(fresh[k].float(), saved[k].float()) for k in fresh)
     # a different architecture is refused, naming the model folder
-    wrong = load_config(None, [*_tiny_overrides(photo_root, 1), "model.architecture=cnn",
+    wrong = load_config(None, [*tiny_train_overrides(photo_root, 1), "model.architecture=cnn",
                                "model.args={}", f"model.init_from={first.last}"])
     with pytest.raises(ModelLoadError, match=str(first.last)):
         train(wrong, tmp_path / "wrong", progress=False)
     # from the command line: a one-line error naming the missing model, before any data scan
-    done = subprocess.run(_train_cmd(tmp_path / "missing", [*_tiny_overrides(photo_root, 1),
+    done = subprocess.run(_train_cmd(tmp_path / "missing", [*tiny_train_overrides(photo_root, 1),
                                                             "model.init_from=no-such-model"]),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
@@ -361,14 +324,14 @@ def test_init_from_repairs_nonfinite_norm_statistics(photo_root, tmp_path):
     training from it must not carry inf (and an EMA of it, NaN) into validation."""
     from safetensors.torch import load_file, save_file
 
-    first = train(load_config(None, _tiny_overrides(photo_root, 2)), tmp_path / "first",
+    first = train(load_config(None, tiny_train_overrides(photo_root, 2)), tmp_path / "first",
                   progress=False)
     weights = first.last / "model.safetensors"
     state = load_file(str(weights))
     var_key = next(k for k in state if k.endswith("running_var"))
     state[var_key][:2] = float("inf")
     save_file(state, str(weights), metadata={"format": "tinct-model"})
-    cfg = load_config(None, [*_tiny_overrides(photo_root, 4), "optim.ema=0.9",
+    cfg = load_config(None, [*tiny_train_overrides(photo_root, 4), "optim.ema=0.9",
                              f"model.init_from={first.last}"])
     warm = train(cfg, tmp_path / "warm", progress=False)
     assert all(torch.isfinite(v).all() for v in warm.model.state_dict().values()
@@ -388,7 +351,7 @@ def _train_cmd(run_dir: Path, overrides: list[str], resume: bool = False) -> lis
 
 def test_sigkill_and_resume_matches_uninterrupted(photo_root, tmp_path):
     steps = 14
-    overrides = _tiny_overrides(photo_root, steps) + ["data.size=96"]
+    overrides = tiny_train_overrides(photo_root, steps) + ["data.size=96"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(_train_cmd(tmp_path / "full", overrides), check=True, env=env,
                    capture_output=True, timeout=300)
@@ -419,7 +382,7 @@ def test_sigkill_and_resume_matches_uninterrupted(photo_root, tmp_path):
 def test_ctrl_c_saves_checkpoint_and_exits_cleanly(photo_root, tmp_path, how):
     """SIGINT to the trainer, or SIGTERM to its whole process group (a scheduler's preemption,
     ``kill -- -PGID``) while a DataLoader worker runs: checkpoint, clean exit, status 0."""
-    overrides = _tiny_overrides(photo_root, 100000) + ["data.size=96"]
+    overrides = tiny_train_overrides(photo_root, 100000) + ["data.size=96"]
     if how != "sigint":
         overrides.append("data.workers=1")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -463,7 +426,7 @@ def test_two_process_ddp_ranks_agree(photo_root, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            "--master_port=0", "--rdzv_backend=c10d", "--rdzv_endpoint=127.0.0.1:0",
            str(script), str(tmp_path / "run"), str(tmp_path),
-           *_tiny_overrides(photo_root, 4)]
+           *tiny_train_overrides(photo_root, 4)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     r0 = torch.load(tmp_path / "rank0.pt")
@@ -495,7 +458,7 @@ def test_dataset_sample_is_deterministic(photo_root):
 
 
 def _finished_run(photo_root: Path, tmp_path: Path, steps: int = 2) -> Path:
-    cfg = load_config(None, _tiny_overrides(photo_root, steps))
+    cfg = load_config(None, tiny_train_overrides(photo_root, steps))
     return train(cfg, tmp_path / "run", progress=False).run_dir
 
 

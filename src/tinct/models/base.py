@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tinct.errors import InputError
+from tinct.models.hints import check_hint_map
 
 
 class ColorizationNet(nn.Module):
@@ -36,15 +37,25 @@ class ColorizationNet(nn.Module):
     size_multiple: int = 1
     output_stride: int = 1
     output_kind: str = "regression"
+    # whether ``forward`` takes a colour-hint map (:mod:`tinct.models.hints`)
+    accepts_hints: bool = False
     # why a network has no decode settings, for the error that says so
     no_decode_reason: str = "predicts colour directly"
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: normalized L ``(B, 1, H, W)`` in [-1, 1] -> ``(B, C, ceil(H/s), ceil(W/s))``."""
-        return run_padded(self._forward, x, self.size_multiple, self.output_stride)
+    def forward(self, x: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: normalized L ``(B, 1, H, W)`` in [-1, 1] -> ``(B, C, ceil(H/s), ceil(W/s))``.
+
+        ``hints``: a colour-hint map ``(B, 3, H, W)`` (:mod:`tinct.models.hints`), for networks
+        with ``accepts_hints``; others raise ``InputError`` when given one."""
+        if hints is not None and not self.accepts_hints:
+            spec = getattr(self, "tinct_spec", None)
+            kind = f"a {spec['architecture']} model" if spec else "this network"
+            raise InputError(f"{kind} takes no colour hints; use a model trained with hints "
+                             "(model.args.hints: true)")
+        return run_padded(self._forward, x, self.size_multiple, self.output_stride, hints)
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         """Network output -> chroma ``(B, 2, h, w)`` in network units. Identity for regression."""
@@ -83,20 +94,27 @@ def check_lightness_batch(x: torch.Tensor) -> None:
         )
 
 
-def run_padded(fn, x: torch.Tensor, size_multiple: int, output_stride: int) -> torch.Tensor:
+def run_padded(fn, x: torch.Tensor, size_multiple: int, output_stride: int,
+               hints: torch.Tensor | None = None) -> torch.Tensor:
     """Pads ``x`` ``(B, 1, H, W)`` on the bottom/right to multiples of ``size_multiple``
     (reflection; replication when the image is too small to reflect), applies ``fn`` and crops
     its output ``(B, C, H'/s, W'/s)`` to ``(B, C, ceil(H/s), ceil(W/s))``, ``s = output_stride``.
+    With a hint map ``hints`` ``(B, 3, H, W)``, ``fn(x, hints)`` is called, the map padded with
+    zeros (no hints in the padding; reflecting would copy hints).
 
     Shared by every network and by the ONNX runtime path, so both see the same padding.
     """
     check_lightness_batch(x)
+    if hints is not None:
+        check_hint_map(hints, x)
     H, W = x.shape[-2:]
     m = size_multiple
     ph, pw = (-H) % m, (-W) % m
     if ph or pw:
         mode = "reflect" if ph < H and pw < W else "replicate"
         x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    out = fn(x)
+        if hints is not None:
+            hints = F.pad(hints, (0, pw, 0, ph))
+    out = fn(x) if hints is None else fn(x, hints)
     s = output_stride
     return out[..., : math.ceil(H / s), : math.ceil(W / s)]

@@ -6,13 +6,20 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from tinct import color
 from tinct.errors import InputError
 from tinct.models import quantization
 from tinct.models.base import ColorizationNet
+from tinct.models.hints import HINT_CHANNELS
 from tinct.models.registry import register_model
 from tinct.models.unet import UNetBackbone
+
+# hint maps enter the network multiplied by this: Adam moves a weight by about the learning
+# rate per step whatever its input's scale, so the larger input lets the zero-initialised hint
+# weights matter after hundreds of fine-tuning steps rather than tens of thousands
+HINT_GAIN = 8.0
 
 
 class DecodeSettings:
@@ -53,6 +60,15 @@ class ColorClassifier(DecodeSettings, ColorizationNet):
     ``(B, 2, H/4, W/4)`` in network units.
     Buffers saved with the model: ``centres`` ``(Q, 2)`` in colour-space units and ``prior``
     ``(Q,)``, the empirical bin distribution of the training data (used for rebalancing).
+
+    With ``hints=True`` the network also takes a colour-hint map ``(B, 3, H, W)``
+    (:mod:`tinct.models.hints`; Zhang et al. 2017): it enters twice, through a 3x3 stride-2
+    convolution added to the encoder's stem output (so the encoder can spread a hint over the
+    region it belongs to) and, average-pooled to the output stride, through a 1x1 convolution
+    added to the features before the head (so the hinted place itself gets the colour; per
+    output cell, the mean hinted chroma and whether any of its pixels is hinted). Both
+    start at zero and have no bias, so an all-zero map (no hints) gives exactly the automatic
+    network's output, before and after training.
     """
 
     size_multiple = 32
@@ -60,11 +76,19 @@ class ColorClassifier(DecodeSettings, ColorizationNet):
     output_kind = "classification"
 
     def __init__(self, encoder: str, decoder_channels: Sequence[int], centres: torch.Tensor,
-                 temperature: float, chroma_scale: float, pretrained: bool):
+                 temperature: float, chroma_scale: float, pretrained: bool,
+                 hints: bool = False):
         super().__init__()
         self.backbone = UNetBackbone(encoder, decoder_channels, 1, pretrained)
         q = centres.shape[0]
         self.head = nn.Conv2d(self.backbone.out_channels, q, 1)
+        self.accepts_hints = bool(hints)
+        if hints:
+            self.hint_stem = nn.Conv2d(HINT_CHANNELS, self.backbone.encoder.stem_channels, 3, 2,
+                                       1, bias=False)
+            self.hint_head = nn.Conv2d(HINT_CHANNELS, self.backbone.out_channels, 1, bias=False)
+            nn.init.zeros_(self.hint_stem.weight)
+            nn.init.zeros_(self.hint_head.weight)
         self.register_buffer("centres", centres.float().clone())
         self.register_buffer("prior", torch.full((q,), 1.0 / q))
         self.temperature = temperature
@@ -75,8 +99,16 @@ class ColorClassifier(DecodeSettings, ColorizationNet):
     def num_bins(self) -> int:
         return self.centres.shape[0]
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+    def _forward(self, x: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        if hints is None:
+            return self.head(self.backbone(x))
+        features = self.backbone(x, self.hint_stem(hints * HINT_GAIN))
+        # per output cell: the mean hinted chroma and whether any pixel of it is hinted
+        s = self.output_stride
+        covered = F.avg_pool2d(hints[:, 2:], s)
+        chroma = F.avg_pool2d(hints[:, :2], s) / covered.clamp(min=1e-6)
+        local = torch.cat([chroma, (covered > 0).to(hints.dtype)], 1) * HINT_GAIN
+        return self.head(features + self.hint_head(local))
 
     def decode(self, out: torch.Tensor, temperature: float | None = None,
                boost: float | None = None) -> torch.Tensor:
@@ -136,8 +168,12 @@ class DecodeView(DecodeSettings, ColorizationNet):
     def output_stride(self) -> int:
         return self.classifier.output_stride
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x)
+    @property
+    def accepts_hints(self) -> bool:
+        return self.classifier.accepts_hints
+
+    def forward(self, x: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        return self.network(x) if hints is None else self.network(x, hints)
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         return self.classifier.decode(out, temperature=self.temperature, boost=self.boost)
@@ -147,9 +183,10 @@ class DecodeView(DecodeSettings, ColorizationNet):
 def classifier(encoder: str = "efficientnet_lite0",
                decoder_channels: Sequence[int] = (192, 96, 64), bins: str = "gamut",
                num_colors: int = 64, space: str = "lab", temperature: float = 0.38,
-               pretrained: bool = False) -> ColorClassifier:
+               pretrained: bool = False, hints: bool = False) -> ColorClassifier:
     """Colour classifier. ``bins="gamut"``: the in-gamut grid bins of step 10 (computed);
-    ``bins="kmeans"``: ``num_colors`` palette entries, learned from the data by training."""
+    ``bins="kmeans"``: ``num_colors`` palette entries, learned from the data by training.
+    ``hints=True``: the network also takes colour hints (user-guided colorization)."""
     if bins == "gamut":
         centres = quantization.gamut_bins(10.0, space=space)
     elif bins == "kmeans":
@@ -159,4 +196,4 @@ def classifier(encoder: str = "efficientnet_lite0",
     else:
         raise ValueError(f"bins must be 'gamut' or 'kmeans', got {bins!r}")
     return ColorClassifier(encoder, tuple(decoder_channels), centres, temperature,
-                           color.CHROMA_SCALE, pretrained)
+                           color.CHROMA_SCALE, pretrained, hints)

@@ -113,6 +113,7 @@ class EfficientNetLite(nn.Module):
         width, depth, self.native_size = LITE_PARAMS[variant]
         self.variant = variant
         self._conv_stem = SameConv2d(in_channels, 32, 3, 2, bias=False)
+        self.stem_channels = 32
         self._bn0 = _bn(32)
         blocks: list[nn.Module] = []
         self._tap_index: list[int] = []
@@ -136,8 +137,14 @@ class EfficientNetLite(nn.Module):
             self._bn1 = _bn(1280)
             self._fc = nn.Linear(1280, 1000)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+    def features(self, x: torch.Tensor, stem_extra: torch.Tensor | None = None
+                 ) -> list[torch.Tensor]:
+        """``stem_extra`` ``(B, stem_channels, H/2, W/2)``, if given, is added to the stem
+        convolution's output (before its BatchNorm): how hint maps enter (classifier.py)."""
+        x = self._conv_stem(x)
+        if stem_extra is not None:
+            x = x + stem_extra
+        x = F.relu6(self._bn0(x))
         taps = []
         for i, block in enumerate(self._blocks):
             x = block(x)
@@ -221,6 +228,7 @@ class ResNetEncoder(nn.Module):
         mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
         self.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=True)
+        self.stem_channels = 64
         self.conv1.weight.data = (w / std).sum(1, keepdim=True) * 0.5
         self.conv1.bias.data = (w * (0.5 - mean) / std).sum(dim=(1, 2, 3))
         self.bn1, self.relu, self.maxpool = net.bn1, net.relu, net.maxpool
@@ -229,8 +237,14 @@ class ResNetEncoder(nn.Module):
         expansion = 4 if depth == 50 else 1
         self.tap_channels = [64] + [c * expansion for c in (64, 128, 256, 512)][:stages]
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.relu(self.bn1(self.conv1(x)))
+    def features(self, x: torch.Tensor, stem_extra: torch.Tensor | None = None
+                 ) -> list[torch.Tensor]:
+        """``stem_extra`` ``(B, 64, H/2, W/2)``, if given, is added to the stem convolution's
+        output (before its BatchNorm)."""
+        x = self.conv1(x)
+        if stem_extra is not None:
+            x = x + stem_extra
+        x = self.relu(self.bn1(x))
         taps = [x]
         x = self.maxpool(x)
         for layer in self.layers:

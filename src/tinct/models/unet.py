@@ -24,8 +24,9 @@ class UNetBackbone(nn.Module):
                                    out_level=out_level)
         self.out_channels = self.decoder.out_channels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder.features(x))
+    def forward(self, x: torch.Tensor, stem_extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``stem_extra``: added to the encoder's stem output (see ``features``)."""
+        return self.decoder(self.encoder.features(x, stem_extra))
 
 
 class UNetRegressor(ColorizationNet):

@@ -26,6 +26,10 @@ class DataConfig:
     cache_side: int = 160            # side of the cached centre squares, px
     degrade: float = 0.0             # share of samples whose input lightness gets old-print
                                      # damage (tinct.train.degrade); the target stays clean
+    hints_share: float = 0.5         # hint-taking models (model.args.hints): share of samples
+                                     # given colour hints drawn from their true colours
+    hints_mean: float = 8.0          # their mean count (geometric, as Zhang et al. 2017)
+    hints_patch: int = 5             # largest hint square, px of the training crop
 
 
 @dataclass

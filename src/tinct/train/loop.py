@@ -21,8 +21,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from tinct import color
 from tinct.errors import InputError
 from tinct.inference import checkpoint
+from tinct.models.hints import sample_true_hints
 from tinct.models.registry import create_model
 from tinct.runtime import cpu_description, resolve_device, resolve_precision
 from tinct.train import cache as training_cache
@@ -362,11 +364,21 @@ def init_weights(model: torch.nn.Module, name_or_path: str, log=print) -> Path:
         raise checkpoint.ModelLoadError(
             f"{folder}: architecture {config.architecture!r} cannot start a "
             f"{own_spec['architecture']!r} run")
+    # a hint-taking run may start from an automatic model: its hint weights stay at zero
+    new_hint_inputs = getattr(model, "accepts_hints", False) and not source.accepts_hints
     try:
-        model.load_state_dict(source.state_dict(), strict=True)
+        result = model.load_state_dict(source.state_dict(), strict=not new_hint_inputs)
     except RuntimeError as exc:
         raise checkpoint.ModelLoadError(
             f"{folder}: weights do not fit this run's model ({str(exc).splitlines()[0]})") from None
+    if new_hint_inputs:
+        unexpected = list(result.unexpected_keys) + [
+            k for k in result.missing_keys if not k.startswith("hint_")]
+        if unexpected:
+            raise checkpoint.ModelLoadError(
+                f"{folder}: weights do not fit this run's model (differ in {unexpected[:3]})")
+        log(f"{folder}: an automatic model; the hint inputs start at zero, so the run starts "
+            "from exactly its colours")
     repaired = _repair_nonfinite_norm_stats(model)
     if repaired:
         log(f"{folder}: non-finite BatchNorm statistics repaired (float16 overflow; "
@@ -407,11 +419,22 @@ def evaluate_val(model, objective, val_set, cfg, device, amp_dtype) -> dict[str,
     loader = DataLoader(val_set, batch_size=cfg.run.batch_size, num_workers=0)
     totals: dict[str, float] = {}
     count = 0
+    # hint-taking models are also scored with hints from the true colours (the same hints at
+    # every validation: a generator of its own, seeded)
+    hinted = getattr(model, "accepts_hints", False)
+    generator = torch.Generator().manual_seed(cfg.run.seed)
     for batch in loader:
         L, chroma = batch["L"].to(device), batch["chroma"].to(device)
         with autocast(device, amp_dtype):
             out = model(L)
-        for k, v in objective.val_metrics(model, out, L, chroma).items():
+        metrics = objective.val_metrics(model, out, L, chroma)
+        if hinted:
+            hints = sample_true_hints(color.normalize_chroma(chroma), 1.0, cfg.data.hints_mean,
+                                      cfg.data.hints_patch, generator)
+            with autocast(device, amp_dtype):
+                out = model(L, hints)
+            metrics["ab_rmse_hinted"] = objective.val_metrics(model, out, L, chroma)["ab_rmse"]
+        for k, v in metrics.items():
             totals[k] = totals.get(k, 0.0) + v * len(L)
         count += len(L)
     model.train(was_training)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from tinct import color
 from tinct.models import quantization
 from tinct.models.gan import PatchDiscriminator
+from tinct.models.hints import sample_true_hints
 from tinct.runtime import autocast
 from tinct.train import losses
 from tinct.train.config import TrainConfig
@@ -48,9 +49,20 @@ class Objective:
             loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(pred, chroma)
         return loss
 
+    def hints_for(self, net: nn.Module, chroma: torch.Tensor) -> torch.Tensor | None:
+        """Colour hints drawn from the true ``chroma`` ``(B, 2, H, W)`` (Lab units) for a
+        hint-taking model (``data.hints_*``; torch's global generator, saved with the run),
+        as a hint map ``(B, 3, H, W)``; None for other models."""
+        if not getattr(_unwrap(net), "accepts_hints", False):
+            return None
+        d = self.cfg.data
+        return sample_true_hints(color.normalize_chroma(chroma, self.scale), d.hints_share,
+                                 d.hints_mean, d.hints_patch)
+
     def step(self, net, optimizer, L, chroma, step: int, amp_dtype) -> dict[str, float]:
+        hints = self.hints_for(net, chroma)
         with autocast(self.device, amp_dtype):
-            out = net(L)
+            out = net(L) if hints is None else net(L, hints)
         loss = self.loss(net, out, chroma)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
