@@ -44,21 +44,38 @@ def tiny_model_dir(tmp_path_factory) -> Path:
                                       description="untrained test model")
 
 
-@pytest.fixture(scope="session")
-def tiny_classifier_dir(tmp_path_factory) -> Path:
-    """A saved random-init colour classifier (EfficientNet-Lite0 U-Net, 261 bins, stride 4,
-    working size 96) with non-trivial BatchNorm statistics (an export has to carry them) and
-    a colour prior like that of photos (mostly low chroma), which decode boosts reweight."""
+def make_tiny_classifier(hints: bool = False):
+    """A random-init colour classifier (EfficientNet-Lite0 U-Net, 261 bins, stride 4) with
+    non-trivial BatchNorm statistics (an export has to carry them) and a colour prior like that
+    of photos (mostly low chroma), which decode boosts reweight. ``hints=True``: it takes colour
+    hints, with random (non-zero) hint weights so that hints change its output."""
     torch.manual_seed(0)
-    model = create_model("classifier", decoder_channels=(32, 16, 16)).eval()
+    model = create_model("classifier", decoder_channels=(32, 16, 16), hints=hints).eval()
     prior = torch.exp(-model.centres.norm(dim=1) / 15)
     model.prior.copy_(prior / prior.sum())
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.2, 0.2)
             module.running_var.uniform_(0.5, 2.0)
+    if hints:
+        with torch.no_grad():
+            model.hint_stem.weight.normal_(0, 0.1)
+            model.hint_head.weight.normal_(0, 0.1)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory) -> Path:
+    """A saved :func:`make_tiny_classifier` (working size 96)."""
     folder = tmp_path_factory.mktemp("models") / "tiny-classifier"
-    return checkpoint.save_pretrained(model, folder, working_size=96)
+    return checkpoint.save_pretrained(make_tiny_classifier(), folder, working_size=96)
+
+
+@pytest.fixture(scope="session")
+def tiny_hint_classifier_dir(tmp_path_factory) -> Path:
+    """A saved :func:`make_tiny_classifier` that takes colour hints (working size 96)."""
+    folder = tmp_path_factory.mktemp("models") / "tiny-hint-classifier"
+    return checkpoint.save_pretrained(make_tiny_classifier(hints=True), folder, working_size=96)
 
 
 @pytest.fixture(scope="session")

@@ -24,11 +24,14 @@ from tinct.errors import InputError
 from tinct.imageio import LoadedImage, read_image, to_uint
 from tinct.inference import render
 from tinct.inference.checkpoint import load_pretrained, resolve_model
+from tinct.inference.hints import Hint, check_inside, hint_map, honour_hints, parse_hints
 from tinct.inference.model_config import ModelConfig
 from tinct.models.base import ColorizationNet
 from tinct.runtime import autocast, resolve_device, resolve_precision
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | LoadedImage
+# colour hints of one image: Hint objects or their JSON form ({"x", "y", "color"} dicts)
+HintsInput = Sequence[Hint] | Sequence[dict] | None
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -138,22 +141,34 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_chroma(self, L: torch.Tensor, size: int | None = None,
-                       out_size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Stage 2, lightness -> chroma: :meth:`network_output` then :meth:`decode_output`.
+                       out_size: tuple[int, int] | None = None,
+                       hints: Sequence[Sequence[Hint] | None] | None = None) -> torch.Tensor:
+        """Stage 2, lightness -> chroma: :meth:`network_output` then :meth:`decode_output`
+        (and :meth:`honour_hints` for images with hints).
 
         ``L``: ``(B, 1, H, W)`` L* in [0, 100] (any device). The network runs at the working
-        ``size`` (longer side; default from the model). Returns chroma ``(B, 2, h, w)`` in
-        colour-space units (ab or uv) at ``out_size`` (default ``(H, W)``), float32 on the
-        colorizer's device.
+        ``size`` (longer side; default from the model). ``hints``: per image, colour hints in
+        pixels of ``L`` (or None). Returns chroma ``(B, 2, h, w)`` in colour-space units (ab or
+        uv) at ``out_size`` (default ``(H, W)``), float32 on the colorizer's device.
         """
-        return self.decode_output(self.network_output(L, size), out_size or tuple(L.shape[-2:]))
+        out_size = out_size or tuple(L.shape[-2:])
+        chroma = self.decode_output(self.network_output(L, size, hints), out_size)
+        for i, image_hints in enumerate(hints or []):
+            chroma[i] = self.honour_hints(chroma[i], image_hints, tuple(L.shape[-2:]))
+        return chroma
 
     @torch.inference_mode()
-    def network_output(self, L: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    def network_output(self, L: torch.Tensor, size: int | None = None,
+                       hints: Sequence[Sequence[Hint] | None] | None = None,
+                       full_shapes: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
         """Stage 2a, lightness -> what the network says before decoding: logits
         ``(B, Q, h', w')`` for a colour classifier, chroma in network units ``(B, 2, h', w')``
         otherwise, at the working size divided by the output stride. Keep it to decode again
-        with other settings (:meth:`with_decode`) without running the network twice."""
+        with other settings (:meth:`with_decode`) without running the network twice.
+
+        ``hints``: per image, colour hints (or None) in pixels of its full-resolution shape,
+        which is ``L``'s unless ``full_shapes`` says otherwise (images resized before batching);
+        raises ``InputError`` when the model takes no hints."""
         size = size or self.working_size
         if size < 8:
             raise InputError(f"working size must be at least 8 pixels, got {size}")
@@ -166,8 +181,37 @@ class Colorizer:
         x = color.normalize_lightness(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        planes = self._hint_input(hints, full_shapes or [(H, W)] * len(L), (h, w))
         with autocast(self.device, self.amp_dtype):
-            return self._network_output(x)
+            return self._network_output(x, planes)
+
+    @property
+    def accepts_hints(self) -> bool:
+        """Whether the network takes colour hints (a model trained with hints)."""
+        return bool(getattr(self.model, "accepts_hints", False))
+
+    def _hint_input(self, hints: Sequence[Sequence[Hint] | None] | None,
+                    full_shapes: Sequence[tuple[int, int]], work_shape: tuple[int, int]
+                    ) -> torch.Tensor | None:
+        """Per-image hints -> the hint map ``(B, 3, h, w)`` at ``work_shape``; None when no
+        image has hints."""
+        if not hints or not any(hints):
+            return None
+        if not self.accepts_hints:
+            raise InputError(f"{self.name} takes no colour hints; colorize with a model trained "
+                             "with them (tinct models lists which do)")
+        maps = [hint_map(image_hints or [], shape, work_shape, self.space, self.chroma_scale)
+                for image_hints, shape in zip(hints, full_shapes, strict=True)]
+        return torch.stack(maps).to(self.device)
+
+    def honour_hints(self, chroma: torch.Tensor, hints: Sequence[Hint] | None,
+                     full_shape: tuple[int, int]) -> torch.Tensor:
+        """Chroma ``(2, h, w)`` of one image (colour-space units) -> the same, corrected so
+        its hinted pixels get their hint's colour once rendered at ``full_shape``
+        (:func:`tinct.inference.hints.honour_hints`). Without hints, ``chroma`` itself."""
+        if not hints:
+            return chroma
+        return honour_hints(chroma.cpu(), hints, full_shape, self.space).to(chroma.device)
 
     @torch.inference_mode()
     def decode_output(self, out: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
@@ -179,19 +223,25 @@ class Colorizer:
                                    align_corners=False)
         return chroma
 
-    def _network_output(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalized lightness ``(B, 1, h, w)`` -> the network's output (logits or chroma)
-        ``(B, C, ceil(h/s), ceil(w/s))``; with :attr:`flip`, the mean of the outputs for the
-        image and its mirror image (mirrored back). The width is padded to a multiple of the
-        output stride first, so the two outputs' cells cover the same pixels."""
+    def _network_output(self, x: torch.Tensor, hints: torch.Tensor | None = None
+                        ) -> torch.Tensor:
+        """Normalized lightness ``(B, 1, h, w)`` (and a hint map ``(B, 3, h, w)``) -> the
+        network's output (logits or chroma) ``(B, C, ceil(h/s), ceil(w/s))``; with
+        :attr:`flip`, the mean of the outputs for the image and its mirror image (mirrored
+        back). The width is padded to a multiple of the output stride first, so the two
+        outputs' cells cover the same pixels."""
         if not self.flip:
-            return self.model(x)
+            return self.model(x) if hints is None else self.model(x, hints)
         stride = int(getattr(self.model, "output_stride", 1))
         width = x.shape[-1]
         pad = (-width) % stride
         if pad:
             x = F.pad(x, (0, pad, 0, 0), mode="replicate")
-        both = self.model(torch.cat([x, x.flip(-1)]))
+            hints = None if hints is None else F.pad(hints, (0, pad, 0, 0))
+        if hints is None:
+            both = self.model(torch.cat([x, x.flip(-1)]))
+        else:
+            both = self.model(torch.cat([x, x.flip(-1)]), torch.cat([hints, hints.flip(-1)]))
         out, mirrored = both.chunk(2)
         return ((out + mirrored.flip(-1)) / 2)[..., : math.ceil(width / stride)]
 
@@ -214,44 +264,80 @@ class Colorizer:
 
     # ------------------------------------------------------------------ the three stages at once
 
-    def colorize(self, image: ImageInput, size: int | None = None) -> Image.Image:
+    def colorize(self, image: ImageInput, size: int | None = None,
+                 hints: HintsInput = None) -> Image.Image:
         """One image (path, PIL image, numpy array or LoadedImage) -> colour PIL image of the
-        same size (RGBA when the input had alpha)."""
-        return self.colorize_batch([image], size=size)[0]
+        same size (RGBA when the input had alpha).
+
+        ``hints``: colours the person knows, ``[{"x": 120, "y": 80, "color": "#2050c0"}, ...]``
+        (or :class:`~tinct.inference.hints.Hint` objects), x and y in pixels of the image as
+        displayed; needs a model trained with hints. Only the hints' chroma is used, at the
+        photo's own lightness; see :func:`tinct.inference.hints.gamut_notes` for hints that
+        cannot be shown at their pixel's lightness."""
+        return self.colorize_batch([image], size=size, hints=[hints])[0]
 
     def colorize_batch(self, images: Sequence[ImageInput], size: int | None = None,
-                       batch_size: int = 8, dtype: type | None = None
+                       batch_size: int = 8, dtype: type | None = None,
+                       hints: Sequence[HintsInput] | None = None
                        ) -> list[Image.Image] | list[np.ndarray]:
         """Many images -> their colorizations, in order.
 
         ``dtype=None``: PIL images (RGB, or RGBA when the input had alpha); ``np.uint8`` or
         ``np.float32``: arrays ``(H, W, 3)`` (float32 in [0, 1]), the alpha left to the caller
         (the batch runner writes it back). Images whose working shapes agree run through the
-        network together, ``batch_size`` at a time.
+        network together, ``batch_size`` at a time. ``hints``: per image, as :meth:`colorize`
+        takes them (or None).
         """
         loaded = [im if isinstance(im, LoadedImage) else read_image(im) for im in images]
-        arrays = self._colorize_arrays(loaded, size, batch_size, dtype or np.uint8)
+        checked = self._checked_hints(hints, loaded)
+        arrays = self._colorize_arrays(loaded, size, batch_size, dtype or np.uint8, checked)
         if dtype is not None:
             return arrays
         return [to_pil(rgb, im.alpha) for rgb, im in zip(arrays, loaded, strict=True)]
 
+    def _checked_hints(self, hints: Sequence[HintsInput] | None,
+                       images: Sequence[LoadedImage]) -> list[list[Hint] | None]:
+        """Per-image hints (JSON form or Hint objects) -> Hint lists checked against each
+        image's size; raises ``InputError`` for bad hints or a model without hint inputs."""
+        if hints is None:
+            return [None] * len(images)
+        if len(hints) != len(images):
+            raise ValueError(f"{len(hints)} hint lists for {len(images)} images")
+        checked: list[list[Hint] | None] = []
+        for image_hints, image in zip(hints, images, strict=True):
+            if not image_hints:
+                checked.append(None)
+                continue
+            parsed = list(image_hints)
+            if not all(isinstance(h, Hint) for h in parsed):
+                parsed = parse_hints(parsed, f"hints for {image.source}")
+            check_inside(parsed, image.pixels.shape[1], image.pixels.shape[0],
+                         f"hints for {image.source}")
+            checked.append(parsed)
+        if any(checked) and not self.accepts_hints:
+            raise InputError(f"{self.name} takes no colour hints; colorize with a model trained "
+                             "with them (tinct models lists which do)")
+        return checked
+
     def _colorize_arrays(self, images: Sequence[LoadedImage], size: int | None,
-                         batch_size: int, dtype: type) -> list[np.ndarray]:
+                         batch_size: int, dtype: type,
+                         hints: Sequence[list[Hint] | None]) -> list[np.ndarray]:
         size = size or self.working_size
         lightness = [lightness_of(im.pixels) for im in images]
         results: list[np.ndarray | None] = [None] * len(images)
         # chroma stays at the working shape; ``render`` upsamples it to full size in bands
         for group in _batches(lightness, size, batch_size):
-            shapes = {tuple(lightness[i].shape[-2:]) for i in group}
-            if len(shapes) == 1:  # identical full-resolution shapes: one tensor
+            full_shapes = [tuple(lightness[i].shape[-2:]) for i in group]
+            ws = working_shape(*full_shapes[0], size)
+            if len(set(full_shapes)) == 1:  # identical full-resolution shapes: one tensor
                 L = torch.stack([lightness[i] for i in group])
-                chroma = self.predict_chroma(L, size, out_size=working_shape(*L.shape[-2:], size))
             else:
-                ws = working_shape(*lightness[group[0]].shape[-2:], size)
                 L = torch.stack([_resize(lightness[i], ws) for i in group])
-                chroma = self.predict_chroma(L, size)
+            out = self.network_output(L, size, [hints[i] for i in group], full_shapes)
+            chroma = self.decode_output(out, ws)
             for j, i in enumerate(group):
-                results[i] = self.render(lightness[i], chroma[j], dtype)
+                image_chroma = self.honour_hints(chroma[j], hints[i], full_shapes[j])
+                results[i] = self.render(lightness[i], image_chroma, dtype)
         return [r for r in results if r is not None]
 
 
@@ -287,4 +373,4 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(np.dstack((rgb8, a8)), "RGBA")
 
 
-__all__ = ["Colorizer", "ImageInput", "lightness_of", "to_pil", "working_shape"]
+__all__ = ["Colorizer", "HintsInput", "ImageInput", "lightness_of", "to_pil", "working_shape"]
