@@ -54,6 +54,12 @@ def add_parser(sub) -> None:
     add_model_option(p)
     add_size_option(p, "the image")
     add_boost_option(p)
+    p.add_argument("--hints", metavar="PATH",
+                   help="colours you know, as JSON: [{\"x\": 120, \"y\": 80, \"color\": "
+                        "\"#2050c0\"}, ...] (x, y in pixels of the photo as displayed). A file "
+                        "for one photo, or a folder of <name>.json files mirroring the inputs "
+                        "(photos without one are colorized without hints). Needs a model "
+                        "trained with hints")
     add_flip_option(p)
     add_device_option(p)
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
@@ -82,7 +88,24 @@ def _check_options(args) -> None:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise CLIError(f"{out}: output must be a folder, and this is a file")
+    if args.hints and not Path(args.hints).exists():
+        raise CLIError(f"{args.hints}: no such hint file or folder")
     check_engine_options(args)
+
+
+def _check_hints(args, plan) -> None:
+    """A hint file names one photo; a hint folder should match some photo."""
+    from tinct.cli import CLIError
+
+    if not args.hints or not plan.jobs:
+        return
+    hints = Path(args.hints)
+    if hints.is_file() and len(plan.jobs) > 1:
+        raise CLIError(f"--hints {hints} is one file but there are {len(plan.jobs)} photos to "
+                       "colorize: give a folder of <name>.json files, one per photo")
+    if hints.is_dir() and not any(job.hints for job in plan.jobs):
+        raise CLIError(f"--hints {hints}: no <name>.json there for any of the "
+                       f"{len(plan.jobs)} photos (e.g. {plan.jobs[0].source.stem}.json)")
 
 
 def _manifest_path(args) -> Path | None:
@@ -108,9 +131,11 @@ def run(args: argparse.Namespace) -> int:
                            "another output folder (inputs are never overwritten)")
     manifest = _manifest_path(args)
     done = done_outputs(read_manifest(manifest)) if manifest else frozenset()
-    plan, guard = make_plan(args.inputs, out, args.format, args.overwrite, done)
+    plan, guard = make_plan(args.inputs, out, args.format, args.overwrite, done,
+                            Path(args.hints) if args.hints else None)
     if not (plan.jobs or plan.skipped or plan.failures):
         raise CLIError(f"no image files found in {', '.join(args.inputs)}")
+    _check_hints(args, plan)
     remove_stale_temp_files(out)  # left by an earlier run that was killed mid-write
     settings = RunSettings(args.size, args.batch_size, args.max_pixels, args.quality)
 
@@ -143,9 +168,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_here(args, plan, guard, settings, on_outcome, report, bar) -> None:
+    from tinct.cli import CLIError
     from tinct.inference.batch import Runner
 
     colorizer = colorizer_from_args(args)
+    if args.hints and not colorizer.accepts_hints:
+        raise CLIError(f"--hints: the model {colorizer.name} takes no colour hints (tinct "
+                       "models lists the models that do)")
     runner = Runner(colorizer, guard, settings, report=report, progress=bar,
                     on_outcome=on_outcome)
     runner.run(plan.jobs)

@@ -51,7 +51,8 @@ class _Silent:
 class PhotoColorizer:
     """A Ray Data actor: one loaded Colorizer; each call colorizes a batch of jobs.
 
-    Input batch: ``{"source": (N,) str, "target": (N,) str}`` absolute paths. Output batch:
+    Input batch: ``{"source": (N,) str, "target": (N,) str, "hints": (N,) str}`` absolute
+    paths (``hints`` empty for photos without a hint file). Output batch:
     the :data:`OUTCOME_FIELDS` as arrays of N (``seconds`` float64, the rest str).
     """
 
@@ -67,8 +68,8 @@ class PhotoColorizer:
         self.settings = settings
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        jobs = [Job(Path(s), Path(t)) for s, t in zip(batch["source"], batch["target"],
-                                                      strict=True)]
+        jobs = [Job(Path(s), Path(t), Path(h) if h else None)
+                for s, t, h in zip(batch["source"], batch["target"], batch["hints"], strict=True)]
         outcomes: list[Outcome] = []
         runner = Runner(self.colorizer, InputGuard(job.source for job in jobs), self.settings,
                         report=lambda line: None, progress=_Silent(),
@@ -102,8 +103,8 @@ def colorize_photos_on_ray(jobs: Sequence[Job], spec: ColorizerSpec, settings: R
         gpus = 1 if _wants_gpu(spec.device) and ray.cluster_resources().get("GPU", 0) else 0
         blocks = max(1, min(len(jobs), math.ceil(len(jobs) / settings.batch_size)))
         pool = min(workers or cluster_workers(ray, gpus), blocks)
-        items = [{"source": str(job.source.absolute()), "target": str(job.target.absolute())}
-                 for job in jobs]
+        items = [{"source": str(job.source.absolute()), "target": str(job.target.absolute()),
+                  "hints": str(job.hints.absolute()) if job.hints else ""} for job in jobs]
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             PhotoColorizer, fn_constructor_kwargs={"spec": spec, "settings": settings},
             batch_size=settings.batch_size, batch_format="numpy",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from tinct.errors import InputError
 from tinct.imageio import (
     WRITE_SUFFIXES,
     ImageReadError,
@@ -29,6 +30,7 @@ from tinct.imageio import (
 )
 
 if TYPE_CHECKING:
+    from tinct.inference.hints import Hint
     from tinct.inference.pipeline import Colorizer
 
 FALLBACK_SUFFIX = ".png"  # for inputs whose own format cannot be written (e.g. GIF)
@@ -45,10 +47,12 @@ class Progress(Protocol):
 
 @dataclass
 class Job:
-    """One image to colorize: where it comes from and where it goes."""
+    """One image to colorize: where it comes from, where it goes and, optionally, the JSON
+    file of its colour hints (:mod:`tinct.inference.hints`)."""
 
     source: Path
     target: Path
+    hints: Path | None = None
 
 
 @dataclass
@@ -86,13 +90,27 @@ def _is_inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def collect_jobs(inputs: Sequence[str], out: Path, fmt: str) -> tuple[list[Job], list[str]]:
+def hint_file_for(hints: Path | None, relative: Path) -> Path | None:
+    """The hint file of the photo at ``relative`` (its path below its input folder, or its
+    name): ``hints`` itself when it is a file, ``hints/<relative>.json`` when that exists in
+    the folder ``hints``, else None (no hints for that photo)."""
+    if hints is None:
+        return None
+    if not hints.is_dir():
+        return hints
+    candidate = hints / relative.with_suffix(".json")
+    return candidate if candidate.is_file() else None
+
+
+def collect_jobs(inputs: Sequence[str], out: Path, fmt: str, hints: Path | None = None
+                 ) -> tuple[list[Job], list[str]]:
     """Input files and folders -> (jobs in input order, one-line failures).
 
     Folders are listed recursively (``imageio.list_images``) and mirrored under ``out``; files
     inside ``out`` are left out of a folder's listing, so an output folder placed inside an
     input folder is never read back. A file reached twice is done once; two files that would
-    write the same output file are a failure for the second one.
+    write the same output file are a failure for the second one. ``hints``: a hint file, or a
+    folder of them mirroring the inputs (:func:`hint_file_for`).
     """
     out_resolved = out.resolve()
     jobs: list[Job] = []
@@ -120,7 +138,7 @@ def collect_jobs(inputs: Sequence[str], out: Path, fmt: str) -> tuple[list[Job],
                                 f"{claimed[key]}; skipped (rename one of them)")
                 continue
             claimed[key] = path
-            jobs.append(Job(path, target))
+            jobs.append(Job(path, target, hint_file_for(hints, relative)))
     return jobs, failures
 
 
@@ -147,13 +165,15 @@ class InputGuard:
 
 
 def make_plan(inputs: Sequence[str], out: Path, fmt: str, overwrite: bool,
-              done: frozenset[Path] = frozenset()) -> tuple[Plan, InputGuard]:
+              done: frozenset[Path] = frozenset(), hints: Path | None = None
+              ) -> tuple[Plan, InputGuard]:
     """Collects the jobs and sorts out those that would overwrite an input or an output.
 
     ``done``: targets an earlier run recorded as written (its manifest); they are skipped
-    without touching the filesystem unless ``overwrite``.
+    without touching the filesystem unless ``overwrite``. ``hints``: see
+    :func:`collect_jobs`.
     """
-    jobs, failures = collect_jobs(inputs, out, fmt)
+    jobs, failures = collect_jobs(inputs, out, fmt, hints)
     guard = InputGuard(job.source for job in jobs)
     plan = Plan(failures=failures)
     for job in jobs:
@@ -212,6 +232,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+# a photo read for colorizing: its job, its pixels and its colour hints (or None)
+Item = tuple[Job, LoadedImage, "list[Hint] | None"]
+
 PIXELS_IN_FLIGHT = 32_000_000  # decoded photos held at once (about 0.4 GB as uint8 RGB)
 
 
@@ -258,7 +281,7 @@ class Runner:
         in memory, colorizes and writes that group, and goes on: memory is bounded by pixels,
         not by how many files a batch names (eight 100-megapixel scans are done one by
         one)."""
-        group: list[tuple[Job, LoadedImage]] = []
+        group: list[Item] = []
         pixels = 0
         for job in jobs:
             item = self._read_one(job)
@@ -277,13 +300,13 @@ class Runner:
         if group:
             self._finish(group)
 
-    def _finish(self, group: list[tuple[Job, LoadedImage]]) -> None:
+    def _finish(self, group: list[Item]) -> None:
         for job, image, rgb in self._colorize(group):
             self._write(job, image, rgb)
         self.progress.update(len(group))
         group.clear()
 
-    def _read_one(self, job: Job) -> tuple[Job, LoadedImage] | None:
+    def _read_one(self, job: Job) -> Item | None:
         self._started[job.source] = time.perf_counter()
         try:
             image = read_image(job.source, max_pixels=self.max_pixels)
@@ -297,17 +320,38 @@ class Runner:
             self.report(f"{job.source}: has {image.frames} pages or frames; only the first "
                         "is colorized (save the others as files of their own to colorize "
                         "them)")
-        return job, image
+        try:
+            hints = self._read_hints(job, image)
+        except InputError as exc:
+            self.fail(job, f"{exc} (for {job.source}; not colorized)")
+            return None
+        return job, image, hints
 
-    def _colorize(self, loaded: list[tuple[Job, LoadedImage]]
-                  ) -> Iterator[tuple[Job, LoadedImage, np.ndarray]]:
+    def _read_hints(self, job: Job, image: LoadedImage) -> list[Hint] | None:
+        """The job's colour hints, checked against the image (``InputError`` naming the hint
+        file and the entry); hints that cannot be shown at their pixel's lightness are
+        reported in one line each."""
+        if job.hints is None:
+            return None
+        from tinct.inference.hints import check_inside, gamut_notes, read_hints_file
+        from tinct.inference.pipeline import lightness_of
+
+        hints = read_hints_file(job.hints)
+        height, width = image.pixels.shape[:2]
+        check_inside(hints, width, height, str(job.hints))
+        for note in gamut_notes(hints, lightness_of(image.pixels), self.colorizer.space):
+            self.report(f"{job.source}: {note}")
+        return hints
+
+    def _colorize(self, loaded: list[Item]) -> Iterator[tuple[Job, LoadedImage, np.ndarray]]:
         """Yields (job, image, rgb); a batch that fails is retried image by image."""
         if not loaded:
             return
-        images = [image for _, image in loaded]
+        images = [image for _, image, _ in loaded]
+        hints = [image_hints for _, _, image_hints in loaded]
         try:
             results = self.colorizer.colorize_batch(images, self.size, self.batch_size,
-                                                     np.uint8)
+                                                     np.uint8, hints=hints)
         except (RuntimeError, MemoryError, ValueError) as exc:
             if len(loaded) == 1:
                 job = loaded[0][0]
@@ -316,7 +360,7 @@ class Runner:
             for item in loaded:  # find the image that breaks the batch
                 yield from self._colorize([item])
             return
-        for (job, image), rgb in zip(loaded, results, strict=True):
+        for (job, image, _), rgb in zip(loaded, results, strict=True):
             yield job, image, rgb
 
     def _write(self, job: Job, image: LoadedImage, rgb: np.ndarray) -> None:
