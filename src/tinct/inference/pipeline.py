@@ -24,7 +24,14 @@ from tinct.errors import InputError
 from tinct.imageio import LoadedImage, read_image, to_uint
 from tinct.inference import render
 from tinct.inference.checkpoint import load_pretrained, resolve_model
-from tinct.inference.hints import Hint, check_inside, hint_map, honour_hints, parse_hints
+from tinct.inference.hints import (
+    Hint,
+    check_inside,
+    hint_map,
+    honour_hints,
+    parse_hints,
+    suggest_colors,
+)
 from tinct.inference.model_config import ModelConfig
 from tinct.models.base import ColorizationNet
 from tinct.runtime import autocast, resolve_device, resolve_precision
@@ -203,6 +210,25 @@ class Colorizer:
         maps = [hint_map(image_hints or [], shape, work_shape, self.space, self.chroma_scale)
                 for image_hints, shape in zip(hints, full_shapes, strict=True)]
         return torch.stack(maps).to(self.device)
+
+    def suggest_colors(self, output: torch.Tensor, full_shape: tuple[int, int],
+                       lightness: float, x: float, y: float, count: int = 6) -> list[dict]:
+        """The few most likely distinct colours at pixel (``x``, ``y``) of a ``full_shape``
+        (H, W) image, from a colour classifier's :meth:`network_output` ``output``
+        ``(1, Q, h', w')`` for it and the pixel's ``lightness`` (L*):
+        ``[{"color": "#rrggbb", "probability": p}, ...]``, most likely first
+        (:func:`tinct.inference.hints.suggest_colors`; the network's own distribution, before
+        any decode setting). ``InputError`` for networks that predict chroma directly."""
+        classifier = getattr(self.model, "classifier", self.model)
+        centres = getattr(classifier, "centres", None)
+        if self.model.decode_settings() is None or centres is None:
+            raise InputError(f"{self.name} predicts colour directly; colour suggestions need a "
+                             "colour classifier")
+        (H, W), (rows, cols) = full_shape, output.shape[-2:]
+        row = min(rows - 1, int((y + 0.5) * rows / H))
+        col = min(cols - 1, int((x + 0.5) * cols / W))
+        probabilities = torch.softmax(output[0, :, row, col].float().cpu(), 0)
+        return suggest_colors(probabilities, centres.cpu(), lightness, self.space, count)
 
     def honour_hints(self, chroma: torch.Tensor, hints: Sequence[Hint] | None,
                      full_shape: tuple[int, int]) -> torch.Tensor:

@@ -6,8 +6,11 @@
 - ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``, and
   for colour classifiers ``boost`` / ``temperature``) -> the colorized image (PNG or JPEG),
   same pixel size as the upload; ``X-Tinct-Result-Id`` names the kept result.
-- ``POST /api/recolor``: JSON ``{"id", "boost", "temperature", "format"}`` -> the kept result
-  decoded again with other settings: no upload, and the network does not run again.
+- ``POST /api/recolor``: JSON ``{"id", "boost", "temperature", "format", "hints"}`` -> the
+  kept result decoded again with other settings: no upload, and the network does not run
+  again unless new ``hints`` are given.
+- ``POST /api/suggest``: JSON ``{"id", "x", "y"}`` -> the likely colours at that pixel of a
+  kept result (colour classifiers), for a person choosing a hint.
 - ``GET /api/models``, ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (an offline
   API reference rendered from openapi.json).
 - with a study: ``/turing``, ``/turing/results`` and ``/api/turing/*``.
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from contextlib import asynccontextmanager
@@ -27,6 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from tinct import __version__
+from tinct.errors import InputError
+from tinct.imageio import LoadedImage
+from tinct.inference.hints import Hint, check_inside, parse_hints
 from tinct.inference.pipeline import Colorizer
 from tinct.studies.turing import load_study
 from tinct.web.errors import ApiError, error_responses, install_error_handlers
@@ -49,7 +56,7 @@ from tinct.web.votes import VoteStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 MIN_SIZE = 32
-FORM_FIELDS = ("file", "model", "size", "format", "boost", "temperature")
+FORM_FIELDS = ("file", "model", "size", "format", "boost", "temperature", "hints")
 # ranges a request may ask for (colour classifiers only); see ColorClassifier.decode
 DECODE_RANGES = {"boost": (0.0, 3.0), "temperature": (0.05, 5.0)}
 
@@ -75,6 +82,11 @@ COLORIZE_BODY = {
                             "description": "colour classifiers only: annealed-mean "
                                            "temperature, lower for bolder colour (default: "
                                            "the model's)"},
+            "hints": {"type": "string",
+                      "description": "models with \"hints\": true only: colours you know, "
+                                     "as JSON [{\"x\": 120, \"y\": 80, \"color\": "
+                                     "\"#2050c0\"}, ...] (at most 256; x, y in pixels of "
+                                     "the upload as displayed)"},
         },
     }}},
 }
@@ -124,6 +136,26 @@ class ColorizeParams:
         if self.decode and not pool.infos[self.model].decodes():
             raise ApiError(422, f"{', '.join(self.decode)}: model {self.model!r} predicts "
                                 "colour directly; only colour classifiers have decode settings")
+        self.hints: list[Hint] | None = None
+        if fields.get("hints", "").strip():
+            try:
+                self.hints = parse_hints(json.loads(fields["hints"]), "hints") or None
+            except json.JSONDecodeError as exc:
+                raise ApiError(422, f"hints: not JSON ({exc})") from None
+            except InputError as exc:
+                raise ApiError(422, str(exc)) from None
+        if self.hints and not pool.infos[self.model].takes_hints():
+            raise ApiError(422, f"hints: model {self.model!r} takes no colour hints; models "
+                                "that do say \"hints\": true in GET /api/models")
+
+    def check_hints_inside(self, image: LoadedImage) -> None:
+        """422 when a hint lies outside the decoded upload."""
+        if self.hints:
+            height, width = image.pixels.shape[:2]
+            try:
+                check_inside(self.hints, width, height, "hints")
+            except InputError as exc:
+                raise ApiError(422, str(exc)) from None
 
     def colorizer(self, pool: ModelPool) -> Colorizer:
         """The model's colorizer, with this request's decode settings when it has any (a view
@@ -142,6 +174,21 @@ class Recolor(BaseModel):
     boost: float | None = Field(default=None, description="as for /api/colorize")
     temperature: float | None = Field(default=None, description="as for /api/colorize")
     format: str | None = Field(default=None, description="png (default) or jpeg")
+    hints: list | None = Field(default=None, description="new colour hints, as for "
+                               "/api/colorize (a JSON list; [] removes them); the network "
+                               "runs again with them. Absent: the result's own hints")
+
+
+class Suggest(BaseModel):
+    """A pixel of a kept result whose likely colours are wanted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                    description="X-Tinct-Result-Id of an earlier POST /api/colorize")
+    x: float = Field(ge=0, description="pixels from the left of the photo as displayed")
+    y: float = Field(ge=0, description="pixels from the top")
+    count: int = Field(default=6, ge=1, le=12, description="at most this many colours")
 
 
 def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
@@ -150,16 +197,40 @@ def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
     the upload had colour of its own, e.g. a sepia tone, which the colorization replaced)."""
     colorizer = params.colorizer(pool)
     loaded = decode_upload(upload.data, max_pixels)
-    output, image = colorize_keeping_output(colorizer, loaded, params.size)
-    kept = results.put(KeptResult(params.model, params.size, loaded, output, upload.filename))
+    params.check_hints_inside(loaded)
+    output, image = colorize_keeping_output(colorizer, loaded, params.size, hints=params.hints)
+    kept = results.put(KeptResult(params.model, params.size, loaded, output, upload.filename,
+                                  params.hints))
     return colorizer, encode(image, params.format, loaded.icc_profile), kept, loaded.was_color
 
 
-def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult) -> tuple[Colorizer, bytes]:
-    """Runs on a worker thread: decodes a kept network output again with ``params``."""
+def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult,
+             new_hints: bool) -> tuple[Colorizer, bytes]:
+    """Runs on a worker thread: decodes a kept network output again with ``params``; with
+    ``new_hints``, runs the network again with ``params.hints`` and keeps that output."""
     colorizer = params.colorizer(pool)
-    _, image = colorize_keeping_output(colorizer, kept.image, kept.size, kept.output)
+    output = None if new_hints else kept.output
+    output, image = colorize_keeping_output(colorizer, kept.image, kept.size, output,
+                                            params.hints)
+    if new_hints:
+        kept.output, kept.hints = output, params.hints
     return colorizer, encode(image, params.format, kept.image.icc_profile)
+
+
+def _suggest(pool: ModelPool, kept: KeptResult, body: Suggest) -> dict:
+    """Runs on a worker thread: the likely colours at a pixel of a kept result."""
+    height, width = kept.image.pixels.shape[:2]
+    if not (body.x < width and body.y < height):
+        raise ApiError(422, f"x={body.x:g}, y={body.y:g} is outside the {width}x{height} photo")
+    colorizer = pool.get(kept.model)
+    L = colorizer.lightness(kept.image)
+    lightness = float(L[0, int(body.y), int(body.x)])
+    try:
+        colors = colorizer.suggest_colors(kept.output, (height, width), lightness, body.x,
+                                          body.y, body.count)
+    except InputError as exc:
+        raise ApiError(422, str(exc)) from None
+    return {"x": body.x, "y": body.y, "lightness": round(lightness, 2), "suggestions": colors}
 
 
 def _image_response(data: bytes, params: ColorizeParams, colorizer: Colorizer, filename: str,
@@ -307,12 +378,31 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                                           (("boost", body.boost),
                                            ("temperature", body.temperature),
                                            ("format", body.format)) if v is not None}}
+        new_hints = body.hints is not None
+        if new_hints:
+            fields["hints"] = json.dumps(body.hints)
         params = ColorizeParams(fields, pool, max_size)
+        if new_hints:
+            params.check_hints_inside(kept.image)
+        else:
+            params.hints = kept.hints
         with work.admit() as ticket:
             started = time.perf_counter()
-            colorizer, data = await work.run(ticket, lambda: _recolor(params, pool, kept))
+            colorizer, data = await work.run(ticket, lambda: _recolor(params, pool, kept,
+                                                                      new_hints))
             seconds = time.perf_counter() - started
         return _image_response(data, params, colorizer, kept.filename, seconds, body.id)
+
+    @app.post("/api/suggest", tags=["colorize"], summary="Likely colours at a pixel",
+              responses=error_responses(404, 413, 422, 503))
+    async def suggest(body: Suggest) -> dict:
+        """The few most likely distinct colours a colour classifier sees at pixel (x, y) of a
+        kept result, most likely first, each shown at that pixel's lightness:
+        ``{"suggestions": [{"color": "#rrggbb", "probability": p}, ...]}``. Pick one as a
+        hint with ``POST /api/recolor``."""
+        kept = results.get(body.id)
+        with work.admit() as ticket:
+            return await work.run(ticket, lambda: _suggest(pool, kept, body))
 
     if the_study is not None and store is not None:
         app.include_router(turing_router(the_study, store, _page, feedback=study_feedback))

@@ -16,6 +16,7 @@ import re
 import struct
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -25,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tinct.imageio import READ_FORMATS as READ_FORMATS
 from tinct.imageio import ImageReadError, LoadedImage, read_image
+from tinct.inference.hints import Hint
 from tinct.inference.pipeline import Colorizer, to_pil, working_shape
 from tinct.web.errors import ApiError
 
@@ -91,18 +93,23 @@ def decode_upload(data: bytes, max_pixels: int) -> LoadedImage:
 
 
 def colorize_keeping_output(colorizer: Colorizer, loaded: LoadedImage, size: int | None,
-                    output: torch.Tensor | None = None) -> tuple[torch.Tensor, Image.Image]:
-    """(the network's output, the colour image) for ``loaded`` at working ``size``.
+                            output: torch.Tensor | None = None,
+                            hints: Sequence[Hint] | None = None
+                            ) -> tuple[torch.Tensor, Image.Image]:
+    """(the network's output, the colour image) for ``loaded`` at working ``size``, with
+    colour ``hints`` (in pixels of ``loaded``) when given.
 
-    With ``output`` (from an earlier call), the network does not run again: only the decoding
-    (with ``colorizer``'s decode settings) and the merge with the full-resolution lightness
-    are done, which is what re-colouring a result costs."""
+    With ``output`` (from an earlier call with the same hints), the network does not run
+    again: only the decoding (with ``colorizer``'s decode settings), the hints' correction and
+    the merge with the full-resolution lightness are done, which is what re-colouring a result
+    costs."""
     L = colorizer.lightness(loaded)
     size = size or colorizer.working_size
     if output is None:
-        output = colorizer.network_output(L[None], size)
-    chroma = colorizer.decode_output(output, working_shape(*L.shape[-2:], size))
-    rgb = colorizer.render(L, chroma[0])
+        output = colorizer.network_output(L[None], size, [hints] if hints else None)
+    chroma = colorizer.decode_output(output, working_shape(*L.shape[-2:], size))[0]
+    chroma = colorizer.honour_hints(chroma, hints, tuple(L.shape[-2:]))
+    rgb = colorizer.render(L, chroma)
     return output, to_pil(rgb, loaded.alpha)
 
 

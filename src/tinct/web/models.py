@@ -34,7 +34,12 @@ class ModelInfo:
             "space": self.config.space,
             "metrics": doc["metrics"],
             "decode": doc["decode"] or None,
+            "hints": self.takes_hints(),
         }
+
+    def takes_hints(self) -> bool:
+        """Whether the model takes colour hints (trained with them)."""
+        return bool(self.config.model_args.get("hints"))
 
     def decodes(self) -> bool:
         """Whether the model is a colour classifier (it has decode settings to change)."""

@@ -18,19 +18,24 @@ from dataclasses import dataclass, field
 import torch
 
 from tinct.imageio import LoadedImage
+from tinct.inference.hints import Hint
 from tinct.web.errors import ApiError
 
 
 @dataclass
 class KeptResult:
     """One colorization: the model and working size it ran with, the decoded upload, the
-    network's output ``(1, C, h', w')``, and the upload's file name (for downloads)."""
+    network's output ``(1, C, h', w')``, the upload's file name (for downloads) and the colour
+    hints the output was computed with. A re-colour with new hints replaces ``output`` and
+    ``hints`` (the cache's byte count stays right: hints are small, the output's shape is
+    the same)."""
 
     model: str
     size: int | None
     image: LoadedImage
     output: torch.Tensor
     filename: str
+    hints: list[Hint] | None = None
     used: float = field(default_factory=time.monotonic)
 
     @property

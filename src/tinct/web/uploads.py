@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - older python-multipart
     from multipart.multipart import MultipartParser, parse_options_header
 
 MAX_FIELD_BYTES = 1024
+# fields allowed to be longer: 256 colour hints as JSON take about 12 KiB
+FIELD_LIMITS = {"hints": 32 * 1024}
 MAX_PARTS = 16
 MULTIPART_OVERHEAD = 64 * 1024  # headers and boundaries allowed on top of the file itself
 
@@ -106,7 +108,7 @@ class _FormCollector:
             self._fail(422, f"send the image in the {self.file_field!r} field (got a file in "
                             f"{part.name!r})")
             return
-        limit = self.max_file_bytes if is_file else MAX_FIELD_BYTES
+        limit = self.max_file_bytes if is_file else FIELD_LIMITS.get(part.name, MAX_FIELD_BYTES)
         if len(part.data) > limit:
             if is_file:
                 self._fail(413, f"upload is larger than the limit of {_megabytes(limit)}")
