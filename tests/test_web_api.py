@@ -238,7 +238,8 @@ def test_openapi_schema_and_offline_docs(client):
     colorize = spec["paths"]["/api/colorize"]["post"]
     body = colorize["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert body["required"] == ["file"]
-    assert set(body["properties"]) == {"file", "model", "size", "format", "boost", "temperature"}
+    assert set(body["properties"]) == {"file", "model", "size", "format", "boost", "temperature",
+                                       "hints"}
     assert {"200", "400", "413", "415", "422", "503"} <= set(colorize["responses"])
     assert {"/healthz", "/api/models"} <= set(spec["paths"])
     docs = client.get("/docs")
