@@ -279,7 +279,7 @@ def _as_list(batch: list) -> list:
 # --------------------------------------------------------------------------- helpers
 
 
-def _metric_copy(rgb: np.ndarray | torch.Tensor, metric_size: int | None) -> torch.Tensor:
+def metric_copy(rgb: np.ndarray | torch.Tensor, metric_size: int | None) -> torch.Tensor:
     """``(H, W, 3)`` float in [0, 1] -> ``(3, h, w)`` float32 with ``max(h, w) <= metric_size``."""
     t = torch.as_tensor(rgb).permute(2, 0, 1).float()
     H, W = t.shape[-2:]
@@ -292,7 +292,7 @@ def _metric_copy(rgb: np.ndarray | torch.Tensor, metric_size: int | None) -> tor
 
 def _thumbnail(rgb: torch.Tensor) -> np.ndarray:
     """``(3, h, w)`` float in [0, 1] -> ``(h', w', 3)`` uint8, longer side <= THUMB_SIZE."""
-    small = _metric_copy(rgb.permute(1, 2, 0), THUMB_SIZE)
+    small = metric_copy(rgb.permute(1, 2, 0), THUMB_SIZE)
     return (small.permute(1, 2, 0) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
 
 
@@ -477,7 +477,7 @@ def evaluate_many(entries: Sequence[EvalEntry], data_dir: str | os.PathLike, *,
                 elif min(image.pixels.shape[:2]) < MIN_SIDE:
                     failed.append((name, f"image is smaller than {MIN_SIDE}x{MIN_SIDE} pixels"))
                 else:
-                    truth = _metric_copy(image.to_float(), metric_size)
+                    truth = metric_copy(image.to_float(), metric_size)
                     photos.append(_Photo(index, name, image.size[0], image.size[1], truth,
                                          index in samples))
                     images.append(image)
@@ -524,7 +524,7 @@ def _evaluate_batch(photos: list[_Photo], images: list[LoadedImage],
         outputs = acc.entry.model.colorize_batch(images, size=acc.entry.size,
                                                  batch_size=batch_size, dtype=np.float32)
         seconds = (time.perf_counter() - t0) / len(images)
-        preds = [_metric_copy(out, metric_size) for out in outputs]
+        preds = [metric_copy(out, metric_size) for out in outputs]
         del outputs
         for photo, pred in zip(photos, preds, strict=True):
             acc.add(photo, pred, _image_metrics(pred, photo.truth), seconds)

@@ -197,3 +197,28 @@ def loss_curves(curves: Mapping[str, LossCurve], colors: Mapping[str, str]) -> s
         return fig
 
     return _styled(draw)
+
+
+def count_curves(series: Mapping[str, tuple[Sequence[int], Sequence[float]]],
+                 colors: Mapping[str, str], title: str, xlabel: str, ylabel: str
+                 ) -> str | None:
+    """Lines of a value against a count (0, 1, 2, 5, ...), one per label, on a log count
+    axis where 0 is drawn at 0.5 and every count is a tick."""
+
+    def draw():
+        fig = _figure(6.4, 3.6)
+        ax = fig.add_subplot()
+        for label, (counts, values) in series.items():
+            ax.plot([max(c, 0.5) for c in counts], values, marker="o", markersize=4,
+                    linewidth=1.4, color=colors.get(label, GRAY_COLOR), label=label)
+        ax.set_xscale("log")
+        ticks = sorted({c for counts, _ in series.values() for c in counts})
+        ax.set_xticks([max(t, 0.5) for t in ticks], [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, loc="left")
+        ax.legend(loc="lower right")
+        return fig
+
+    return _styled(draw)
