@@ -109,3 +109,25 @@ def test_a_hint_run_starts_from_an_automatic_model(photo_root, tmp_path):
     with open(tmp_path / "steps" / "metrics.csv", newline="") as f:
         val = [row for row in csv.DictReader(f) if row["split"] == "val"]
     assert val and all(float(row["ab_rmse_hinted"]) > 0 for row in val)
+
+
+def test_new_layers_can_learn_faster(photo_root, tmp_path):
+    """optim.lr_scale: the hint layers in a group of their own at a multiple of the
+    scheduled learning rate, kept through the run (and its saved state)."""
+    from tinct.errors import InputError as Refused
+    from tinct.train.loop import make_optimizer
+
+    hint_args = json.dumps({**TINY_CLASSIFIER, "hints": True})
+    overrides = [*tiny_train_overrides(photo_root, 3), "model.architecture=classifier",
+                 "loss.kind=ce", f"model.args={hint_args}", 'optim.lr_scale={"hint_": 10}']
+    cfg = load_config(None, overrides)
+    model = create_model("classifier", hints=True, **TINY_CLASSIFIER)
+    optimizer = make_optimizer(model, cfg)
+    assert [len(g["params"]) for g in optimizer.param_groups] == [
+        sum(1 for n, _ in model.named_parameters() if not n.startswith("hint_")), 2]
+    train(cfg, tmp_path / "run", progress=False)
+    state = torch.load(tmp_path / "run" / "state.pt", map_location="cpu", weights_only=True)
+    base, hints = state["optimizer"]["param_groups"]
+    assert hints["lr"] == pytest.approx(10 * base["lr"]) and base["lr"] > 0
+    with pytest.raises(Refused, match="no trainable parameter starts with 'nope'"):
+        make_optimizer(model, load_config(None, ['optim.lr_scale={"nope": 2}']))

@@ -72,6 +72,9 @@ class OptimConfig:
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes kept fixed, e.g.
                                      # the encoder's first blocks when fine-tuning (the
                                      # backward pass then stops before them: faster steps)
+    lr_scale: dict = field(default_factory=dict)  # parameter-name prefix -> learning-rate
+                                     # multiplier, e.g. {hint_: 10} for new layers added to
+                                     # a model being fine-tuned
 
 
 @dataclass

@@ -58,17 +58,33 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * cosine)
 
 
-def make_optimizer(params, cfg: TrainConfig, lr: float | None = None) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, lr: float | None = None
+                   ) -> torch.optim.Optimizer:
+    """The optimizer of ``model``'s trainable parameters. Parameters whose names start with a
+    prefix of ``optim.lr_scale`` form groups of their own whose ``lr_scale`` multiplies the
+    scheduled learning rate (see the training loop); the rest form the first group."""
     o = cfg.optim
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if o.name not in kinds:
         raise InputError(f"optim.name must be adam or adamw, got {o.name!r}")
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [], "lr_scale": 1.0}]
+    for prefix, scale in o.lr_scale.items():
+        if not isinstance(scale, int | float) or not 0 < scale < float("inf"):
+            raise InputError(f"optim.lr_scale: {prefix!r} needs a positive number, got {scale!r}")
+        matched = [p for name, p in named if name.startswith(prefix)]
+        if not matched:
+            raise InputError(f"optim.lr_scale: no trainable parameter starts with {prefix!r}")
+        groups.append({"params": matched, "lr_scale": float(scale)})
+    scaled = {id(p) for group in groups[1:] for p in group["params"]}
+    groups[0]["params"] = [p for _, p in named if id(p) not in scaled]
+    for group in groups:
+        group["lr"] = (lr or o.lr) * group["lr_scale"]
     # the fused kernel updates every tensor in one pass (5x faster than foreach on a 2-core
     # CPU); the same maths, and its state dict is the same as the unfused one's
-    params = list(params)
-    fused = o.fused and all(p.device.type in ("cpu", "cuda") for p in params)
-    return kinds[o.name](params, lr=lr or o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay,
-                         fused=fused)
+    fused = o.fused and all(p.device.type in ("cpu", "cuda") for _, p in named)
+    return kinds[o.name]([g for g in groups if g["params"]], lr=lr or o.lr,
+                         betas=tuple(o.betas), weight_decay=o.weight_decay, fused=fused)
 
 
 def split_data(cfg: TrainConfig, scan_cache: Path, log=print):
@@ -215,7 +231,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
         t0 = time.monotonic()
         for batch in _epoch_batches(train_set, cfg, p, dist, device):
             for group in state.optimizer.param_groups:
-                group["lr"] = lr_at(p.step, cfg)
+                group["lr"] = lr_at(p.step, cfg) * group.get("lr_scale", 1.0)
             L = batch["L"].to(device, non_blocking=True)
             chroma = batch["chroma"].to(device, non_blocking=True)
             if cfg.run.channels_last:
@@ -259,7 +275,7 @@ def build_state(cfg: TrainConfig, device: torch.device, log=print) -> TrainState
     frozen = freeze_parameters(model, cfg.optim.freeze)
     if frozen:
         log(f"frozen: {frozen} parameter tensors ({', '.join(cfg.optim.freeze)})")
-    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    optimizer = make_optimizer(model, cfg)
     return TrainState(model, optimizer, objective, _make_ema(model, cfg.optim.ema))
 
 
