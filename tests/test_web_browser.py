@@ -495,3 +495,67 @@ def test_turing_without_a_study_says_how_to_start(page, tiny_model_dir):
         assert "tinct turing prepare photos/ -o study/" in page.inner_text("pre")
         assert "tinct serve --study study/" in page.inner_text("pre")
         assert page.goto(url + "/turing/results").status == 404
+
+
+def shown_picture(page, card) -> bytes:
+    """The bytes of the colorized picture a card shows (a blob: URL inside the page), once it
+    has loaded."""
+    after = card.locator(".after").element_handle()
+    page.wait_for_function("el => !el.closest('.card').classList.contains('recolouring') && "
+                           "el.complete && el.naturalWidth > 0", arg=after)
+    values = page.evaluate("async el => Array.from(new Uint8Array(await (await fetch(el.src))"
+                           ".arrayBuffer()))", after)
+    return bytes(values)
+
+
+def test_colour_hints_are_placed_picked_and_applied(page, tiny_hint_classifier_dir,
+                                                    gray_photos):
+    """Issue 20: on a hint model's card, a click on the photo adds a place, the likely colours
+    there are offered, the person's colour is applied through /api/recolor (no upload), and
+    Clear brings the automatic colours back."""
+    import io
+
+    import torch
+
+    from tinct import color
+
+    app = create_app([tiny_hint_classifier_dir])
+    with serve_in_background(app, host="127.0.0.1") as url:
+        page.goto(url + "/")
+        page.wait_for_selector("#model option[value]", state="attached")
+        page.set_input_files("#files", str(gray_photos[1]))
+        card = page.locator(".card.done").first
+        card.wait_for(timeout=60_000)
+        automatic = shown_picture(page, card)
+        assert card.locator(".hints").is_visible()
+        card.locator(".hint-toggle").click()
+        assert card.locator(".hint-help").is_visible()
+        box = card.locator(".compare").bounding_box()
+        with page.expect_response("**/api/suggest") as suggested:
+            page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.3)
+        assert suggested.value.status == 200
+        hint = card.locator(".hint").first
+        hint.locator(".swatch").first.wait_for()
+        first_choice = suggested.value.json()["suggestions"][0]["color"]
+        assert hint.locator(".hint-color").input_value() == first_choice
+        assert card.locator(".hint-mark").count() == 1
+        hint.locator(".hint-color").fill("#c03030")
+        asked: list[dict] = []
+        page.on("request", lambda r: asked.append(r.post_data_json) if r.url.endswith(
+            "/api/recolor") else None)
+        with page.expect_response("**/api/recolor") as applied:
+            card.locator(".hint-apply").click()
+        assert applied.value.status == 200
+        (sent,) = asked[-1]["hints"]
+        x, y = sent["x"], sent["y"]
+        assert sent["color"] == "#c03030"
+        assert abs(x - 0.25 * PHOTO_SIZE[0]) <= 2 and abs(y - 0.3 * PHOTO_SIZE[1]) <= 2
+        rgb = np.asarray(Image.open(io.BytesIO(shown_picture(page, card))).convert("RGB"))
+        lab = color.rgb_to_lab(torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None] / 255.0)
+        wanted = color.rgb_to_lab(torch.tensor([0xC0, 0x30, 0x30]).view(1, 3, 1, 1) / 255.0)
+        assert float((lab[0, 1:, y, x] - wanted[0, 1:, 0, 0]).norm()) < 6
+        with page.expect_response("**/api/recolor") as cleared:
+            card.locator(".hint-clear").click()
+        assert cleared.value.status == 200 and asked[-1]["hints"] == []
+        assert shown_picture(page, card) == automatic
+        assert card.locator(".hint").count() == 0

@@ -21,6 +21,7 @@ const el = (id) => document.getElementById(id);
 const jobs = [];
 let limits = null;
 const decodes = new Map(); // model name -> whether it has decode settings (a colour classifier)
+const takesHints = new Set(); // names of the models that take colour hints
 let modelNames = [];
 let running = 0;
 
@@ -47,6 +48,7 @@ async function init() {
     showDefaultSize();
     select.disabled = info.models.length < 2;
     for (const m of info.models) decodes.set(m.name, Boolean(m.decode));
+    for (const m of info.models) if (m.hints) takesHints.add(m.name);
     modelNames = info.models.map((m) => m.name);
     select.addEventListener("change", updateColourChoice);
     updateColourChoice();
@@ -299,26 +301,29 @@ function finish(job, reply) {
     intensity.oninput = () => {
       job.card.querySelector(".intensity-value").textContent = intensity.value;
       clearTimeout(job.recolourTimer);
-      job.recolourTimer = setTimeout(() => recolour(job, parseFloat(intensity.value), true), 150);
+      job.recolourTimer = setTimeout(
+        () => recolour(job, { boost: parseFloat(intensity.value) }, true), 150);
     };
     intensity.onchange = () => {
       clearTimeout(job.recolourTimer);
-      recolour(job, parseFloat(intensity.value), false);
+      recolour(job, { boost: parseFloat(intensity.value) }, false);
     };
   }
+  setUpHints(job, takesHints.has(reply.model) && Boolean(reply.resultId));
 }
 
-/** Decodes the kept result again at colour ``boost`` (no upload; the network does not run).
- * A ``preview`` comes as JPEG (encoded in about 1 ms instead of 20-30 for PNG) and cannot be
- * downloaded; the final one comes in the chosen format. */
-async function recolour(job, boost, preview) {
+/** Re-colours the kept result with ``changes`` ({boost} or {hints}); no upload. With a new
+ * boost the network does not run again; with new hints it does (the server keeps them for
+ * later re-colours). A ``preview`` comes as JPEG (encoded in about 1 ms instead of 20-30 for
+ * PNG) and cannot be downloaded; the final one comes in the chosen format. */
+async function recolour(job, changes, preview) {
   const card = job.card;
   const asked = (job.recolourAsked = (job.recolourAsked || 0) + 1);
   card.classList.add("recolouring");
   try {
     const response = await fetch("/api/recolor", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ id: job.result.resultId, boost,
+      body: JSON.stringify({ id: job.result.resultId, ...changes,
         format: preview ? "jpeg" : job.settings.format }),
     });
     if (asked !== job.recolourAsked) return; // a newer position of the slider won
@@ -375,6 +380,116 @@ function showResult(job, reply) {
   link.hidden = false;
   card.classList.add("done");
   setSplit(card, card.querySelector(".slider").value);
+}
+
+// ---------------------------------------------------------------- colour hints
+
+/** The hint controls of a result card: in hint mode a click on the photo adds a place whose
+ * colour the person picks (the model's likely colours there are offered); "Apply hints"
+ * re-colours the photo with them. */
+function setUpHints(job, enabled) {
+  const card = job.card;
+  const box = card.querySelector(".hints");
+  box.hidden = !enabled;
+  if (!enabled) return;
+  job.hints = job.hints || [];
+  const toggle = card.querySelector(".hint-toggle");
+  toggle.onclick = () => {
+    const on = !card.classList.contains("hinting");
+    card.classList.toggle("hinting", on);
+    toggle.setAttribute("aria-pressed", String(on));
+    toggle.textContent = on ? "Done adding" : "Add colour hints";
+    card.querySelector(".hint-help").hidden = !on;
+  };
+  card.querySelector(".compare").onclick = (event) => {
+    if (card.classList.contains("hinting")) addHint(job, event);
+  };
+  card.querySelector(".hint-apply").onclick = () => applyHints(job);
+  card.querySelector(".hint-clear").onclick = () => {
+    job.hints = [];
+    renderHints(job);
+    recolour(job, { hints: [] }, false);
+  };
+  renderHints(job);
+}
+
+/** A hint at the clicked pixel of the photo, coloured by the model's likeliest colour there
+ * until the person picks one. */
+async function addHint(job, event) {
+  const after = job.card.querySelector(".after");
+  const rect = after.getBoundingClientRect();
+  const width = after.naturalWidth;
+  const height = after.naturalHeight;
+  if (!width || !height) return;
+  const x = Math.min(width - 1, Math.max(0, Math.floor(((event.clientX - rect.left) / rect.width) * width)));
+  const y = Math.min(height - 1, Math.max(0, Math.floor(((event.clientY - rect.top) / rect.height) * height)));
+  const hint = { x, y, color: "#808080", suggestions: [] };
+  job.hints.push(hint);
+  renderHints(job);
+  try {
+    const answer = await fetch("/api/suggest", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: job.result.resultId, x, y }),
+    });
+    if (answer.ok) {
+      hint.suggestions = (await answer.json()).suggestions;
+      if (hint.suggestions.length) hint.color = hint.suggestions[0].color;
+      renderHints(job);
+    }
+  } catch {
+    /* suggestions are a help, not a need */
+  }
+}
+
+/** Lists the hints under the photo and marks them on it. */
+function renderHints(job) {
+  const card = job.card;
+  const list = card.querySelector(".hint-list");
+  const marks = card.querySelector(".hint-marks");
+  const after = card.querySelector(".after");
+  list.replaceChildren();
+  marks.replaceChildren();
+  job.hints.forEach((hint, index) => {
+    const item = el("hint-template").content.firstElementChild.cloneNode(true);
+    const picker = item.querySelector(".hint-color");
+    picker.value = hint.color;
+    picker.oninput = () => {
+      hint.color = picker.value;
+      mark.style.background = hint.color;
+    };
+    item.querySelector(".hint-where").textContent = `at ${hint.x}, ${hint.y}`;
+    item.querySelector(".hint-suggestions").replaceChildren(...hint.suggestions.map((s) => {
+      const swatch = document.createElement("button");
+      swatch.type = "button";
+      swatch.className = "swatch";
+      swatch.style.background = s.color;
+      swatch.title = `${s.color} (${Math.round(s.probability * 100)}% likely)`;
+      swatch.setAttribute("aria-label", swatch.title);
+      swatch.onclick = () => {
+        hint.color = s.color;
+        renderHints(job);
+      };
+      return swatch;
+    }));
+    item.querySelector(".hint-remove").onclick = () => {
+      job.hints.splice(index, 1);
+      renderHints(job);
+    };
+    list.append(item);
+    const mark = document.createElement("span");
+    mark.className = "hint-mark";
+    mark.style.left = `${((hint.x + 0.5) / (after.naturalWidth || 1)) * 100}%`;
+    mark.style.top = `${((hint.y + 0.5) / (after.naturalHeight || 1)) * 100}%`;
+    mark.style.background = hint.color;
+    marks.append(mark);
+  });
+  card.querySelector(".hint-apply").hidden = job.hints.length === 0;
+  card.querySelector(".hint-clear").hidden = job.hints.length === 0;
+}
+
+function applyHints(job) {
+  const hints = job.hints.map(({ x, y, color }) => ({ x, y, color }));
+  recolour(job, { hints }, false);
 }
 
 function fail(job, status, message) {
