@@ -288,6 +288,8 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
         working_size=96)
     config = checkpoint.read_config(classifier)
     checkpoint.write_config(classifier, config.replace(flip=True))
+    checkpoint.save_pretrained(create_model("classifier", decoder_channels=(16, 8, 8),
+                                            hints=True), models / "zz-hints", working_size=96)
     monkeypatch.setenv(checkpoint.MODELS_ENV, str(models))
     assert main(["models"]) == 0
     text = capsys.readouterr().out
@@ -298,14 +300,17 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
     assert str(models / tiny_model_dir.name) in text
     assert f"  {classifier.name}: classifier, lab, working size 96 px, temperature 0.38, " \
            "boost 0, flip averaging, metrics" in text
+    assert "  zz-hints: classifier, lab, working size 96 px, temperature 0.38, boost 0, " \
+           "takes colour hints (--hints), metrics" in text
 
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert [a["name"] for a in listing["architectures"]] == list_models()
     cnn = next(a for a in listing["architectures"] if a["name"] == "cnn")
     assert cnn["arguments"] == [{"name": "width", "default": 64}, {"name": "depth", "default": 3}]
-    model, listed_classifier = listing["installed"]
+    model, listed_classifier, hinting = listing["installed"]
     assert listed_classifier["decode"] == {"temperature": 0.38, "boost": 0.0}
+    assert (listed_classifier["hints"], hinting["hints"]) == (False, True)
     assert model["name"] == tiny_model_dir.name and model["architecture"] == "unet"
     assert model["working_size"] == 64 and model["path"] == str(models / tiny_model_dir.name)
 
