@@ -161,3 +161,19 @@ def test_hints_need_a_hint_model_and_a_place_inside(tiny_classifier_dir,
     assert hinting.accepts_hints
     with pytest.raises(InputError, match=r"hint 1 at x=200, y=3 is outside the 200x150 image"):
         hinting.colorize(gray_astronaut, hints=[{"x": 200, "y": 3, "color": "#ffffff"}])
+
+
+def test_suggestions_for_a_pixel_of_a_photo(tiny_hint_classifier_dir, tiny_model_dir,
+                                            gray_astronaut):
+    colorizer = Colorizer.from_pretrained(tiny_hint_classifier_dir, device="cpu")
+    suggestions = colorizer.suggest(gray_astronaut, 120, 40, count=4)
+    assert 1 <= len(suggestions) <= 4
+    assert abs(sum(s["probability"] for s in suggestions) - 1) < 0.01
+    L = float(colorizer.lightness(gray_astronaut)[0, 40, 120])
+    for s in suggestions:  # each at the pixel's own lightness
+        assert abs(float(_hex_lab(s["color"])[0]) - L) < 1.5
+    with pytest.raises(InputError, match="outside the 200x150 image"):
+        colorizer.suggest(gray_astronaut, 5, 150)
+    regression = Colorizer.from_pretrained(tiny_model_dir, device="cpu")
+    with pytest.raises(InputError, match="predicts colour directly"):
+        regression.suggest(gray_astronaut, 5, 5)

@@ -211,6 +211,18 @@ class Colorizer:
                 for image_hints, shape in zip(hints, full_shapes, strict=True)]
         return torch.stack(maps).to(self.device)
 
+    def suggest(self, image: ImageInput, x: float, y: float, size: int | None = None,
+                count: int = 6) -> list[dict]:
+        """The few most likely distinct colours the model sees at pixel (``x``, ``y``) of
+        ``image`` (as displayed), for picking a hint: ``[{"color": "#rrggbb",
+        "probability": p}, ...]``, most likely first, each shown at that pixel's lightness.
+        Runs the network once; see :meth:`suggest_colors` to reuse an output."""
+        L = self.lightness(image)
+        H, W = L.shape[-2:]
+        check_inside([Hint(x, y, "#000000")], W, H, "suggest")
+        output = self.network_output(L[None], size)
+        return self.suggest_colors(output, (H, W), float(L[0, int(y), int(x)]), x, y, count)
+
     def suggest_colors(self, output: torch.Tensor, full_shape: tuple[int, int],
                        lightness: float, x: float, y: float, count: int = 6) -> list[dict]:
         """The few most likely distinct colours at pixel (``x``, ``y``) of a ``full_shape``
