@@ -177,3 +177,21 @@ def test_suggestions_for_a_pixel_of_a_photo(tiny_hint_classifier_dir, tiny_model
     regression = Colorizer.from_pretrained(tiny_model_dir, device="cpu")
     with pytest.raises(InputError, match="predicts colour directly"):
         regression.suggest(gray_astronaut, 5, 5)
+
+
+def test_a_lightness_guide_keeps_the_correction_on_its_side_of_an_edge():
+    """With the image's lightness as a guide, a hint's correction fades across a lightness
+    edge (a dark dress does not tint the light wall beside it); the hinted pixel is exact."""
+    chroma = torch.zeros(2, 40, 40)
+    guide = torch.full((40, 40), 80.0)
+    guide[:, :20] = 30.0  # a dark left half, a light right half
+    hint = [Hint(15.0, 20.0, "#2050c0")]  # on the dark side, near the edge
+    spread = dict(full_shape=(40, 40), space="lab", width_share=0.2)
+    plain = honour_hints(chroma, hint, **spread)
+    guided = honour_hints(chroma, hint, guide=guide, lightness_width=10.0, **spread)
+    wanted = hint[0].chroma("lab")
+    for corrected in (plain, guided):
+        assert float((corrected[:, 20, 15] - wanted).norm()) < 0.5
+    across = (slice(None), 20, 25)  # ten pixels away, on the light side
+    assert plain[across].norm() > 0.3 * wanted.norm()
+    assert guided[across].norm() < 0.01 * wanted.norm()

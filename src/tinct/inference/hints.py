@@ -36,6 +36,10 @@ from tinct.models.hints import empty_hints, put_hint
 MAX_HINTS = 256
 MAX_HINT_FILE_BYTES = 1 << 20
 HINT_PATCH = 3            # side of the square a hint covers in the network's input, px
+# how far the exact-at-the-pixel correction spreads (honour_hints): a share of the longer side,
+# and the lightness difference (L*) at which it fades; chosen on validation photos (docs/hints.md)
+SPREAD_WIDTH = 0.015
+SPREAD_LIGHTNESS = 10.0
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -142,16 +146,22 @@ def _taps(position: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor
 
 
 def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[int, int],
-                 space: str, width_share: float = 0.015) -> torch.Tensor:
+                 space: str, width_share: float = SPREAD_WIDTH,
+                 guide: torch.Tensor | None = None,
+                 lightness_width: float = SPREAD_LIGHTNESS) -> torch.Tensor:
     """Corrects ``chroma`` ``(2, h, w)`` (colour-space units, the chroma that rendering
     upsamples bilinearly to ``full_shape``) so that each hinted full-resolution pixel gets its
-    hint's chroma exactly.
+    hint's chroma exactly, and nearby pixels of about the same lightness follow.
 
-    The correction is a sum of Gaussian bumps (standard deviation ``width_share`` of the longer
-    side, at least one pixel), one per hint, whose heights solve the small linear system that
-    makes the upsampled value at every hinted pixel equal its hint; far from the hints nothing
-    changes. Two hints closer than a bump's width with different colours are met as nearly as
-    they can be (a least-squares compromise). Returns the corrected chroma.
+    The correction is a sum of bumps, one per hint, whose heights solve the small linear system
+    that makes the upsampled value at every hinted pixel equal its hint. A bump is a Gaussian
+    of the distance (standard deviation ``width_share`` of the longer side, at least one
+    pixel) times, with a ``guide`` (L* ``(h, w)`` at the chroma's resolution), a Gaussian of the
+    lightness difference from the hinted place (standard deviation ``lightness_width`` L*), so
+    a hint spreads over its region and stops at edges, as in colorization by optimization
+    (Levin et al. 2004). Far from the hints nothing changes. Two hints a few pixels apart with
+    different colours are met as nearly as they can be (a least-squares compromise). Returns
+    the corrected chroma.
     """
     if not hints:
         return chroma
@@ -159,26 +169,29 @@ def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[
     rows = torch.tensor([_source_position(hint.pixel[0], h, H) for hint in hints])
     cols = torch.tensor([_source_position(hint.pixel[1], w, W) for hint in hints])
     sigma = max(1.0, width_share * max(h, w))
-
-    def bumps(centres: torch.Tensor, size: int) -> torch.Tensor:  # (K, size)
-        grid = torch.arange(size, dtype=torch.float32)
-        return torch.exp(-(grid[None] - centres[:, None]) ** 2 / (2 * sigma**2))
-
-    along_rows, along_cols = bumps(rows, h), bumps(cols, w)  # (K, h), (K, w)
+    grid_rows = torch.arange(h, dtype=torch.float32)
+    grid_cols = torch.arange(w, dtype=torch.float32)
+    bumps = (torch.exp(-(grid_rows[None] - rows[:, None]) ** 2 / (2 * sigma**2))[:, :, None]
+             * torch.exp(-(grid_cols[None] - cols[:, None]) ** 2 / (2 * sigma**2))[:, None, :])
     r0, r1, wr = _taps(rows, h)
     c0, c1, wc = _taps(cols, w)
-    # bump j sampled bilinearly at hint i, separably: (K, K)
-    at_rows = along_rows[:, r0] * (1 - wr) + along_rows[:, r1] * wr  # [j, i]
-    at_cols = along_cols[:, c0] * (1 - wc) + along_cols[:, c1] * wc
-    system = (at_rows * at_cols).T  # [i, j]
+
+    def at_hints(maps: torch.Tensor) -> torch.Tensor:  # (C, h, w) -> (C, K), bilinear
+        return (maps[:, r0, c0] * ((1 - wr) * (1 - wc)) + maps[:, r0, c1] * ((1 - wr) * wc)
+                + maps[:, r1, c0] * (wr * (1 - wc)) + maps[:, r1, c1] * (wr * wc))
+
+    if guide is not None:
+        guide = guide.float().reshape(h, w)
+        centre = at_hints(guide[None])[0]  # (K,) the lightness at each hinted place
+        bumps = bumps * torch.exp(-(guide[None] - centre[:, None, None]) ** 2
+                                  / (2 * lightness_width**2))
+    system = at_hints(bumps).T  # [i, j]: bump j at hint i
     chroma = chroma.float()
-    now = (chroma[:, r0, c0] * ((1 - wr) * (1 - wc)) + chroma[:, r0, c1] * ((1 - wr) * wc)
-           + chroma[:, r1, c0] * (wr * (1 - wc)) + chroma[:, r1, c1] * (wr * wc))  # (2, K)
     target = torch.stack([hint.chroma(space) for hint in hints], 1)  # (2, K)
     ridge = 1e-4 * torch.eye(len(hints))
-    heights = torch.linalg.solve(system.T @ system + ridge, system.T @ (target - now).T)  # (K, 2)
-    correction = torch.einsum("kh,kc,kw->chw", along_rows, heights, along_cols)
-    return chroma + correction
+    heights = torch.linalg.solve(system.T @ system + ridge,
+                                 system.T @ (target - at_hints(chroma)).T)  # (K, 2)
+    return chroma + torch.einsum("khw,kc->chw", bumps, heights)
 
 
 def gamut_notes(hints: Sequence[Hint], lightness: np.ndarray | torch.Tensor, space: str

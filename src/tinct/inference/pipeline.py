@@ -161,7 +161,7 @@ class Colorizer:
         out_size = out_size or tuple(L.shape[-2:])
         chroma = self.decode_output(self.network_output(L, size, hints), out_size)
         for i, image_hints in enumerate(hints or []):
-            chroma[i] = self.honour_hints(chroma[i], image_hints, tuple(L.shape[-2:]))
+            chroma[i] = self.honour_hints(chroma[i], image_hints, tuple(L.shape[-2:]), L[i])
         return chroma
 
     @torch.inference_mode()
@@ -243,13 +243,19 @@ class Colorizer:
         return suggest_colors(probabilities, centres.cpu(), lightness, self.space, count)
 
     def honour_hints(self, chroma: torch.Tensor, hints: Sequence[Hint] | None,
-                     full_shape: tuple[int, int]) -> torch.Tensor:
+                     full_shape: tuple[int, int], lightness: torch.Tensor | None = None
+                     ) -> torch.Tensor:
         """Chroma ``(2, h, w)`` of one image (colour-space units) -> the same, corrected so
-        its hinted pixels get their hint's colour once rendered at ``full_shape``
-        (:func:`tinct.inference.hints.honour_hints`). Without hints, ``chroma`` itself."""
+        its hinted pixels get their hint's colour once rendered at ``full_shape``, and nearby
+        pixels of about the same lightness follow when the image's full-resolution
+        ``lightness`` (L* ``(1, H, W)``) is given (:func:`tinct.inference.hints.honour_hints`).
+        Without hints, ``chroma`` itself."""
         if not hints:
             return chroma
-        return honour_hints(chroma.cpu(), hints, full_shape, self.space).to(chroma.device)
+        guide = None if lightness is None else _resize(lightness.reshape(1, *full_shape),
+                                                        tuple(chroma.shape[-2:]))[0]
+        return honour_hints(chroma.cpu(), hints, full_shape, self.space,
+                            guide=guide).to(chroma.device)
 
     @torch.inference_mode()
     def decode_output(self, out: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
@@ -374,7 +380,8 @@ class Colorizer:
             out = self.network_output(L, size, [hints[i] for i in group], full_shapes)
             chroma = self.decode_output(out, ws)
             for j, i in enumerate(group):
-                image_chroma = self.honour_hints(chroma[j], hints[i], full_shapes[j])
+                image_chroma = self.honour_hints(chroma[j], hints[i], full_shapes[j],
+                                                 lightness[i])
                 results[i] = self.render(lightness[i], image_chroma, dtype)
         return [r for r in results if r is not None]
 

@@ -108,7 +108,7 @@ def colorize_keeping_output(colorizer: Colorizer, loaded: LoadedImage, size: int
     if output is None:
         output = colorizer.network_output(L[None], size, [hints] if hints else None)
     chroma = colorizer.decode_output(output, working_shape(*L.shape[-2:], size))[0]
-    chroma = colorizer.honour_hints(chroma, hints, tuple(L.shape[-2:]))
+    chroma = colorizer.honour_hints(chroma, hints, tuple(L.shape[-2:]), L)
     rgb = colorizer.render(L, chroma)
     return output, to_pil(rgb, loaded.alpha)
 
