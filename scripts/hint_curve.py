@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     curves = []
     for name in args.model:
         colorizer = Colorizer.from_pretrained(name)
+        if any(c.model == colorizer.name for c in curves):  # two models of one name
+            colorizer.name = f"{colorizer.name} ({name})"
         for folder in args.data:
             used = counts if colorizer.accepts_hints else [0]
             curves.append(hint_curve(colorizer, folder, used, seed=args.seed, limit=args.limit))
