@@ -209,11 +209,13 @@ def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult,
     """Runs on a worker thread: decodes a kept network output again with ``params``; with
     ``new_hints``, runs the network again with ``params.hints`` and keeps that output."""
     colorizer = params.colorizer(pool)
-    output = None if new_hints else kept.output
-    output, image = colorize_keeping_output(colorizer, kept.image, kept.size, output,
-                                            params.hints)
     if new_hints:
-        kept.output, kept.hints = output, params.hints
+        output, hints = None, params.hints
+    else:
+        output, hints = kept.network()
+    output, image = colorize_keeping_output(colorizer, kept.image, kept.size, output, hints)
+    if new_hints:
+        kept.replace_network(output, hints)
     return colorizer, encode(image, params.format, kept.image.icc_profile)
 
 
@@ -226,7 +228,7 @@ def _suggest(pool: ModelPool, kept: KeptResult, body: Suggest) -> dict:
     L = colorizer.lightness(kept.image)
     lightness = float(L[0, int(body.y), int(body.x)])
     try:
-        colors = colorizer.suggest_colors(kept.output, (height, width), lightness, body.x,
+        colors = colorizer.suggest_colors(kept.network()[0], (height, width), lightness, body.x,
                                           body.y, body.count)
     except InputError as exc:
         raise ApiError(422, str(exc)) from None
@@ -384,8 +386,6 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
         params = ColorizeParams(fields, pool, max_size)
         if new_hints:
             params.check_hints_inside(kept.image)
-        else:
-            params.hints = kept.hints
         with work.admit() as ticket:
             started = time.perf_counter()
             colorizer, data = await work.run(ticket, lambda: _recolor(params, pool, kept,

@@ -37,6 +37,18 @@ class KeptResult:
     filename: str
     hints: list[Hint] | None = None
     used: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def network(self) -> tuple[torch.Tensor, list[Hint] | None]:
+        """The network's output and the hints it was computed with, read together (another
+        request may be replacing them)."""
+        with self._lock:
+            return self.output, self.hints
+
+    def replace_network(self, output: torch.Tensor, hints: list[Hint] | None) -> None:
+        """Keeps a new network output and the hints it was computed with, together."""
+        with self._lock:
+            self.output, self.hints = output, hints
 
     @property
     def nbytes(self) -> int:
