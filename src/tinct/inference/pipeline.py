@@ -197,6 +197,12 @@ class Colorizer:
         """Whether the network takes colour hints (a model trained with hints)."""
         return bool(getattr(self.model, "accepts_hints", False))
 
+    def _check_takes_hints(self) -> None:
+        """Raises ``InputError`` (naming the model) when the network takes no hints."""
+        if not self.accepts_hints:
+            raise InputError(f"{self.name} takes no colour hints; colorize with a model trained "
+                             "with them (tinct models lists which do)")
+
     def _hint_input(self, hints: Sequence[Sequence[Hint] | None] | None,
                     full_shapes: Sequence[tuple[int, int]], work_shape: tuple[int, int]
                     ) -> torch.Tensor | None:
@@ -204,9 +210,7 @@ class Colorizer:
         image has hints."""
         if not hints or not any(hints):
             return None
-        if not self.accepts_hints:
-            raise InputError(f"{self.name} takes no colour hints; colorize with a model trained "
-                             "with them (tinct models lists which do)")
+        self._check_takes_hints()
         maps = [hint_map(image_hints or [], shape, work_shape, self.space, self.chroma_scale)
                 for image_hints, shape in zip(hints, full_shapes, strict=True)]
         return torch.stack(maps).to(self.device)
@@ -358,9 +362,8 @@ class Colorizer:
             check_inside(parsed, image.pixels.shape[1], image.pixels.shape[0],
                          f"hints for {image.source}")
             checked.append(parsed)
-        if any(checked) and not self.accepts_hints:
-            raise InputError(f"{self.name} takes no colour hints; colorize with a model trained "
-                             "with them (tinct models lists which do)")
+        if any(checked):
+            self._check_takes_hints()
         return checked
 
     def _colorize_arrays(self, images: Sequence[LoadedImage], size: int | None,
