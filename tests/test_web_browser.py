@@ -508,16 +508,26 @@ def shown_picture(page, card) -> bytes:
     return bytes(values)
 
 
-def test_colour_hints_are_placed_picked_and_applied(page, tiny_hint_classifier_dir,
-                                                    gray_photos):
+def recolor_with(page, predicate):
+    """Waits for the page's /api/recolor request whose JSON body satisfies ``predicate``."""
+    return page.expect_request(lambda r: r.url.endswith("/api/recolor")
+                               and predicate(r.post_data_json))
+
+
+def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
+        page, tiny_hint_classifier_dir, gray_photos, tmp_path):
     """Issue 20: on a hint model's card, a click on the photo adds a place, the likely colours
-    there are offered, the person's colour is applied through /api/recolor (no upload), and
-    Clear brings the automatic colours back."""
+    there are offered, the person's colour re-colours the photo through /api/recolor (no
+    upload, no button), a mark can be dragged, every change undone (Ctrl+Z), the hints
+    downloaded as the JSON file ``tinct colorize --hints`` reads and loaded again, and Clear
+    brings the automatic colours back."""
     import io
+    import json
 
     import torch
 
     from tinct import color
+    from tinct.inference.hints import read_hints_file
 
     app = create_app([tiny_hint_classifier_dir])
     with serve_in_background(app, host="127.0.0.1") as url:
@@ -528,6 +538,7 @@ def test_colour_hints_are_placed_picked_and_applied(page, tiny_hint_classifier_d
         card.wait_for(timeout=60_000)
         automatic = shown_picture(page, card)
         assert card.locator(".hints").is_visible()
+        assert card.locator(".hint-undo").is_disabled()
         card.locator(".hint-toggle").click()
         assert card.locator(".hint-help").is_visible()
         box = card.locator(".compare").bounding_box()
@@ -539,23 +550,60 @@ def test_colour_hints_are_placed_picked_and_applied(page, tiny_hint_classifier_d
         first_choice = suggested.value.json()["suggestions"][0]["color"]
         assert hint.locator(".hint-color").input_value() == first_choice
         assert card.locator(".hint-mark").count() == 1
-        hint.locator(".hint-color").fill("#c03030")
-        asked: list[dict] = []
-        page.on("request", lambda r: asked.append(r.post_data_json) if r.url.endswith(
-            "/api/recolor") else None)
-        with page.expect_response("**/api/recolor") as applied:
-            card.locator(".hint-apply").click()
-        assert applied.value.status == 200
-        (sent,) = asked[-1]["hints"]
+
+        with recolor_with(page, lambda body: body["hints"][0]["color"] == "#c03030") as asked:
+            hint.locator(".hint-color").fill("#c03030")
+        (sent,) = asked.value.post_data_json["hints"]
         x, y = sent["x"], sent["y"]
-        assert sent["color"] == "#c03030"
         assert abs(x - 0.25 * PHOTO_SIZE[0]) <= 2 and abs(y - 0.3 * PHOTO_SIZE[1]) <= 2
+        assert asked.value.response().status == 200
         rgb = np.asarray(Image.open(io.BytesIO(shown_picture(page, card))).convert("RGB"))
         lab = color.rgb_to_lab(torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None] / 255.0)
         wanted = color.rgb_to_lab(torch.tensor([0xC0, 0x30, 0x30]).view(1, 3, 1, 1) / 255.0)
         assert float((lab[0, 1:, y, x] - wanted[0, 1:, 0, 0]).norm()) < 6
-        with page.expect_response("**/api/recolor") as cleared:
+
+        # drag the mark to the photo's other half: one re-colour with the new place
+        mark = card.locator(".hint-mark").first.bounding_box()
+        page.mouse.move(mark["x"] + mark["width"] / 2, mark["y"] + mark["height"] / 2)
+        page.mouse.down()
+        with recolor_with(page, lambda body: body["hints"][0]["x"] > PHOTO_SIZE[0] / 2) as moved:
+            for step in range(1, 6):
+                page.mouse.move(box["x"] + box["width"] * (0.25 + 0.1 * step),
+                                box["y"] + box["height"] * 0.3)
+            page.mouse.up()
+        (sent,) = moved.value.post_data_json["hints"]
+        assert abs(sent["x"] - 0.75 * PHOTO_SIZE[0]) <= 2 and sent["color"] == "#c03030"
+        assert card.locator(".hint-where").inner_text() == f"at {sent['x']}, {sent['y']}"
+
+        # undo (Ctrl+Z) puts it back where it was
+        with recolor_with(page, lambda body: body["hints"][0]["x"] == x) as undone:
+            page.keyboard.press("Control+z")
+        assert undone.value.post_data_json["hints"] == [{"x": x, "y": y, "color": "#c03030"}]
+
+        # the hints download as the CLI's hint file
+        with page.expect_download() as download:
+            card.locator(".hint-save").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name == gray_photos[1].stem + ".json"
+        assert [(h.x, h.y, h.color) for h in read_hints_file(saved)] == [(x, y, "#c03030")]
+
+        with recolor_with(page, lambda body: body["hints"] == []) as cleared:
             card.locator(".hint-clear").click()
-        assert cleared.value.status == 200 and asked[-1]["hints"] == []
+        assert cleared.value.response().status == 200
         assert shown_picture(page, card) == automatic
         assert card.locator(".hint").count() == 0
+
+        # and load again: the same hints, the same picture as before Clear
+        with recolor_with(page, lambda body: len(body["hints"]) == 1) as loaded:
+            card.locator(".hint-load-file").set_input_files(str(saved))
+        assert loaded.value.post_data_json["hints"] == json.loads(saved.read_text())
+        assert card.locator(".hint-mark").count() == 1
+        assert shown_picture(page, card) != automatic
+
+        # a file that is not a hint list: said on the card, hints unchanged
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"x": 1}')
+        card.locator(".hint-load-file").set_input_files(str(bad))
+        assert "bad.json" in card.locator(".error").inner_text()
+        assert card.locator(".hint-mark").count() == 1

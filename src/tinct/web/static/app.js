@@ -270,8 +270,7 @@ function madeBy(reply) {
 
 /** The download's name: the photo's name, the model and, for classifiers, the colour. */
 function downloadName(reply) {
-  const match = reply.name.match(/^(.*?)(-colorized)?(\.[a-z]+)$/i);
-  const [stem, suffix] = match ? [match[1], match[3]] : [reply.name, ""];
+  const [stem, suffix] = nameParts(reply);
   const colour = reply.decode ? `-colour${reply.decode.boost}` : "";
   return `${stem}-${reply.model}${colour}${suffix}`.replace(/[^A-Za-z0-9._-]+/g, "_");
 }
@@ -384,15 +383,21 @@ function showResult(job, reply) {
 
 // ---------------------------------------------------------------- colour hints
 
-/** The hint controls of a result card: in hint mode a click on the photo adds a place whose
- * colour the person picks (the model's likely colours there are offered); "Apply hints"
- * re-colours the photo with them. */
+const HINT_APPLY_DELAY_MS = 120; // changes that come together re-colour once
+const MAX_HINTS = 256; // the server's limit
+
+/** The hint controls of a result card. In hint mode a click on the photo adds a place whose
+ * colour the person picks (the model's likely colours there are offered); a place can be
+ * dragged, re-coloured and removed, every change can be undone (button or Ctrl+Z), and the
+ * photo re-colours itself after each change. The hints can be downloaded as the JSON file
+ * ``tinct colorize --hints`` reads, and loaded again. */
 function setUpHints(job, enabled) {
   const card = job.card;
   const box = card.querySelector(".hints");
   box.hidden = !enabled;
   if (!enabled) return;
   job.hints = job.hints || [];
+  job.hintHistory = job.hintHistory || [];
   const toggle = card.querySelector(".hint-toggle");
   toggle.onclick = () => {
     const on = !card.classList.contains("hinting");
@@ -402,43 +407,168 @@ function setUpHints(job, enabled) {
     card.querySelector(".hint-help").hidden = !on;
   };
   card.querySelector(".compare").onclick = (event) => {
-    if (card.classList.contains("hinting")) addHint(job, event);
+    if (card.classList.contains("hinting") && !event.target.closest(".hint-mark")) {
+      addHint(job, event);
+    }
   };
-  card.querySelector(".hint-apply").onclick = () => applyHints(job);
+  card.querySelector(".hint-undo").onclick = () => undoHint(job);
   card.querySelector(".hint-clear").onclick = () => {
+    rememberHints(job);
     job.hints = [];
-    renderHints(job);
-    recolour(job, { hints: [] }, false);
+    changedHints(job);
+  };
+  const loader = card.querySelector(".hint-load-file");
+  card.querySelector(".hint-load").onclick = () => loader.click();
+  loader.onchange = async () => {
+    const file = loader.files[0];
+    loader.value = "";
+    if (file) await loadHints(job, file);
   };
   renderHints(job);
 }
 
-/** A hint at the clicked pixel of the photo, coloured by the model's likeliest colour there
- * until the person picks one. */
-async function addHint(job, event) {
+let lastHintedJob = null; // Ctrl+Z undoes the hints of the card changed last
+
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z"
+      && lastHintedJob && !event.target.matches("input[type=text], textarea")) {
+    event.preventDefault();
+    undoHint(lastHintedJob);
+  }
+});
+
+/** The hints as the API and the CLI take them: ``[{x, y, color}, ...]``. */
+function plainHints(job) {
+  return job.hints.map(({ x, y, color }) => ({ x, y, color }));
+}
+
+/** Keeps the hints as they are now, for Undo. */
+function rememberHints(job) {
+  lastHintedJob = job;
+  job.hintHistory.push(JSON.stringify(job.hints));
+  if (job.hintHistory.length > 200) job.hintHistory.shift();
+}
+
+function undoHint(job) {
+  if (!job.hintHistory.length) return;
+  job.hints = JSON.parse(job.hintHistory.pop());
+  changedHints(job);
+}
+
+/** After any change: list and marks again, and a re-colour shortly after (changes that come
+ * together, like a drag, re-colour once). */
+function changedHints(job) {
+  renderHints(job);
+  clearTimeout(job.hintTimer);
+  job.hintTimer = setTimeout(() => recolour(job, { hints: plainHints(job) }, false),
+    HINT_APPLY_DELAY_MS);
+}
+
+/** The pixel of the photo under a pointer event, clamped to the photo. */
+function photoPixel(job, event) {
   const after = job.card.querySelector(".after");
   const rect = after.getBoundingClientRect();
   const width = after.naturalWidth;
   const height = after.naturalHeight;
-  if (!width || !height) return;
-  const x = Math.min(width - 1, Math.max(0, Math.floor(((event.clientX - rect.left) / rect.width) * width)));
-  const y = Math.min(height - 1, Math.max(0, Math.floor(((event.clientY - rect.top) / rect.height) * height)));
-  const hint = { x, y, color: "#808080", suggestions: [] };
+  if (!width || !height) return null;
+  // the image is shown with object-fit: contain: find the drawn rectangle inside the box
+  const scale = Math.min(rect.width / width, rect.height / height);
+  const left = rect.left + (rect.width - width * scale) / 2;
+  const top = rect.top + (rect.height - height * scale) / 2;
+  return {
+    x: Math.min(width - 1, Math.max(0, Math.floor((event.clientX - left) / scale))),
+    y: Math.min(height - 1, Math.max(0, Math.floor((event.clientY - top) / scale))),
+  };
+}
+
+/** A hint at the clicked pixel, coloured by the model's likeliest colour there. */
+async function addHint(job, event) {
+  const place = photoPixel(job, event);
+  if (!place) return;
+  if (job.hints.length >= MAX_HINTS) {
+    showCardError(job, `At most ${MAX_HINTS} hints per photo.`);
+    return;
+  }
+  rememberHints(job);
+  const hint = { ...place, color: "#808080", suggestions: [] };
   job.hints.push(hint);
   renderHints(job);
+  await suggestFor(job, hint, true);
+  changedHints(job);
+}
+
+/** Fetches the likely colours at a hint's place; ``adopt``: take the likeliest as its colour. */
+async function suggestFor(job, hint, adopt) {
   try {
     const answer = await fetch("/api/suggest", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ id: job.result.resultId, x, y }),
+      body: JSON.stringify({ id: job.result.resultId, x: hint.x, y: hint.y }),
     });
     if (answer.ok) {
       hint.suggestions = (await answer.json()).suggestions;
-      if (hint.suggestions.length) hint.color = hint.suggestions[0].color;
-      renderHints(job);
+      if (adopt && hint.suggestions.length) hint.color = hint.suggestions[0].color;
     }
   } catch {
     /* suggestions are a help, not a need */
   }
+}
+
+/** Reads a hint file (the JSON list ``tinct colorize --hints`` takes) and applies it; the
+ * server checks each entry and says what is wrong. */
+async function loadHints(job, file) {
+  let entries;
+  try {
+    if (file.size > 1 << 20) throw new Error("it is over 1 MiB");
+    entries = JSON.parse(await file.text());
+    if (!Array.isArray(entries)) throw new Error("it is not a JSON list of hints");
+  } catch (error) {
+    showCardError(job, `Could not load ${file.name}: ${error.message}.`);
+    return;
+  }
+  rememberHints(job);
+  job.hints = entries.map((entry) => ({ ...entry, suggestions: [] }));
+  changedHints(job);
+}
+
+function showCardError(job, message) {
+  const error = job.card.querySelector(".error");
+  error.replaceChildren(message);
+  error.hidden = false;
+}
+
+/** Lets a hint's mark be dragged to another place (in hint mode). */
+function makeDraggable(job, mark, hint) {
+  mark.onpointerdown = (event) => {
+    if (!job.card.classList.contains("hinting")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    mark.setPointerCapture(event.pointerId);
+    const before = JSON.stringify(job.hints);
+    let moved = false;
+    mark.onpointermove = (move) => {
+      const place = photoPixel(job, move);
+      if (!place || (place.x === hint.x && place.y === hint.y)) return;
+      Object.assign(hint, place);
+      moved = true;
+      placeMark(job, mark, hint);
+    };
+    mark.onpointerup = async () => {
+      mark.onpointermove = mark.onpointerup = null;
+      if (!moved) return;
+      lastHintedJob = job;
+      job.hintHistory.push(before);
+      await suggestFor(job, hint, false);
+      changedHints(job);
+    };
+  };
+  mark.onclick = (event) => event.stopPropagation();
+}
+
+function placeMark(job, mark, hint) {
+  const after = job.card.querySelector(".after");
+  mark.style.left = `${((hint.x + 0.5) / (after.naturalWidth || 1)) * 100}%`;
+  mark.style.top = `${((hint.y + 0.5) / (after.naturalHeight || 1)) * 100}%`;
+  mark.style.background = hint.color;
 }
 
 /** Lists the hints under the photo and marks them on it. */
@@ -446,19 +576,28 @@ function renderHints(job) {
   const card = job.card;
   const list = card.querySelector(".hint-list");
   const marks = card.querySelector(".hint-marks");
-  const after = card.querySelector(".after");
   list.replaceChildren();
   marks.replaceChildren();
   job.hints.forEach((hint, index) => {
     const item = el("hint-template").content.firstElementChild.cloneNode(true);
+    const mark = document.createElement("span");
     const picker = item.querySelector(".hint-color");
     picker.value = hint.color;
+    let colourBefore = null;
     picker.oninput = () => {
+      colourBefore = colourBefore || JSON.stringify(job.hints);
       hint.color = picker.value;
       mark.style.background = hint.color;
     };
+    picker.onchange = () => {
+      lastHintedJob = job;
+      job.hintHistory.push(colourBefore || JSON.stringify(job.hints));
+      colourBefore = null;
+      hint.color = picker.value;
+      changedHints(job);
+    };
     item.querySelector(".hint-where").textContent = `at ${hint.x}, ${hint.y}`;
-    item.querySelector(".hint-suggestions").replaceChildren(...hint.suggestions.map((s) => {
+    item.querySelector(".hint-suggestions").replaceChildren(...(hint.suggestions || []).map((s) => {
       const swatch = document.createElement("button");
       swatch.type = "button";
       swatch.className = "swatch";
@@ -466,30 +605,47 @@ function renderHints(job) {
       swatch.title = `${s.color} (${Math.round(s.probability * 100)}% likely)`;
       swatch.setAttribute("aria-label", swatch.title);
       swatch.onclick = () => {
+        rememberHints(job);
         hint.color = s.color;
-        renderHints(job);
+        changedHints(job);
       };
       return swatch;
     }));
     item.querySelector(".hint-remove").onclick = () => {
+      rememberHints(job);
       job.hints.splice(index, 1);
-      renderHints(job);
+      changedHints(job);
     };
     list.append(item);
-    const mark = document.createElement("span");
     mark.className = "hint-mark";
-    mark.style.left = `${((hint.x + 0.5) / (after.naturalWidth || 1)) * 100}%`;
-    mark.style.top = `${((hint.y + 0.5) / (after.naturalHeight || 1)) * 100}%`;
-    mark.style.background = hint.color;
+    mark.title = `${hint.color} at ${hint.x}, ${hint.y} (drag to move)`;
+    placeMark(job, mark, hint);
+    makeDraggable(job, mark, hint);
     marks.append(mark);
   });
-  card.querySelector(".hint-apply").hidden = job.hints.length === 0;
-  card.querySelector(".hint-clear").hidden = job.hints.length === 0;
+  const some = job.hints.length > 0;
+  card.querySelector(".hint-clear").hidden = !some;
+  card.querySelector(".hint-undo").disabled = job.hintHistory.length === 0;
+  const save = card.querySelector(".hint-save");
+  save.hidden = !some;
+  if (save.href) URL.revokeObjectURL(save.href);
+  if (some) {
+    save.href = URL.createObjectURL(new Blob([JSON.stringify(plainHints(job), null, 1)],
+      { type: "application/json" }));
+    save.download = hintFileName(job.result);
+  }
 }
 
-function applyHints(job) {
-  const hints = job.hints.map(({ x, y, color }) => ({ x, y, color }));
-  recolour(job, { hints }, false);
+/** The uploaded photo's stem and the result's suffix: ``photo-colorized.png`` ->
+ * ``["photo", ".png"]``. */
+function nameParts(reply) {
+  const match = reply.name.match(/^(.*?)(-colorized)?(\.[a-z]+)$/i);
+  return match ? [match[1], match[3]] : [reply.name, ""];
+}
+
+/** ``photo.jpg`` -> ``photo.json``: the name ``tinct colorize --hints FOLDER`` looks for. */
+function hintFileName(reply) {
+  return `${nameParts(reply)[0]}.json`.replace(/[^A-Za-z0-9._-]+/g, "_");
 }
 
 function fail(job, status, message) {
