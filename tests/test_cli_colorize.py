@@ -301,7 +301,7 @@ def test_models_lists_architectures_and_installed(tiny_model_dir, monkeypatch, c
     assert f"  {classifier.name}: classifier, lab, working size 96 px, temperature 0.38, " \
            "boost 0, flip averaging, metrics" in text
     assert "  zz-hints: classifier, lab, working size 96 px, temperature 0.38, boost 0, " \
-           "takes colour hints (--hints), metrics" in text
+           "trained with colour hints, metrics" in text
 
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)

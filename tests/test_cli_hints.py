@@ -110,14 +110,16 @@ def test_hint_mistakes_are_one_line_errors(case, tiny_hint_classifier_dir, photo
     assert status == (1 if case == "outside" else 2)
 
 
-def test_a_model_without_hint_inputs_is_refused(tiny_classifier_dir, photo_of, tmp_path,
-                                                capsys):
+def test_a_model_without_hint_inputs_honours_hints_too(tiny_classifier_dir, photo_of,
+                                                       tmp_path, capsys):
+    """The automatic models (the shipped one among them) take hints through the correction
+    after decoding alone."""
     photo = tmp_path / "a.png"
     _gray(photo_of, "chelsea").save(photo)
     hints = _write_hints(tmp_path / "a.json", [RED])
-    status = main(["colorize", str(photo), "-o", str(tmp_path / "out"), "-m",
-                   str(tiny_classifier_dir), "--hints", str(hints), "--no-progress"])
-    assert status == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "takes no colour hints" in line
-    assert not (tmp_path / "out" / "a.png").exists()
+    for out, extra in ((tmp_path / "plain", []), (tmp_path / "out", ["--hints", str(hints)])):
+        assert main(["colorize", str(photo), "-o", str(out), "-m", str(tiny_classifier_dir),
+                     "--no-progress", *extra]) == 0
+    wanted = torch.tensor(_hex_chroma(RED["color"]))
+    assert float((_ab_at(tmp_path / "out" / "a.png", 10, 12) - wanted).norm()) < 6
+    assert float((_ab_at(tmp_path / "plain" / "a.png", 10, 12) - wanted).norm()) > 12

@@ -123,9 +123,14 @@ def gray_astronaut() -> np.ndarray:
     return np.repeat(rgb.mean(2, keepdims=True).astype(np.uint8), 3, 2)
 
 
-@pytest.mark.parametrize("flip", [False, True])
-def test_hinted_pixels_get_their_colour(tiny_hint_classifier_dir, gray_astronaut, flip):
-    colorizer = Colorizer.from_pretrained(tiny_hint_classifier_dir, device="cpu")
+@pytest.mark.parametrize("model, flip", [("tiny_hint_classifier_dir", False),
+                                         ("tiny_hint_classifier_dir", True),
+                                         ("tiny_classifier_dir", False)])
+def test_hinted_pixels_get_their_colour(request, model, gray_astronaut, flip):
+    """On a model trained with hints, and on one without hint inputs (the correction after
+    decoding alone), with and without flip averaging."""
+    colorizer = Colorizer.from_pretrained(request.getfixturevalue(model), device="cpu")
+    assert colorizer.accepts_hints == (model == "tiny_hint_classifier_dir")
     colorizer.flip = flip
     hints = [{"x": 20, "y": 30, "color": "#c02020"}, {"x": 150.7, "y": 100.2, "color": "#2050c0"},
              {"x": 199, "y": 149, "color": "#30a040"}, {"x": 90, "y": 10, "color": "#e0d040"}]
@@ -144,19 +149,14 @@ def test_hinted_pixels_get_their_colour(tiny_hint_classifier_dir, gray_astronaut
         else:
             target = hint.chroma("lab")
         assert float((got - target).norm()) < 6, (hint, got, target)
-    # the hints change the picture beyond the hinted pixels (the network used them) ...
+    # the hints change the picture beyond the hinted pixels ...
     changed = np.abs(hinted.astype(int) - plain).max(2) > 3
     assert changed.sum() > 9 * len(hints)
     # ... and no hints is the automatic colorization
     assert np.array_equal(np.asarray(colorizer.colorize(gray_astronaut, hints=[])), plain)
 
 
-def test_hints_need_a_hint_model_and_a_place_inside(tiny_classifier_dir,
-                                                    tiny_hint_classifier_dir, gray_astronaut):
-    automatic = Colorizer.from_pretrained(tiny_classifier_dir, device="cpu")
-    assert not automatic.accepts_hints
-    with pytest.raises(InputError, match="takes no colour hints"):
-        automatic.colorize(gray_astronaut, hints=[{"x": 1, "y": 1, "color": "#ffffff"}])
+def test_hints_must_lie_inside_the_photo(tiny_hint_classifier_dir, gray_astronaut):
     hinting = Colorizer.from_pretrained(tiny_hint_classifier_dir, device="cpu")
     assert hinting.accepts_hints
     with pytest.raises(InputError, match=r"hint 1 at x=200, y=3 is outside the 200x150 image"):

@@ -64,9 +64,10 @@ def _hint_chroma(hint) -> torch.Tensor:
     return color.rgb_to_lab(rgb)[0, 1:, 0, 0]
 
 
-def test_models_say_whether_they_take_hints(client):
-    models = {m["name"]: m["hints"] for m in client.get("/api/models").json()["models"]}
-    assert models == {"tiny-hint-classifier": True, "tiny-classifier": False}
+def test_models_say_whether_their_network_takes_hints(client):
+    models = {m["name"]: (m["hints"], m["hint_inputs"])
+              for m in client.get("/api/models").json()["models"]}
+    assert models == {"tiny-hint-classifier": (True, True), "tiny-classifier": (True, False)}
 
 
 def test_colorize_with_hints_then_recolor_keeps_and_replaces_them(client, photo_bytes):
@@ -110,10 +111,28 @@ def test_bad_hints_are_one_line_errors(client, photo_bytes, hints, status, messa
     assert recolor.status_code == 422
 
 
-def test_a_model_without_hints_refuses_them(client, photo_bytes):
-    response = _colorize(client, photo_bytes, model="tiny-classifier", hints=[RED])
-    assert response.status_code == 422
-    assert "takes no colour hints" in response.json()["error"]
+def test_a_model_without_hint_inputs_honours_hints_without_running_again(client,
+                                                                         photo_bytes):
+    """An automatic model takes hints too (the correction after decoding alone); a re-colour
+    with new hints then needs no new network run: its output does not depend on them."""
+    plain = _colorize(client, photo_bytes, model="tiny-classifier")
+    hinted = _colorize(client, photo_bytes, model="tiny-classifier", hints=[RED])
+    assert hinted.status_code == 200, hinted.text
+    assert float((_ab(hinted, RED) - _hint_chroma(RED)).norm()) < 6
+    assert float((_ab(plain, RED) - _hint_chroma(RED)).norm()) > 12
+    automatic = client.app.state.pool.get("tiny-classifier").model
+    calls: list[int] = []
+    hook = automatic.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        moved = client.post("/api/recolor", json={"id": hinted.headers["x-tinct-result-id"],
+                                                  "hints": [BLUE]})
+    finally:
+        hook.remove()
+    assert moved.status_code == 200 and calls == []
+    assert float((_ab(moved, BLUE) - _hint_chroma(BLUE)).norm()) < 6
+    cleared = client.post("/api/recolor", json={"id": hinted.headers["x-tinct-result-id"],
+                                                "hints": []})
+    assert cleared.content == plain.content
 
 
 def test_suggestions_at_a_pixel(client, photo_bytes):

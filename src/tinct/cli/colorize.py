@@ -168,13 +168,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_here(args, plan, guard, settings, on_outcome, report, bar) -> None:
-    from tinct.cli import CLIError
     from tinct.inference.batch import Runner
 
     colorizer = colorizer_from_args(args)
-    if args.hints and not colorizer.accepts_hints:
-        raise CLIError(f"--hints: the model {colorizer.name} takes no colour hints (tinct "
-                       "models lists the models that do)")
     runner = Runner(colorizer, guard, settings, report=report, progress=bar,
                     on_outcome=on_outcome)
     runner.run(plan.jobs)

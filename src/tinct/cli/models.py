@@ -138,7 +138,7 @@ def render_text(archs: list[dict[str, Any]], models: list[dict[str, Any]],
             continue
         decode = "".join(f", {k} {v:g}" for k, v in m.get("decode", {}).items())
         decode += ", flip averaging" if m.get("flip") else ""
-        decode += ", takes colour hints (--hints)" if m.get("hints") else ""
+        decode += ", trained with colour hints" if m.get("hints") else ""
         lines.append(f"  {m['name']}: {m['architecture']}, {m['space']}, working size "
                      f"{m['working_size']} px{decode}, metrics: {metrics_summary(m['metrics'])}")
         lines.append(f"    {m['path']}")

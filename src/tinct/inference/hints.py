@@ -31,6 +31,7 @@ import torch
 
 from tinct import color
 from tinct.errors import InputError
+from tinct.inference.propagation import spread_corrections
 from tinct.models.hints import empty_hints, put_hint
 
 MAX_HINTS = 256
@@ -40,6 +41,9 @@ HINT_PATCH = 3            # side of the square a hint covers in the network's in
 # and the lightness difference (L*) at which it fades; chosen on validation photos (docs/hints.md)
 SPREAD_WIDTH = 0.015
 SPREAD_LIGHTNESS = 10.0
+# the edge-aware spread of a hint over its region (chosen on validation photos, docs/hints.md)
+REGION_REACH = 1.0       # share of the longer side over which a hint's correction fades
+REGION_LIGHTNESS = 4.0   # L* difference between neighbours at which the spread weakens
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -148,7 +152,9 @@ def _taps(position: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor
 def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[int, int],
                  space: str, width_share: float = SPREAD_WIDTH,
                  guide: torch.Tensor | None = None,
-                 lightness_width: float = SPREAD_LIGHTNESS) -> torch.Tensor:
+                 lightness_width: float = SPREAD_LIGHTNESS,
+                 reach_share: float = REGION_REACH,
+                 region_lightness: float = REGION_LIGHTNESS) -> torch.Tensor:
     """Corrects ``chroma`` ``(2, h, w)`` (colour-space units, the chroma that rendering
     upsamples bilinearly to ``full_shape``) so that each hinted full-resolution pixel gets its
     hint's chroma exactly, and nearby pixels of about the same lightness follow.
@@ -160,8 +166,14 @@ def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[
     lightness difference from the hinted place (standard deviation ``lightness_width`` L*), so
     a hint spreads over its region and stops at edges, as in colorization by optimization
     (Levin et al. 2004). Far from the hints nothing changes. Two hints a few pixels apart with
-    different colours are met as nearly as they can be (a least-squares compromise). Returns
-    the corrected chroma.
+    different colours are met as nearly as they can be (a least-squares compromise).
+
+    With a ``guide``, and ``reach_share`` > 0, the difference between each hint and the
+    network's chroma is first spread over the hint's region by an edge-aware solve
+    (:func:`tinct.inference.propagation.spread_corrections`: along similar lightness,
+    ``region_lightness`` L*, fading over ``reach_share`` of the longer side), so a hint on a
+    dress recolours the dress; the bumps above then make the hinted pixels exact. Returns the
+    corrected chroma.
     """
     if not hints:
         return chroma
@@ -180,14 +192,17 @@ def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[
         return (maps[:, r0, c0] * ((1 - wr) * (1 - wc)) + maps[:, r0, c1] * ((1 - wr) * wc)
                 + maps[:, r1, c0] * (wr * (1 - wc)) + maps[:, r1, c1] * (wr * wc))
 
+    chroma = chroma.float()
+    target = torch.stack([hint.chroma(space) for hint in hints], 1)  # (2, K)
     if guide is not None:
         guide = guide.float().reshape(h, w)
+        if reach_share > 0:
+            chroma = chroma + spread_corrections(target - at_hints(chroma), rows, cols, guide,
+                                                 region_lightness, reach_share * max(h, w))
         centre = at_hints(guide[None])[0]  # (K,) the lightness at each hinted place
         bumps = bumps * torch.exp(-(guide[None] - centre[:, None, None]) ** 2
                                   / (2 * lightness_width**2))
     system = at_hints(bumps).T  # [i, j]: bump j at hint i
-    chroma = chroma.float()
-    target = torch.stack([hint.chroma(space) for hint in hints], 1)  # (2, K)
     ridge = 1e-4 * torch.eye(len(hints))
     heights = torch.linalg.solve(system.T @ system + ridge,
                                  system.T @ (target - at_hints(chroma)).T)  # (K, 2)

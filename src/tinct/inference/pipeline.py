@@ -194,23 +194,18 @@ class Colorizer:
 
     @property
     def accepts_hints(self) -> bool:
-        """Whether the network takes colour hints (a model trained with hints)."""
+        """Whether the network itself takes colour hints (a model trained with them). Every
+        model honours hints: without hint inputs the correction after decoding does it all
+        (:meth:`honour_hints`)."""
         return bool(getattr(self.model, "accepts_hints", False))
-
-    def _check_takes_hints(self) -> None:
-        """Raises ``InputError`` (naming the model) when the network takes no hints."""
-        if not self.accepts_hints:
-            raise InputError(f"{self.name} takes no colour hints; colorize with a model trained "
-                             "with them (tinct models lists which do)")
 
     def _hint_input(self, hints: Sequence[Sequence[Hint] | None] | None,
                     full_shapes: Sequence[tuple[int, int]], work_shape: tuple[int, int]
                     ) -> torch.Tensor | None:
         """Per-image hints -> the hint map ``(B, 3, h, w)`` at ``work_shape``; None when no
-        image has hints."""
-        if not hints or not any(hints):
+        image has hints or the network takes none."""
+        if not hints or not any(hints) or not self.accepts_hints:
             return None
-        self._check_takes_hints()
         maps = [hint_map(image_hints or [], shape, work_shape, self.space, self.chroma_scale)
                 for image_hints, shape in zip(hints, full_shapes, strict=True)]
         return torch.stack(maps).to(self.device)
@@ -362,8 +357,6 @@ class Colorizer:
             check_inside(parsed, image.pixels.shape[1], image.pixels.shape[0],
                          f"hints for {image.source}")
             checked.append(parsed)
-        if any(checked):
-            self._check_takes_hints()
         return checked
 
     def _colorize_arrays(self, images: Sequence[LoadedImage], size: int | None,

@@ -83,10 +83,11 @@ COLORIZE_BODY = {
                                            "temperature, lower for bolder colour (default: "
                                            "the model's)"},
             "hints": {"type": "string",
-                      "description": "models with \"hints\": true only: colours you know, "
-                                     "as JSON [{\"x\": 120, \"y\": 80, \"color\": "
-                                     "\"#2050c0\"}, ...] (at most 256; x, y in pixels of "
-                                     "the upload as displayed)"},
+                      "description": "colours you know, as JSON [{\"x\": 120, \"y\": 80, "
+                                     "\"color\": \"#2050c0\"}, ...] (at most 256; x, y in "
+                                     "pixels of the upload as displayed); every model honours "
+                                     "them, those with \"hint_inputs\": true in GET "
+                                     "/api/models also see them in the network"},
         },
     }}},
 }
@@ -144,9 +145,6 @@ class ColorizeParams:
                 raise ApiError(422, f"hints: not JSON ({exc})") from None
             except InputError as exc:
                 raise ApiError(422, str(exc)) from None
-        if self.hints and not pool.infos[self.model].takes_hints():
-            raise ApiError(422, f"hints: model {self.model!r} takes no colour hints; models "
-                                "that do say \"hints\": true in GET /api/models")
 
     def check_hints_inside(self, image: LoadedImage) -> None:
         """422 when a hint lies outside the decoded upload."""
@@ -207,12 +205,14 @@ def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
 def _recolor(params: ColorizeParams, pool: ModelPool, kept: KeptResult,
              new_hints: bool) -> tuple[Colorizer, bytes]:
     """Runs on a worker thread: decodes a kept network output again with ``params``; with
-    ``new_hints``, runs the network again with ``params.hints`` and keeps that output."""
+    ``new_hints``, corrects for ``params.hints`` instead and keeps them (a network that takes
+    hints runs again with them, and that output is kept)."""
     colorizer = params.colorizer(pool)
+    output, hints = kept.network()
     if new_hints:
-        output, hints = None, params.hints
-    else:
-        output, hints = kept.network()
+        hints = params.hints
+        if colorizer.accepts_hints:
+            output = None
     output, image = colorize_keeping_output(colorizer, kept.image, kept.size, output, hints)
     if new_hints:
         kept.replace_network(output, hints)

@@ -34,11 +34,12 @@ class ModelInfo:
             "space": self.config.space,
             "metrics": doc["metrics"],
             "decode": doc["decode"] or None,
-            "hints": self.takes_hints(),
+            "hints": True,  # every model honours colour hints (the correction after decoding)
+            "hint_inputs": self.hint_inputs(),
         }
 
-    def takes_hints(self) -> bool:
-        """Whether the model takes colour hints (trained with them)."""
+    def hint_inputs(self) -> bool:
+        """Whether the network itself takes colour hints (trained with them)."""
         return bool(self.config.model_args.get("hints"))
 
     def decodes(self) -> bool:
