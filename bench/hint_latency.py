@@ -1,30 +1,29 @@
 """How fast the page's picture follows a change of colour hints: ``POST /api/recolor`` with
 hints for a kept 512-px result, against colorizing the photo, in one process.
 
-With new hints the network runs again (the hints are its input), then the hints' correction
+With new hints a network trained with hints runs again (they are its input; for other models
+the kept output is reused), then the hints' correction
 (the edge-aware spread over each hint's region and the exact fit at the hinted pixels) and the
 PNG response. Hints of 1, 10 and 50 seeded places are timed alternately with a colorization
 of the same photo through FastAPI's test client (no sockets), median of N each. Target
 (issue 20): the result updates within half a second for a 512-px photo on a 2-core machine.
 Prints a summary and writes ``bench/results/hint_latency.json``.
 
-    python bench/hint_latency.py --model HINT_MODEL [--runs 9]
+    python bench/hint_latency.py [--model NAME_OR_FOLDER] [--runs 9]
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import statistics
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from skimage import data
 
-from benchlib import write_report
+from benchlib import test_client_class, web_bench_parser, write_report
 from tinct.inference.hints import to_hex
 
 RESULTS = Path(__file__).parent / "results" / "hint_latency.json"
@@ -32,16 +31,8 @@ COUNTS = (1, 10, 50)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None,
-                        help="a model that takes colour hints (default: shipped)")
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--side", type=int, default=512, help="longer side of the photo")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*httpx")
-        from fastapi.testclient import TestClient
+    args = web_bench_parser(__doc__.splitlines()[0], RESULTS, runs=9).parse_args()
+    TestClient = test_client_class()  # noqa: N806
 
     from tinct.web import create_app
 
@@ -56,9 +47,6 @@ def main() -> None:
     app = create_app([args.model] if args.model else None, concurrency=1, queue=2)
     times: dict[str, list[float]] = {"colorize": [], **{f"hints_{n}": [] for n in COUNTS}}
     with TestClient(app) as client:
-        if not client.get("/api/models").json()["models"][0].get("hints"):
-            raise SystemExit(f"{args.model or 'the shipped model'} takes no colour hints")
-
         def colorize() -> str:
             r = client.post("/api/colorize", files={"file": ("p.png", body, "image/png")},
                             data={"format": "png"})
@@ -79,8 +67,9 @@ def main() -> None:
                 times[f"hints_{n}"].append(time.perf_counter() - t0)
     median = {name: statistics.median(values) for name, values in times.items()}
     ratios = {name: median[name] / median["colorize"] for name in median if name != "colorize"}
-    report = {"photo_px": [args.side, args.side], "runs": args.runs, "median_s": median,
-              "hints_over_colorize": ratios, "target_s_at_most": 0.5}
+    report = {"model": args.model or "shipped", "photo_px": [args.side, args.side],
+              "runs": args.runs, "median_s": median, "hints_over_colorize": ratios,
+              "target_s_at_most": 0.5}
     print(f"{args.side}-px photo, median of {args.runs}: colorize {median['colorize']:.3f} s")
     for n in COUNTS:
         print(f"  re-colour with {n:>2} hints: {median[f'hints_{n}']:.3f} s "

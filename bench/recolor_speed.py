@@ -13,31 +13,22 @@ and writes ``bench/results/recolor_speed.json``.
 
 from __future__ import annotations
 
-import argparse
 import io
 import statistics
 import time
-import warnings
 from pathlib import Path
 
 from PIL import Image
 from skimage import data
 
-from benchlib import write_report
+from benchlib import test_client_class, web_bench_parser, write_report
 
 RESULTS = Path(__file__).parent / "results" / "recolor_speed.json"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model name or folder (default: shipped)")
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--side", type=int, default=512, help="longer side of the photo")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*httpx")
-        from fastapi.testclient import TestClient
+    args = web_bench_parser(__doc__.splitlines()[0], RESULTS, runs=15).parse_args()
+    TestClient = test_client_class()  # noqa: N806
 
     from tinct.web import create_app
 
