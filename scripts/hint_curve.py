@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         if any(c.model == colorizer.name for c in curves):  # two models of one name
             colorizer.name = f"{colorizer.name} ({name})"
         for folder in args.data:
-            used = counts if colorizer.accepts_hints else [0]
-            curves.append(hint_curve(colorizer, folder, used, seed=args.seed, limit=args.limit))
+            curves.append(hint_curve(colorizer, folder, counts, seed=args.seed,
+                                     limit=args.limit))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "hint_curves.json",

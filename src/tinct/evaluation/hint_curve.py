@@ -68,8 +68,8 @@ def hint_curve(colorizer, data_dir: str | os.PathLike, counts: Sequence[int] = D
                ) -> HintCurve:
     """Colorizes every colour photo of ``data_dir`` (the first ``limit``, sorted) once per hint
     count with :func:`true_color_hints` and averages PSNR and AuC per count. ``colorizer``:
-    a :class:`~tinct.inference.pipeline.Colorizer` that takes hints (a count of 0 works for
-    any). Photos that look gray or cannot be read are skipped and listed."""
+    any :class:`~tinct.inference.pipeline.Colorizer` (every model honours hints). Photos that
+    look gray or cannot be read are skipped and listed."""
     root = Path(data_dir)
     paths = sorted(list_images(root))[:limit]
     counts = sorted(set(int(c) for c in counts))
