@@ -515,7 +515,7 @@ def recolor_with(page, predicate):
 
 
 def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
-        page, tiny_hint_classifier_dir, gray_photos, tmp_path):
+        page, tiny_hint_classifier_dir, gray_photos, tmp_path, screenshots):
     """Issue 20: on a hint model's card, a click on the photo adds a place, the likely colours
     there are offered, the person's colour re-colours the photo through /api/recolor (no
     upload, no button), a mark can be dragged, every change undone (Ctrl+Z), the hints
@@ -529,7 +529,9 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
     from tinct import color
     from tinct.inference.hints import read_hints_file
 
-    app = create_app([tiny_hint_classifier_dir])
+    # a colour classifier: the likely colours come from its distribution
+    shown = os.environ.get("TINCT_SCREENSHOT_MODEL") or tiny_hint_classifier_dir
+    app = create_app([shown])
     with serve_in_background(app, host="127.0.0.1") as url:
         page.goto(url + "/")
         page.wait_for_selector("#model option[value]", state="attached")
@@ -600,6 +602,8 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
         assert loaded.value.post_data_json["hints"] == json.loads(saved.read_text())
         assert card.locator(".hint-mark").count() == 1
         assert shown_picture(page, card) != automatic
+        card.locator(".slider").fill("100")  # for the screenshot: the colour only
+        page.screenshot(path=str(screenshots / "hints.png"), full_page=True)
 
         # a file that is not a hint list: said on the card, hints unchanged
         bad = tmp_path / "bad.json"
