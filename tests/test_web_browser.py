@@ -611,3 +611,29 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
         card.locator(".hint-load-file").set_input_files(str(bad))
         assert "bad.json" in card.locator(".error").inner_text()
         assert card.locator(".hint-mark").count() == 1
+
+
+def test_hints_on_a_model_without_likely_colours(page, tiny_model_dir, gray_photos):
+    """A regression model offers no likely colours: a new hint starts at the colour the
+    picture shows there, and applying a picked colour re-colours the photo all the same."""
+    app = create_app([str(tiny_model_dir)])
+    with serve_in_background(app, host="127.0.0.1") as url:
+        page.goto(url + "/")
+        page.wait_for_selector("#model option[value]", state="attached")
+        page.set_input_files("#files", str(gray_photos[0]))
+        card = page.locator(".card.done").first
+        card.wait_for(timeout=60_000)
+        shown = np.asarray(Image.open(io.BytesIO(shown_picture(page, card))).convert("RGB"))
+        card.locator(".hint-toggle").click()
+        box = card.locator(".compare").bounding_box()
+        with recolor_with(page, lambda body: len(body["hints"]) == 1) as first:
+            page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        (sent,) = first.value.post_data_json["hints"]
+        start = [int(sent["color"][i:i + 2], 16) for i in (1, 3, 5)]
+        assert np.abs(np.array(start) - shown[sent["y"], sent["x"]]).max() <= 1
+        assert card.locator(".swatch").count() == 0
+        with recolor_with(page, lambda body: body["hints"][0]["color"] == "#30a040") as picked:
+            card.locator(".hint-color").fill("#30a040")
+        assert picked.value.response().status == 200
+        after = np.asarray(Image.open(io.BytesIO(shown_picture(page, card))).convert("RGB"))
+        assert np.abs(after.astype(int) - shown).max() > 20

@@ -490,11 +490,23 @@ async function addHint(job, event) {
     return;
   }
   rememberHints(job);
-  const hint = { ...place, color: "#808080", suggestions: [] };
+  const hint = { ...place, color: shownColour(job, place), suggestions: [] };
   job.hints.push(hint);
   renderHints(job);
   await suggestFor(job, hint, true);
   changedHints(job);
+}
+
+/** The colour the picture shows at a pixel, as #rrggbb (where a hint starts when the model
+ * offers no likely colours, as regression models do not). */
+function shownColour(job, place) {
+  const after = job.card.querySelector(".after");
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 1;
+  const context = canvas.getContext("2d");
+  context.drawImage(after, place.x, place.y, 1, 1, 0, 0, 1, 1);
+  const [r, g, b] = context.getImageData(0, 0, 1, 1).data;
+  return `#${[r, g, b].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** Fetches the likely colours at a hint's place; ``adopt``: take the likeliest as its colour. */
