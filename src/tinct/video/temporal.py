@@ -23,9 +23,9 @@ in between: ``out_t = warped`` (the flow is computed anyway). A frame is a key f
 first frame, at a cut, ``key_interval`` frames after the last key frame, and when more than
 ``refresh_share`` of its pixels are not explained by the motion (new things came into view);
 a key frame blends its prediction with the carried colour as above. Method "flow" is the same
-with every frame a key frame. The decisions need only the lightness (:meth:`ChromaStabilizer.track`),
-so a batch's key frames can go through the network together before the colour is carried
-(:meth:`ChromaStabilizer.apply`).
+with every frame a key frame. The decisions need only the lightness
+(:meth:`ChromaStabilizer.track`), so a batch's key frames can go through the network together
+before the colour is carried (:meth:`ChromaStabilizer.apply`).
 
 Arrays here are numpy float32: lightness ``(h, w)`` in [0, 100], chroma ``(2, h, w)`` in
 colour-space units (ab or uv). OpenCV (``opencv-python-headless``) computes the flow.
