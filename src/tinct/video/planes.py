@@ -86,6 +86,16 @@ def luma_of_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.clip(16 + y * (219 / 255) + 0.5, 16, 235).astype(np.uint8)
 
 
+def luma_of_lightness(L: np.ndarray) -> np.ndarray:
+    """L* ``(H, W)`` in [0, 100] -> the luma codes ``(H, W)`` uint8 (16-235) of the gray of
+    that lightness: what a black-and-white film of the scene holds (for evaluation on colour
+    clips)."""
+    L = np.asarray(L, np.float64)
+    y = np.where(L > 7.999625, ((L + 16) / 116) ** 3, L / 903.3)
+    gray = color.linear_to_srgb(torch.from_numpy(y)).numpy()
+    return np.clip(16 + gray * 219 + 0.5, 16, 235).astype(np.uint8)
+
+
 def lightness_of_luma(luma: np.ndarray) -> np.ndarray:
     """Luma codes (any shape, uint8, or float for resized planes) -> L* float32 in [0, 100],
     interpolating :func:`luma_lightness_table` between codes."""

@@ -49,7 +49,7 @@ class EncodeSettings:
 
     codec: str | None = None
     crf: int = 18
-    preset: str = "medium"
+    preset: str = "veryfast"
     pix_fmt: str = "yuv420p"
 
 
