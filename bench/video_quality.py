@@ -90,6 +90,12 @@ def main() -> int:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     settings = TemporalSettings()
+    # the old film path (rgb frames, flow on every frame) against the new one (key frames,
+    # rendered as the YUV pipeline renders them), on the same network predictions
+    methods = {"none": None, "flow": settings,
+               "keyframes": TemporalSettings(method="keyframes"),
+               "keyframes-yuv": TemporalSettings(method="keyframes")}
+    pipelines = {"keyframes-yuv": "yuv"}
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or stress_model(Path(tmp) / "stress-cnn")
         colorizer = Colorizer.from_pretrained(model, device=args.device, precision="fp32")
@@ -98,18 +104,24 @@ def main() -> int:
             spec = make_clip(Path(tmp) / f"{name}.mp4", pair, width, height,
                              frames_per_shot=args.frames_per_shot, fps=24, audio=False)
             start = time.perf_counter()
-            scores = evaluate_video(colorizer, spec.path, {"none": None, "flow": settings},
-                                    progress=False)
-            none, flow = scores["none"], scores["flow"]
+            scores = evaluate_video(colorizer, spec.path, methods, progress=False,
+                                    pipelines=pipelines)
             rows.append({"clip": name, "frames": spec.frames, "cuts_true": spec.cuts,
-                         "cuts_found": flow.cuts, "seconds": time.perf_counter() - start,
-                         "none": none.summary(), "flow": flow.summary()})
-            print(f"{name:16s} flicker {none.flicker:6.3f} -> {flow.flicker:6.3f}   "
-                  f"PSNR {none.psnr:6.2f} -> {flow.psnr:6.2f}   cuts {flow.cuts} "
-                  f"(true {spec.cuts})")
+                         "cuts_found": scores["flow"].cuts,
+                         "seconds": time.perf_counter() - start,
+                         **{m: s.summary() for m, s in scores.items()}})
+            print(f"{name:16s} " + "  ".join(
+                f"{m} {s.flicker:6.3f}/{s.psnr:5.2f}" for m, s in scores.items())
+                + f"  (flicker/PSNR)  cuts {scores['flow'].cuts} (true {spec.cuts})")
     mean = {m: {k: float(np.mean([r[m][k] for r in rows]))
                 for k in ("flicker", "pred_change", "gt_change", "psnr", "ssim", "dcf")}
-            for m in ("none", "flow")}
+            for m in methods}
+    for m in ("keyframes", "keyframes-yuv"):
+        print(f"mean {m}: flicker {mean[m]['flicker']:.3f} (flow {mean['flow']['flicker']:.3f}),"
+              f" PSNR {mean[m]['psnr']:.2f} dB (flow {mean['flow']['psnr']:.2f})")
+    new_path_ok = bool(mean["keyframes-yuv"]["flicker"] <= mean["flow"]["flicker"]
+                       and mean["keyframes-yuv"]["psnr"] >= mean["flow"]["psnr"])
+    print("new film path no worse than flow (flicker and PSNR):", new_path_ok)
     baseline = mean["none"]["flicker"]
     reduction = 1 - mean["flow"]["flicker"] / baseline if baseline > 0 else None
     psnr_change = mean["flow"]["psnr"] - mean["none"]["psnr"]
@@ -123,7 +135,9 @@ def main() -> int:
           {True: "met", False: "NOT met", None: "not applicable (no excess flicker)"}[target])
     report = {"model": args.model or "stress-cnn (untrained, see bench/video_quality.py)",
               "size": [width, height], "frames_per_shot": args.frames_per_shot,
-              "temporal": settings.__dict__, "torch": torch.__version__,
+              "temporal": {m: (v.__dict__ if v else None) for m, v in methods.items()},
+              "pipelines": pipelines, "new_path_no_worse_than_flow": new_path_ok,
+              "torch": torch.__version__,
               "clips": rows, "mean": mean, "flicker_reduction": reduction,
               "psnr_change_db": psnr_change, "target_met": target}
     write_report(args.out, report)

@@ -15,8 +15,9 @@ pytest.importorskip("cv2")
 
 from tinct.cli import main  # noqa: E402
 from tinct.imageio import read_image, write_image  # noqa: E402
-from tinct.video import colorize as colorize_module  # noqa: E402
-from tinct.video.colorize import colorize_video  # noqa: E402
+from tinct.video.colorize import PIPELINES, colorize_video  # noqa: E402
+from tinct.video.sinks import VideoFileSink  # noqa: E402
+from tinct.video.sources import VideoFileSource  # noqa: E402
 from tinct.video.temporal import TemporalSettings  # noqa: E402
 from tinct.video.testclips import SAMPLE_RATE, make_clip, skimage_photos  # noqa: E402
 
@@ -200,61 +201,57 @@ def test_interrupted_run_keeps_an_existing_output_intact(clip, colorizer, tmp_pa
     assert listing(tmp_path) == ["out.mp4"]
 
 
-def test_failing_source_mid_way_leaves_nothing(clip, colorizer, tmp_path, monkeypatch):
-    real_open = colorize_module.open_source
+def wrap_decoded_frames(monkeypatch, pipeline: str, wrap) -> None:
+    """Replaces the video source's frame iterator of ``pipeline`` by ``wrap(iterator)``."""
+    name = "luma_frames" if pipeline == "yuv" else "frames"
+    real = getattr(VideoFileSource, name)
+    monkeypatch.setattr(VideoFileSource, name,
+                        lambda self, on_audio=None: wrap(real(self, on_audio)))
 
-    def open_failing(path, fps=None):
-        source = real_open(path, fps)
-        frames = source.frames
 
-        def failing(on_audio=None):
-            for i, frame in enumerate(frames(on_audio)):
-                if i == 10:
-                    raise ValueError("clip.mp4: corrupt frame")
-                yield frame
-        source.frames = failing
-        return source
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_failing_source_mid_way_leaves_nothing(clip, colorizer, tmp_path, monkeypatch,
+                                               pipeline):
+    def failing(frames):
+        for i, frame in enumerate(frames):
+            if i == 10:
+                raise ValueError("clip.mp4: corrupt frame")
+            yield frame
 
-    monkeypatch.setattr(colorize_module, "open_source", open_failing)
+    wrap_decoded_frames(monkeypatch, pipeline, failing)
     with pytest.raises(ValueError, match="corrupt frame"):
-        colorize_video(clip.path, tmp_path / "out.mp4", colorizer, batch_size=4, progress=False)
+        colorize_video(clip.path, tmp_path / "out.mp4", colorizer, batch_size=4,
+                       progress=False, pipeline=pipeline)
     assert listing(tmp_path) == []
 
 
-def test_memory_is_bounded_by_the_batch(clip, colorizer, tmp_path, monkeypatch):
-    """Frames are pulled from the decoder only a batch ahead of the encoder."""
-    real_open = colorize_module.open_source
+@pytest.mark.parametrize(("pipeline", "lead"), [("rgb", 3 - 1), ("yuv", 5 * 2 + 2)])
+def test_memory_is_bounded_by_the_batch(clip, colorizer, tmp_path, monkeypatch, pipeline, lead):
+    """Frames are pulled from the decoder only a batch ahead of the encoder (rgb), or a few
+    batches in the yuv pipeline's queues (2 batches decoded, 1 colorizing, 2 to encode, one
+    frame in each thread's hands)."""
     counts = {"decoded": 0, "lead": 0}
 
-    def open_counting(path, fps=None):
-        source = real_open(path, fps)
-        frames = source.frames
+    def counting(frames):
+        for frame in frames:
+            counts["decoded"] += 1
+            yield frame
 
-        def counting(on_audio=None):
-            for frame in frames(on_audio):
-                counts["decoded"] += 1
-                yield frame
-        source.frames = counting
-        return source
+    wrap_decoded_frames(monkeypatch, pipeline, counting)
+    name = "write_planes" if pipeline == "yuv" else "write"
+    write, written = getattr(VideoFileSink, name), [0]
 
-    real_sink = colorize_module.open_sink
+    def counting_write(self, *args):
+        written[0] += 1
+        counts["lead"] = max(counts["lead"], counts["decoded"] - written[0])
+        write(self, *args)
 
-    def open_counting_sink(*args, **kwargs):
-        sink = real_sink(*args, **kwargs)
-        write, written = sink.write, [0]
-
-        def counting_write(frame):
-            written[0] += 1
-            counts["lead"] = max(counts["lead"], counts["decoded"] - written[0])
-            write(frame)
-        sink.write = counting_write
-        return sink
-
-    monkeypatch.setattr(colorize_module, "open_source", open_counting)
-    monkeypatch.setattr(colorize_module, "open_sink", open_counting_sink)
-    colorize_video(clip.path, tmp_path / "out.mp4", colorizer, batch_size=3, progress=False)
-    assert counts["decoded"] == 24
-    assert counts["lead"] <= 3 - 1
+    monkeypatch.setattr(VideoFileSink, name, counting_write)
+    batch_size = 3 if pipeline == "rgb" else 2
+    colorize_video(clip.path, tmp_path / "out.mp4", colorizer, batch_size=batch_size,
+                   progress=False, pipeline=pipeline)
+    assert counts["decoded"] == 24 and written[0] == 24
+    assert counts["lead"] <= lead
 
 
 def test_cli_video_writes_and_refuses_to_overwrite(clip, tiny_model_dir, tmp_path, capsys):

@@ -43,6 +43,49 @@ _JIT = {"nogil": True, "cache": True, "parallel": True}
 LAB, LUV = 0, 1  # the ``space`` codes of merge_rows
 
 
+@numba.njit(inline="always", cache=True)
+def _bilinear(plane, r0, r1, wr, c0, c1, wc):  # pragma: no cover - compiled
+    """``plane`` ``(h, w)`` sampled between rows ``r0``/``r1`` (weight ``wr`` of ``r1``) and
+    columns ``c0``/``c1`` (weight ``wc`` of ``c1``)."""
+    top = plane[r0, c0] + wc * (plane[r0, c1] - plane[r0, c0])
+    bottom = plane[r1, c0] + wc * (plane[r1, c1] - plane[r1, c0])
+    return top + wr * (bottom - top)
+
+
+@numba.njit(inline="always", cache=True, fastmath=True)
+def _linear_rgb_in_gamut(lum, a, b, space, m_inv, white):  # pragma: no cover - compiled
+    """L* ``lum`` in [0, 100] and chroma ``a``, ``b`` (Lab or LUV units) -> linear RGB
+    ``(r, g, b)`` in [0, 1] with the luminance of ``lum``: out-of-gamut colours are pulled
+    towards the gray of the same luminance (the largest s <= 1 that fits every channel)."""
+    xn, yn, zn = white[0], white[1], white[2]
+    y = ((lum + 16) / 116) ** 3 if lum > 7.999625 else lum / 903.3
+    if space == LAB:
+        fy = (lum + 16) / 116
+        t = fy + a / 500
+        x = (t ** 3 if t > 0.2068966 else (t - 16.0 / 116) / 7.787) * xn
+        t = fy - b / 200
+        if t < 0:
+            t = 0.0
+        z = (t ** 3 if t > 0.2068966 else (t - 16.0 / 116) / 7.787) * zn
+    else:
+        u0 = 4 * xn / (xn + 15 * yn + 3 * zn)
+        v0 = 9 * yn / (xn + 15 * yn + 3 * zn)
+        up = u0 + a / (13 * lum + 1e-6)
+        vp = v0 + b / (13 * lum + 1e-6)
+        if abs(vp) < 1e-6:
+            vp = 1e-6
+        x = y * 9 * up / (4 * vp)
+        z = y * (12 - 3 * up - 20 * vp) / (4 * vp)
+    dr = m_inv[0, 0] * x + m_inv[0, 1] * y + m_inv[0, 2] * z - y
+    dg = m_inv[1, 0] * x + m_inv[1, 1] * y + m_inv[1, 2] * z - y
+    db = m_inv[2, 0] * x + m_inv[2, 1] * y + m_inv[2, 2] * z - y
+    hi = max(dr, dg, db)
+    lo = min(dr, dg, db)
+    g = max(hi / (1 - y + 1e-12), -lo / (y + 1e-12))
+    s = 1.0 / g if g > 1 else 1.0
+    return (y + s * dr, y + s * dg, y + s * db)
+
+
 @numba.njit(fastmath=True, **_JIT)
 def merge_rows(L, a_low, b_low, row0, row1, row_w, col0, col1, col_w, space, m_inv, white,
                table, as_bytes, out):  # pragma: no cover - compiled; tested via render
@@ -57,45 +100,13 @@ def merge_rows(L, a_low, b_low, row0, row1, row_w, col0, col1, col_w, space, m_i
     8-bit sRGB ``(65536,)`` (unused for float32 output).
     """
     H, W = L.shape
-    xn, yn, zn = white[0], white[1], white[2]
-    u0 = 4 * xn / (xn + 15 * yn + 3 * zn)
-    v0 = 9 * yn / (xn + 15 * yn + 3 * zn)
     for i in numba.prange(H):
         r0, r1, wr = row0[i], row1[i], np.float64(row_w[i])
         for j in range(W):
             c0, c1, wc = col0[j], col1[j], np.float64(col_w[j])
-            top = a_low[r0, c0] + wc * (a_low[r0, c1] - a_low[r0, c0])
-            bottom = a_low[r1, c0] + wc * (a_low[r1, c1] - a_low[r1, c0])
-            a = top + wr * (bottom - top)
-            top = b_low[r0, c0] + wc * (b_low[r0, c1] - b_low[r0, c0])
-            bottom = b_low[r1, c0] + wc * (b_low[r1, c1] - b_low[r1, c0])
-            b = top + wr * (bottom - top)
-            lum = np.float64(L[i, j])
-            y = ((lum + 16) / 116) ** 3 if lum > 7.999625 else lum / 903.3
-            if space == LAB:
-                fy = (lum + 16) / 116
-                t = fy + a / 500
-                x = (t ** 3 if t > 0.2068966 else (t - 16.0 / 116) / 7.787) * xn
-                t = fy - b / 200
-                if t < 0:
-                    t = 0.0
-                z = (t ** 3 if t > 0.2068966 else (t - 16.0 / 116) / 7.787) * zn
-            else:
-                up = u0 + a / (13 * lum + 1e-6)
-                vp = v0 + b / (13 * lum + 1e-6)
-                if abs(vp) < 1e-6:
-                    vp = 1e-6
-                x = y * 9 * up / (4 * vp)
-                z = y * (12 - 3 * up - 20 * vp) / (4 * vp)
-            dr = m_inv[0, 0] * x + m_inv[0, 1] * y + m_inv[0, 2] * z - y
-            dg = m_inv[1, 0] * x + m_inv[1, 1] * y + m_inv[1, 2] * z - y
-            db = m_inv[2, 0] * x + m_inv[2, 1] * y + m_inv[2, 2] * z - y
-            # the gamut pull: the largest s <= 1 with 0 <= y + s * d <= 1 for every channel
-            hi = max(dr, dg, db)
-            lo = min(dr, dg, db)
-            g = max(hi / (1 - y + 1e-12), -lo / (y + 1e-12))
-            s = 1.0 / g if g > 1 else 1.0
-            rgb = (y + s * dr, y + s * dg, y + s * db)
+            a = _bilinear(a_low, r0, r1, wr, c0, c1, wc)
+            b = _bilinear(b_low, r0, r1, wr, c0, c1, wc)
+            rgb = _linear_rgb_in_gamut(np.float64(L[i, j]), a, b, space, m_inv, white)
             for c in range(3):
                 v = rgb[c]
                 if as_bytes:
@@ -143,3 +154,47 @@ def annealed_mean_rows(logits, bias, inverse_temperature, centres, out):  # prag
             second += e * centres[k, 1]
         out[r, 0] = first / total
         out[r, 1] = second / total
+
+
+@numba.njit(fastmath=True, **_JIT)
+def yuv420_rows(luma, lightness, a_low, b_low, row0, row1, row_w, col0, col1, col_w, space,
+                m_inv, white, srgb, fix_luma, luma_out, cb_out, cr_out):  # pragma: no cover
+    """Colour of a gray film frame as limited-range BT.601 4:2:0 planes, one 2x2 block at a
+    time (each full-resolution pixel is read once, and written once when ``fix_luma``).
+
+    ``luma``: ``(H, W)`` uint8 luma codes (16-235) of the gray frame. ``lightness``: code ->
+    L* ``(256,)`` float64. ``a_low``, ``b_low``: ``(h, w)`` float32 chroma planes, resampled
+    to the ``(ceil(H/2), ceil(W/2))`` chroma grid by the plans ``row*`` and ``col*`` (as in
+    :func:`merge_rows`). ``srgb``: linear light quantized to 1/65535 -> sRGB in [0, 1]
+    ``(65536,)`` float32. Per block: L* = mean L* of its pixels; (L*, a, b) -> linear RGB
+    with the gamut pull -> sRGB' -> Cb, Cr (16-240) into ``cb_out``, ``cr_out``. With
+    ``fix_luma``, ``luma_out`` ``(H, W)`` gets each pixel's luma plus the block's difference
+    between the colour's luma (0.299 R' + 0.587 G' + 0.114 B') and the gray's, so the decoded
+    colour has the block's L*; without it ``luma_out`` is not touched.
+    """
+    H, W = luma.shape
+    Hc, Wc = cb_out.shape
+    for i in numba.prange(Hc):
+        r0, r1, wr = row0[i], row1[i], np.float64(row_w[i])
+        y0, y1 = 2 * i, min(2 * i + 1, H - 1)
+        for j in range(Wc):
+            x0, x1 = 2 * j, min(2 * j + 1, W - 1)
+            lum = 0.25 * (lightness[luma[y0, x0]] + lightness[luma[y0, x1]]
+                          + lightness[luma[y1, x0]] + lightness[luma[y1, x1]])
+            c0, c1, wc = col0[j], col1[j], np.float64(col_w[j])
+            a = _bilinear(a_low, r0, r1, wr, c0, c1, wc)
+            b = _bilinear(b_low, r0, r1, wr, c0, c1, wc)
+            lin = _linear_rgb_in_gamut(lum, a, b, space, m_inv, white)
+            rp = srgb[min(max(int(lin[0] * 65535 + 0.5), 0), 65535)]
+            gp = srgb[min(max(int(lin[1] * 65535 + 0.5), 0), 65535)]
+            bp = srgb[min(max(int(lin[2] * 65535 + 0.5), 0), 65535)]
+            yp = 0.299 * rp + 0.587 * gp + 0.114 * bp
+            cb_out[i, j] = min(max(int(128.5 + 224 * (bp - yp) / 1.772), 16), 240)
+            cr_out[i, j] = min(max(int(128.5 + 224 * (rp - yp) / 1.402), 16), 240)
+            if fix_luma:
+                y_lin = ((lum + 16) / 116) ** 3 if lum > 7.999625 else lum / 903.3
+                shift = 219 * (yp - srgb[min(max(int(y_lin * 65535 + 0.5), 0), 65535)])
+                for y in range(y0, y1 + 1):
+                    for x in range(x0, x1 + 1):
+                        v = int(luma[y, x] + shift + 0.5)
+                        luma_out[y, x] = min(max(v, 16), 235)

@@ -46,7 +46,7 @@ def add_parser(sub) -> None:
     add_input_argument(p, "video", "CLIP", "colour video file or folder of colour frames "
                        "(the ground truth)", "--video")
     add_model_arguments(p)
-    add_temporal_arguments(p, ("both", "flow", "none"), "both")
+    add_temporal_arguments(p, ("both", "keyframes", "flow", "none"), "both")
     p.add_argument("--static-threshold", type=positive_float, default=DEFAULT_STATIC_THRESHOLD,
                    metavar="LEVELS",
                    help="a pixel is static when no RGB channel of the original changes by "

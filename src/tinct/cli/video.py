@@ -55,9 +55,15 @@ def add_temporal_arguments(p: argparse.ArgumentParser, choices: tuple[str, ...],
 
     d = TemporalSettings()
     p.add_argument("--temporal", choices=choices, default=default,
-                   help="temporal consistency: 'flow' propagates colours along the motion "
-                        "between frames (less flicker), 'none' colorizes frame by frame "
+                   help="temporal consistency: 'keyframes' runs the network on key frames "
+                        "only and carries the colours along the motion in between (fastest, "
+                        "steadiest), 'flow' runs it on every frame and propagates colours "
+                        "along the motion (less flicker), 'none' colorizes frame by frame "
                         f"(default: {default})")
+    p.add_argument("--key-interval", type=positive_int, default=d.key_interval, metavar="N",
+                   help="--temporal keyframes: the network runs at least every N frames, and "
+                        "also at scene cuts and where the motion does not explain the frame "
+                        f"(default: {d.key_interval})")
     p.add_argument("--temporal-strength", type=non_negative_float, default=d.strength,
                    metavar="W",
                    help="weight of the propagated colour where the motion is reliable, in "
@@ -83,7 +89,8 @@ def temporal_settings(args: argparse.Namespace, method: str):
 
     return TemporalSettings(method=method, strength=args.temporal_strength,
                             occlusion_sigma=args.occlusion_sigma,
-                            cut_threshold=args.cut_threshold, flow_preset=args.flow_preset)
+                            cut_threshold=args.cut_threshold, flow_preset=args.flow_preset,
+                            key_interval=args.key_interval)
 
 
 def load_colorizer(args: argparse.Namespace):
@@ -107,7 +114,13 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output video file, or folder (ending with '/') for PNG frames")
     add_model_arguments(p)
-    add_temporal_arguments(p, ("flow", "none"), "flow")
+    add_temporal_arguments(p, ("keyframes", "flow", "none"), "keyframes")
+    p.add_argument("--pipeline", choices=("yuv", "rgb"), default="yuv",
+                   help="'yuv': the decoder's luma plane in, colour computed at the 4:2:0 "
+                        "chroma resolution, decoding, colorizing and encoding in parallel "
+                        "(video file to video file with --pix-fmt yuv420p; other runs use "
+                        "'rgb'); 'rgb': every frame colorized in RGB as a photo, the exact "
+                        "lightness of each pixel kept before encoding (default: yuv)")
     p.add_argument("--codec", metavar="NAME",
                    help="FFmpeg video encoder (default: libx264 when the format takes H.264, "
                         "else the format's default)")
@@ -164,7 +177,7 @@ def require_video_libraries(methods: tuple[str, ...]) -> None:
 
     try:
         import_av()
-        if "flow" in methods:
+        if {"flow", "keyframes"} & set(methods):
             import_cv2()
     except ModuleNotFoundError as exc:
         raise CLIError(str(exc)) from None
@@ -194,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
             result = colorize_video(
                 args.input, args.output, colorizer, size=args.size,
                 batch_size=args.batch_size, temporal=temporal, encode=encode, fps=args.fps,
-                progress=not args.no_progress)
+                progress=not args.no_progress, pipeline=args.pipeline)
     cuts = f"; scene cuts at frames {result.cuts}" if result.cuts else ""
     print(f"{result.path}: {result.frames} frames in {result.seconds:.1f} s "
           f"({result.fps:.1f} frames/s){cuts}", file=sys.stderr)

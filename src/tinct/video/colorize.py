@@ -117,19 +117,38 @@ class VideoResult:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
+PIPELINES = ("yuv", "rgb")
+
+
 def colorize_video(source: str | os.PathLike, output: str | os.PathLike, colorizer: Colorizer,
                    *, size: int | None = None, batch_size: int = 8,
                    temporal: TemporalSettings | None = None,
                    encode: EncodeSettings | None = None, fps: float | None = None,
-                   progress: bool = True) -> VideoResult:
+                   progress: bool = True, pipeline: str = "yuv",
+                   fix_luma: bool = True) -> VideoResult:
     """Colorizes a video file or frame folder into a video file or frame folder.
 
     ``source``: a video file, or a folder of images (sorted by name, played at ``fps``).
     ``output``: a video file (format from its suffix; written to a temporary sibling and
     renamed when complete), or a folder (ends with '/' or exists) for numbered PNGs.
-    Frame timing, size, rotation, metadata and audio of a video source are kept. At most
-    ``batch_size`` decoded frames are held at once (plus the codecs' own buffers).
+    Frame timing, size, rotation, metadata and audio of a video source are kept.
+    ``pipeline``: "yuv" (video file to yuv420p video file: luma planes in, colour computed at
+    the chroma resolution, decode/colorize/encode in parallel threads, :mod:`tinct.video.yuvpath`;
+    other runs fall back to "rgb") or "rgb" (every frame through sRGB as a photo, lightness
+    kept in L* per pixel before encoding). ``fix_luma`` (yuv only): see
+    :func:`tinct.video.planes.colour_planes`. At most ``batch_size`` decoded frames are held
+    at once by the rgb pipeline, about four times that by the yuv one (plus the codecs' own
+    buffers).
     """
+    if pipeline not in PIPELINES:
+        raise InputError(f"unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}")
+    if fps is None and pipeline == "yuv":
+        from tinct.video.yuvpath import run_yuv, yuv_pipeline_applies
+
+        if yuv_pipeline_applies(source, output, encode):
+            return run_yuv(source, output, colorizer, size=size, batch_size=batch_size,
+                           temporal=temporal, encode=encode, fix_luma=fix_luma,
+                           progress=progress)
     start = time.perf_counter()
     step = FrameColorizer(colorizer, size, temporal)
     with open_source(source, fps) as src:

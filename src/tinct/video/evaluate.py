@@ -59,15 +59,22 @@ class VideoScores:
 class _MethodRun:
     """Accumulators of one method while the clip streams by."""
 
-    def __init__(self, name: str, settings: TemporalSettings | None, static_threshold: float):
+    def __init__(self, name: str, settings: TemporalSettings | None, static_threshold: float,
+                 pipeline: str = "rgb"):
         self.name = name
+        self.pipeline = pipeline
         self.stabilizer = make_stabilizer(settings)
         self.stats = RunningStats()
         self.flicker = FlickerMeter(static_threshold)
         self.per_frame: list[dict[str, float]] = []
 
     def add(self, step: FrameColorizer, prediction, gt: torch.Tensor) -> None:
-        colour = step.render(prediction.L, stabilize(self.stabilizer, prediction))
+        chroma = stabilize(self.stabilizer, prediction)
+        if self.pipeline == "yuv":
+            colour = np.stack([yuv_render(L[0].numpy(), c, step.colorizer.space)
+                               for L, c in zip(prediction.L, chroma, strict=True)])
+        else:
+            colour = step.render(prediction.L, chroma)
         pred = torch.from_numpy(colour).permute(0, 3, 1, 2).float() / 255
         values = compute_image_metrics(pred, gt)
         for name in FRAME_METRICS:
@@ -92,20 +99,35 @@ class _MethodRun:
             per_frame=self.per_frame)
 
 
+def yuv_render(L: np.ndarray, chroma: np.ndarray, space: str) -> np.ndarray:
+    """What the YUV pipeline makes of a frame whose black-and-white version has lightness
+    ``L`` ``(H, W)``: its colour planes, decoded to sRGB ``(H, W, 3)`` uint8 as a player
+    shows them."""
+    from tinct.video.planes import colour_planes, luma_of_lightness, rgb_of_planes
+    from tinct.video.sources import import_av
+
+    return rgb_of_planes(import_av(), *colour_planes(luma_of_lightness(L), chroma, space))
+
+
 def evaluate_video(colorizer: Colorizer, clip: str | os.PathLike,
                    methods: dict[str, TemporalSettings | None], *, size: int | None = None,
                    batch_size: int = 8, static_threshold: float = DEFAULT_STATIC_THRESHOLD,
-                   fps: float | None = None, progress: bool = True) -> dict[str, VideoScores]:
+                   fps: float | None = None, progress: bool = True,
+                   pipelines: dict[str, str] | None = None) -> dict[str, VideoScores]:
     """Scores each temporal method on ``clip`` (a colour video file or frame folder).
 
-    ``methods``: name -> settings (None or method "none" = frame by frame). Frames are
-    streamed; memory does not grow with the clip's length beyond the per-frame score rows.
-    Returns name -> :class:`VideoScores`.
+    ``methods``: name -> settings (None or method "none" = frame by frame). ``pipelines``:
+    name -> "rgb" (default: frames rendered in sRGB with the lightness kept) or "yuv" (as
+    the YUV pipeline renders them: 4:2:0 planes from the gray luma, :func:`yuv_render`).
+    Frames are streamed; memory does not grow with the clip's length beyond the per-frame
+    score rows. Returns name -> :class:`VideoScores`.
     """
     if not methods:
         raise InputError("no temporal method to evaluate")
     step = FrameColorizer(colorizer, size)
-    runs = [_MethodRun(name, settings, static_threshold) for name, settings in methods.items()]
+    pipelines = pipelines or {}
+    runs = [_MethodRun(name, settings, static_threshold, pipelines.get(name, "rgb"))
+            for name, settings in methods.items()]
     with open_source(clip, fps) as src, tqdm(total=src.info.frame_count, unit="frame",
                                              disable=not progress, desc="evaluating") as bar:
         for batch in batched(src.frames(), batch_size):

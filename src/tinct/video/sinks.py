@@ -23,7 +23,7 @@ import numpy as np
 from tinct.errors import InputError
 from tinct.fileio import new_file_mode
 from tinct.imageio import is_same_file, write_image
-from tinct.video.sources import SourceFrame, VideoInfo, import_av
+from tinct.video.sources import LumaFrame, SourceFrame, VideoInfo, import_av
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")
@@ -49,7 +49,7 @@ class EncodeSettings:
 
     codec: str | None = None
     crf: int = 18
-    preset: str = "medium"
+    preset: str = "veryfast"
     pix_fmt: str = "yuv420p"
 
 
@@ -170,7 +170,21 @@ class VideoFileSink(_Sink):
         rgb = frame.rgb
         if self.pad_w or self.pad_h:
             rgb = np.pad(rgb, ((0, self.pad_h), (0, self.pad_w), (0, 0)), mode="edge")
-        out = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        self._encode(self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"),
+                     frame)
+
+    def write_planes(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     frame: LumaFrame | SourceFrame) -> None:
+        """Encodes one frame given as yuv420p planes: Y ``(H, W)``, Cb and Cr
+        ``(ceil(H/2), ceil(W/2))`` uint8 (limited range), at ``frame``'s timestamp. Needs the
+        sink's pixel format to be yuv420p."""
+        if self.video.pix_fmt != "yuv420p":
+            raise ValueError(f"write_planes needs yuv420p output, not {self.video.pix_fmt}")
+        from tinct.video.planes import frame_from_planes, pad_planes  # numba: not for --help
+
+        self._encode(frame_from_planes(self.av, *pad_planes(*planes)), frame)
+
+    def _encode(self, out: Any, frame: LumaFrame | SourceFrame) -> None:
         pts = self._rebased_pts(frame)
         out.pts = pts
         out.time_base = self.video.codec_context.time_base
@@ -183,7 +197,7 @@ class VideoFileSink(_Sink):
         except self.av.FFmpegError as exc:
             raise InputError(f"{self.final}: encoding failed ({exc})") from None
 
-    def _rebased_pts(self, frame: SourceFrame) -> int:
+    def _rebased_pts(self, frame: LumaFrame | SourceFrame) -> int:
         """The frame's pts in the encoder's time base; strictly increasing."""
         tb = self.video.codec_context.time_base
         if frame.pts is None:

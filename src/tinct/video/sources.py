@@ -49,6 +49,17 @@ class SourceFrame:
 
 
 @dataclass
+class LumaFrame:
+    """One decoded frame's luma plane: ``luma`` ``(H, W)`` uint8, limited range (16-235);
+    timing as :class:`SourceFrame`."""
+
+    luma: np.ndarray
+    pts: int | None
+    time_base: Fraction
+    duration: int | None = None
+
+
+@dataclass
 class VideoInfo:
     """What a sink needs to reproduce the timing and look of the input.
 
@@ -139,14 +150,25 @@ class VideoFileSource:
 
     def frames(self, on_audio: PacketHandler | None = None) -> Iterator[SourceFrame]:
         """Yields every video frame; hands each audio packet to ``on_audio`` (or drops it)."""
+        return self._each(self._convert, on_audio)
+
+    def luma_frames(self, on_audio: PacketHandler | None = None) -> Iterator[LumaFrame]:
+        """As :meth:`frames`, but yields each frame's luma plane (no conversion to RGB)."""
+        from tinct.video.planes import luma_of_frame
+
+        return self._each(lambda frame: LumaFrame(luma_of_frame(frame), *self._timing(frame)),
+                          on_audio)
+
+    def _each(self, convert: Callable[[Any], Any], on_audio: PacketHandler | None
+              ) -> Iterator[Any]:
         handler = on_audio or (lambda packet: None)
         pending, self._pending_audio = self._pending_audio, []
         for packet in pending:
             handler(packet)
         self._audio_handler = handler
-        yield self._convert(self._first)
+        yield convert(self._first)
         for frame in self._frames:
-            yield self._convert(frame)
+            yield convert(frame)
 
     def frames_from(self, pts: int) -> Iterator[SourceFrame]:
         """Yields the frames whose ``pts`` is at least ``pts``, in order, after seeking to the
@@ -163,9 +185,12 @@ class VideoFileSource:
             raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from None
 
     def _convert(self, frame: Any) -> SourceFrame:
+        return SourceFrame(frame.to_ndarray(format="rgb24"), *self._timing(frame))
+
+    def _timing(self, frame: Any) -> tuple[int | None, Fraction, int | None]:
+        """(pts, time_base, duration) of a decoded frame."""
         duration = getattr(frame, "duration", None) or None
-        return SourceFrame(frame.to_ndarray(format="rgb24"), frame.pts,
-                           frame.time_base or self.info.time_base, duration)
+        return frame.pts, frame.time_base or self.info.time_base, duration
 
     def close(self) -> None:
         self._container.close()

@@ -18,6 +18,15 @@ objects do not smear. At the first frame and at scene cuts the history is droppe
 half of its pixels keep a residual above ``2 * occlusion_sigma`` after warping. The second test
 keeps fast pans, which also change a thumbnail a lot, from resetting the history.
 
+Method "keyframes" runs the network only on *key frames* and carries the colour along the flow
+in between: ``out_t = warped`` (the flow is computed anyway). A frame is a key frame at the
+first frame, at a cut, ``key_interval`` frames after the last key frame, and when more than
+``refresh_share`` of its pixels are not explained by the motion (new things came into view);
+a key frame blends its prediction with the carried colour as above. Method "flow" is the same
+with every frame a key frame. The decisions need only the lightness
+(:meth:`ChromaStabilizer.track`), so a batch's key frames can go through the network together
+before the colour is carried (:meth:`ChromaStabilizer.apply`).
+
 Arrays here are numpy float32: lightness ``(h, w)`` in [0, 100], chroma ``(2, h, w)`` in
 colour-space units (ab or uv). OpenCV (``opencv-python-headless``) computes the flow.
 """
@@ -30,7 +39,7 @@ import numpy as np
 
 from tinct.errors import InputError
 
-TEMPORAL_METHODS = ("flow", "none")
+TEMPORAL_METHODS = ("keyframes", "flow", "none")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
 CUT_UNEXPLAINED_SHARE = 0.5  # a cut candidate is a cut if more of it than this stays unmatched
 
@@ -46,6 +55,11 @@ class TemporalSettings:
     ``cut_threshold``: mean absolute lightness change of a 16x16 thumbnail (L* units) above
     which a frame is a scene-cut candidate (confirmed when the motion does not explain it).
     ``flow_preset``: speed/quality of DIS optical flow (ultrafast, fast, medium).
+    ``key_interval``: method "keyframes" only: the network runs at most this many frames
+    apart (and at the first frame, at cuts and where the motion does not explain the frame);
+    in between, the colour is carried along the flow.
+    ``refresh_share``: method "keyframes": a frame whose share of pixels unexplained by the
+    motion (lightness residual above ``2 * occlusion_sigma``) exceeds this is a key frame.
     """
 
     method: str = "flow"
@@ -53,6 +67,8 @@ class TemporalSettings:
     occlusion_sigma: float = 4.0
     cut_threshold: float = 12.0
     flow_preset: str = "medium"
+    key_interval: int = 8
+    refresh_share: float = 0.1
 
     def __post_init__(self) -> None:
         if self.method not in TEMPORAL_METHODS:
@@ -67,6 +83,15 @@ class TemporalSettings:
         if self.flow_preset not in FLOW_PRESETS:
             raise InputError(f"unknown flow preset {self.flow_preset!r}; choose one of "
                              f"{', '.join(FLOW_PRESETS)}")
+        if self.key_interval < 1:
+            raise InputError(f"key-frame interval must be at least 1, got {self.key_interval}")
+        if not 0.0 <= self.refresh_share <= 1.0:
+            raise InputError(f"refresh share must be in [0, 1], got {self.refresh_share}")
+
+    @property
+    def interval(self) -> int:
+        """Frames between network runs: ``key_interval`` for "keyframes", else 1."""
+        return self.key_interval if self.method == "keyframes" else 1
 
 
 def import_cv2():
@@ -157,12 +182,36 @@ def _to_u8(L: np.ndarray) -> np.ndarray:
     return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
+@dataclass
+class Track:
+    """How frame ``index`` relates to the frame before it (from lightness alone).
+
+    ``L``: ``(h, w)`` lightness. ``key``: the network's prediction is needed for this frame.
+    ``cut``: the frame starts a new shot. ``flow``: ``(h, w, 2)`` flow to the previous frame
+    (None at the first frame, at a cut or after a size change); ``residual``, ``inside``:
+    ``(h, w)`` blurred lightness residual after warping and the inside mask (None with it).
+    """
+
+    index: int
+    L: np.ndarray
+    key: bool
+    cut: bool = False
+    flow: np.ndarray | None = None
+    residual: np.ndarray | None = None
+    inside: np.ndarray | None = None
+
+
 class ChromaStabilizer:
     """Stateful per-frame filter: ``stabilizer(L, chroma) -> chroma`` (see the module docstring).
 
-    Feed frames in display order. ``cuts`` lists the frame indices (0-based, counting every
-    frame fed) where a scene cut reset the history; ``confidence`` holds the last frame's
-    blending weight map ``(h, w)``.
+    Feed frames in display order, either as ``stabilizer(L, chroma)`` or in two steps:
+    :meth:`track` (lightness only: flow, cut, whether the frame is a key frame) for each frame,
+    then :meth:`apply` in the same order with the network's chroma for the key frames (None
+    for the others), so that a batch's key frames go through the network together. With
+    ``key_interval`` 1 (method "flow") every frame is a key frame. ``cuts`` lists the frame
+    indices (0-based, counting every frame tracked) where a scene cut reset the history;
+    ``keys`` counts the key frames; ``confidence`` holds the last frame's blending weight map
+    ``(h, w)`` (1 where a non-key frame carried the colour inside the image).
     """
 
     def __init__(self, settings: TemporalSettings | None = None):
@@ -170,44 +219,72 @@ class ChromaStabilizer:
         self.detector = SceneCutDetector(self.settings.cut_threshold)
         self.flow = FlowEstimator(self.settings.flow_preset)
         self.cuts: list[int] = []
+        self.keys = 0
         self.frame_index = -1
         self.confidence: np.ndarray | None = None
-        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (L, chroma out)
+        self._since_key = 0
+        self._previous_L: np.ndarray | None = None
+        self._previous_out: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forgets the history (the next frame is treated as the first of a shot)."""
-        self._previous = None
+        self._previous_L = None
+        self._previous_out = None
         self.detector.reset()
 
     def __call__(self, L: np.ndarray, chroma: np.ndarray) -> np.ndarray:
         """``L`` ``(h, w)`` in [0, 100], ``chroma`` ``(2, h, w)`` -> stabilized chroma ``(2, h, w)``
-        float32."""
+        float32 (``chroma`` is only used at key frames)."""
+        return self.apply(self.track(L), chroma)
+
+    def track(self, L: np.ndarray) -> Track:
+        """Lightness ``(h, w)`` of the next frame -> its :class:`Track` (flow to the previous
+        frame, cut, key frame or not)."""
         self.frame_index += 1
         L = np.asarray(L, dtype=np.float32)
-        chroma = np.asarray(chroma, dtype=np.float32)
-        if L.shape != chroma.shape[1:]:
-            raise InputError(f"lightness {L.shape} and chroma {chroma.shape[1:]} sizes differ")
         candidate = self.detector.is_cut(L)
-        previous = self._previous
-        out = chroma
-        self.confidence = np.zeros_like(L)
-        if previous is not None and previous[0].shape == L.shape:
-            warped, residual, inside = self._track(L, *previous)
-            unexplained = np.mean(residual > 2 * self.settings.occlusion_sigma)
-            if candidate and unexplained > CUT_UNEXPLAINED_SHARE:
-                self.cuts.append(self.frame_index)
-            else:
-                out = self._blend(chroma, warped, residual, inside)
-        self._previous = (L, out)
-        return out
-
-    def _track(self, L: np.ndarray, L_prev: np.ndarray, out_prev: np.ndarray):
-        """Warps the previous frame onto this one: (warped chroma ``(2, h, w)``, blurred
-        lightness residual ``(h, w)``, inside mask ``(h, w)``)."""
-        flow = self.flow(L, L_prev)
-        warped, inside = self.flow.warp(np.concatenate((L_prev[None], out_prev)), flow)
+        previous, self._previous_L = self._previous_L, L
+        if previous is None or previous.shape != L.shape:
+            return self._key(Track(self.frame_index, L, key=True))
+        flow = self.flow(L, previous)
+        warped, inside = self.flow.warp(previous[None], flow)
         residual = self.flow.cv2.blur(np.abs(L - warped[0]), (3, 3))
-        return warped[1:], residual, inside
+        unexplained = float(np.mean(residual > 2 * self.settings.occlusion_sigma))
+        if candidate and unexplained > CUT_UNEXPLAINED_SHARE:
+            self.cuts.append(self.frame_index)
+            return self._key(Track(self.frame_index, L, key=True, cut=True))
+        self._since_key += 1
+        key = (self._since_key >= self.settings.interval
+               or unexplained > self.settings.refresh_share)
+        track = Track(self.frame_index, L, key, False, flow, residual, inside)
+        return self._key(track) if key else track
+
+    def _key(self, track: Track) -> Track:
+        self._since_key = 0
+        self.keys += 1
+        return track
+
+    def apply(self, track: Track, chroma: np.ndarray | None) -> np.ndarray:
+        """The output chroma ``(2, h, w)`` float32 of a tracked frame. ``chroma``: the
+        network's ``(2, h, w)`` for a key frame (ignored, and may be None, otherwise)."""
+        if track.key:
+            if chroma is None:
+                raise ValueError(f"frame {track.index} is a key frame and needs chroma")
+            chroma = np.asarray(chroma, dtype=np.float32)
+            if track.L.shape != chroma.shape[1:]:
+                raise InputError(f"lightness {track.L.shape} and chroma {chroma.shape[1:]} "
+                                 "sizes differ")
+        out = chroma
+        self.confidence = np.zeros_like(track.L)
+        if track.flow is not None and self._previous_out is not None:
+            warped, _ = self.flow.warp(self._previous_out, track.flow)
+            if track.key:
+                out = self._blend(chroma, warped, track.residual, track.inside)
+            else:
+                out = warped
+                self.confidence = track.inside
+        self._previous_out = out
+        return out
 
     def _blend(self, chroma: np.ndarray, warped: np.ndarray, residual: np.ndarray,
                inside: np.ndarray) -> np.ndarray:
@@ -218,7 +295,8 @@ class ChromaStabilizer:
 
 
 def make_stabilizer(settings: TemporalSettings | None) -> ChromaStabilizer | None:
-    """A :class:`ChromaStabilizer` for method "flow"; None for "none" (or no settings)."""
+    """A :class:`ChromaStabilizer` for methods "flow" and "keyframes"; None for "none" (or no
+    settings)."""
     if settings is None or settings.method == "none":
         return None
     return ChromaStabilizer(settings)
