@@ -92,10 +92,11 @@ def main() -> int:
     settings = TemporalSettings()
     # the old film path (rgb frames, flow on every frame) against the new one (key frames,
     # rendered as the YUV pipeline renders them), on the same network predictions
-    methods = {"none": None, "flow": settings,
+    methods = {"none": None, "flow": settings, "flow-yuv": settings,
                "keyframes": TemporalSettings(method="keyframes"),
-               "keyframes-yuv": TemporalSettings(method="keyframes")}
-    pipelines = {"keyframes-yuv": "yuv"}
+               "keyframes-yuv": TemporalSettings(method="keyframes"),
+               "keyframes4-yuv": TemporalSettings(method="keyframes", key_interval=4)}
+    pipelines = {"flow-yuv": "yuv", "keyframes-yuv": "yuv", "keyframes4-yuv": "yuv"}
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or stress_model(Path(tmp) / "stress-cnn")
         colorizer = Colorizer.from_pretrained(model, device=args.device, precision="fp32")
@@ -116,7 +117,7 @@ def main() -> int:
     mean = {m: {k: float(np.mean([r[m][k] for r in rows]))
                 for k in ("flicker", "pred_change", "gt_change", "psnr", "ssim", "dcf")}
             for m in methods}
-    for m in ("keyframes", "keyframes-yuv"):
+    for m in ("flow-yuv", "keyframes", "keyframes-yuv", "keyframes4-yuv"):
         print(f"mean {m}: flicker {mean[m]['flicker']:.3f} (flow {mean['flow']['flicker']:.3f}),"
               f" PSNR {mean[m]['psnr']:.2f} dB (flow {mean['flow']['psnr']:.2f})")
     new_path_ok = bool(mean["keyframes-yuv"]["flicker"] <= mean["flow"]["flicker"]

@@ -133,10 +133,12 @@ def test_ray_engine_matches_the_one_machine_film(ray_cluster, one_shot, tmp_path
 
     def video(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "tinct", "video", str(clip.path), *args,
-                               "--size", "64", "--crf", "0", "--no-progress"],
+                               "--size", "64", "--crf", "0", "--temporal", "flow",
+                               "--no-progress"],
                               capture_output=True, text=True, env=RAY_ENV, timeout=600)
 
-    local = video("-o", str(tmp_path / "local.mp4"))
+    # the Ray engine's workers colorize frames as the RGB pipeline does
+    local = video("-o", str(tmp_path / "local.mp4"), "--pipeline", "rgb")
     ray = video("-o", str(tmp_path / "ray.mp4"), "--engine", "ray", "--ray-address",
                 ray_cluster, "--ray-workers", "2")
     assert local.returncode == 0 and ray.returncode == 0, ray.stderr

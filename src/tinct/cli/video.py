@@ -118,9 +118,10 @@ def add_parser(sub) -> None:
     p.add_argument("--pipeline", choices=("yuv", "rgb"), default="yuv",
                    help="'yuv': the decoder's luma plane in, colour computed at the 4:2:0 "
                         "chroma resolution, decoding, colorizing and encoding in parallel "
-                        "(video file to video file with --pix-fmt yuv420p; other runs use "
-                        "'rgb'); 'rgb': every frame colorized in RGB as a photo, the exact "
-                        "lightness of each pixel kept before encoding (default: yuv)")
+                        "(video file to video file with --pix-fmt yuv420p; other runs, and "
+                        "--engine ray's workers, use 'rgb'); 'rgb': every frame colorized "
+                        "in RGB as a photo, the exact lightness of each pixel kept before "
+                        "encoding (default: yuv)")
     p.add_argument("--codec", metavar="NAME",
                    help="FFmpeg video encoder (default: libx264 when the format takes H.264, "
                         "else the format's default)")
