@@ -221,6 +221,11 @@ def main() -> int:
         tmp = Path(tmp)
         model = args.model or stand_in_model(tmp / "model")
         colorizer = Colorizer.from_pretrained(model, device=args.device)
+        warm_up = make_clip(tmp / "warm-up.mp4", skimage_photos()[:2], 160, 96,
+                            frames_per_shot=4, fps=24).path
+        for name, path in (("old", OLD), ("new", NEW)):  # compiled kernels, first network runs
+            colorize_video(warm_up, tmp / f"warm-up-{name}.mp4", colorizer,
+                           batch_size=args.batch_size, progress=False, **path)
         for res in args.resolutions.split(","):
             width, height = RESOLUTIONS[res]
             per_shot = max(3, args.frames // 2)
