@@ -42,6 +42,7 @@ HINT_PATCH = 3            # side of the square a hint covers in the network's in
 SPREAD_WIDTH = 0.015
 SPREAD_LIGHTNESS = 10.0
 # the edge-aware spread of a hint over its region (chosen on validation photos, docs/hints.md)
+BUMPS_AT_ONCE = 16        # hints whose bump maps are held in memory together
 REGION_REACH = 1.0       # share of the longer side over which a hint's correction fades
 REGION_LIGHTNESS = 4.0   # L* difference between neighbours at which the spread weakens
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
@@ -183,8 +184,6 @@ def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[
     sigma = max(1.0, width_share * max(h, w))
     grid_rows = torch.arange(h, dtype=torch.float32)
     grid_cols = torch.arange(w, dtype=torch.float32)
-    bumps = (torch.exp(-(grid_rows[None] - rows[:, None]) ** 2 / (2 * sigma**2))[:, :, None]
-             * torch.exp(-(grid_cols[None] - cols[:, None]) ** 2 / (2 * sigma**2))[:, None, :])
     r0, r1, wr = _taps(rows, h)
     c0, c1, wc = _taps(cols, w)
 
@@ -194,19 +193,31 @@ def honour_hints(chroma: torch.Tensor, hints: Sequence[Hint], full_shape: tuple[
 
     chroma = chroma.float()
     target = torch.stack([hint.chroma(space) for hint in hints], 1)  # (2, K)
+    centre = None
     if guide is not None:
         guide = guide.float().reshape(h, w)
         if reach_share > 0:
             chroma = chroma + spread_corrections(target - at_hints(chroma), rows, cols, guide,
                                                  region_lightness, reach_share * max(h, w))
         centre = at_hints(guide[None])[0]  # (K,) the lightness at each hinted place
-        bumps = bumps * torch.exp(-(guide[None] - centre[:, None, None]) ** 2
-                                  / (2 * lightness_width**2))
-    system = at_hints(bumps).T  # [i, j]: bump j at hint i
+
+    def bumps(part: slice) -> torch.Tensor:  # the bumps of hints ``part``: (k, h, w)
+        maps = (torch.exp(-(grid_rows[None] - rows[part, None]) ** 2 / (2 * sigma**2))[:, :, None]
+                * torch.exp(-(grid_cols[None] - cols[part, None]) ** 2 / (2 * sigma**2))[:, None])
+        if centre is not None:
+            maps = maps * torch.exp(-(guide[None] - centre[part, None, None]) ** 2
+                                    / (2 * lightness_width**2))
+        return maps
+
+    # a few hints' maps at a time: 256 hints at a large working size would be gigabytes
+    parts = [slice(i, i + BUMPS_AT_ONCE) for i in range(0, len(hints), BUMPS_AT_ONCE)]
+    system = torch.cat([at_hints(bumps(part)) for part in parts]).T  # [i, j]: bump j at hint i
     ridge = 1e-4 * torch.eye(len(hints))
     heights = torch.linalg.solve(system.T @ system + ridge,
                                  system.T @ (target - at_hints(chroma)).T)  # (K, 2)
-    return chroma + torch.einsum("khw,kc->chw", bumps, heights)
+    for part in parts:
+        chroma = chroma + torch.einsum("khw,kc->chw", bumps(part), heights[part])
+    return chroma
 
 
 def gamut_notes(hints: Sequence[Hint], lightness: np.ndarray | torch.Tensor, space: str
