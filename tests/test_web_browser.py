@@ -603,7 +603,7 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
         assert card.locator(".hint-mark").count() == 1
         assert shown_picture(page, card) != automatic
         card.locator(".slider").fill("100")  # for the screenshot: the colour only
-        page.screenshot(path=str(screenshots / "hints.png"), full_page=True)
+        card.screenshot(path=str(screenshots / "hints.png"))
 
         # a file that is not a hint list: said on the card, hints unchanged
         bad = tmp_path / "bad.json"
