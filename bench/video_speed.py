@@ -65,6 +65,9 @@ OLD = {"pipeline": "rgb", "temporal": TemporalSettings(method="flow"),
        "encode": EncodeSettings(preset="medium")}
 NEW = {"pipeline": "yuv", "temporal": TemporalSettings(method="keyframes"),
        "encode": EncodeSettings()}
+# the new pipeline with the network on every frame (the old temporal method), for --paths
+YUV_FLOW = {**NEW, "temporal": TemporalSettings(method="flow")}
+PATHS = {"old": OLD, "new": NEW, "yuv-flow": YUV_FLOW}
 
 
 def timer(times: dict[str, float], repeat: int, per: int):
@@ -201,8 +204,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs per measurement; the fastest counts (default 2)")
     parser.add_argument("--presets", action="store_true", help="also time the x264 presets")
+    parser.add_argument("--paths", default="old,new",
+                        help="film paths to time, alternated: old, new, yuv-flow (the new "
+                             "pipeline with the network on every frame) (default: old,new)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    paths = {name: PATHS[name] for name in args.paths.split(",")}
+    if not {"old", "new"} <= set(paths):
+        parser.error("--paths must include old and new")
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = []
@@ -216,6 +225,7 @@ def main() -> int:
               "new": {"pipeline": "yuv", "temporal": "keyframes",
                       "key_interval": NEW["temporal"].key_interval,
                       "encoder": f"libx264 crf 18 {NEW['encode'].preset}"},
+              "paths": list(paths), "yuv-flow": {"pipeline": "yuv", "temporal": "flow"},
               "results": rows}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -223,7 +233,7 @@ def main() -> int:
         colorizer = Colorizer.from_pretrained(model, device=args.device)
         warm_up = make_clip(tmp / "warm-up.mp4", skimage_photos()[:2], 160, 96,
                             frames_per_shot=4, fps=24).path
-        for name, path in (("old", OLD), ("new", NEW)):  # compiled kernels, first network runs
+        for name, path in paths.items():  # compiled kernels, first network runs
             colorize_video(warm_up, tmp / f"warm-up-{name}.mp4", colorizer,
                            batch_size=args.batch_size, progress=False, **path)
         for res in args.resolutions.split(","):
@@ -233,7 +243,7 @@ def main() -> int:
                              frames_per_shot=per_shot, fps=24, crf=18).path
             best = {}
             for _ in range(args.repeat):  # alternated, so a busy spell hits both paths
-                for name, path in (("old", OLD), ("new", NEW)):
+                for name, path in paths.items():
                     result = colorize_video(clip, tmp / f"{res}-{name}.mp4", colorizer,
                                             batch_size=args.batch_size, progress=False, **path)
                     if name not in best or result.seconds < best[name].seconds:
@@ -243,8 +253,9 @@ def main() -> int:
                    **{f"{n}_fps": r.fps for n, r in best.items()},
                    "speedup": best["old"].seconds / best["new"].seconds,
                    "cuts_old": best["old"].cuts, "cuts_new": best["new"].cuts}
-            print(f"{res:6s} old {row['old_fps']:6.2f} frames/s  new {row['new_fps']:6.2f} "
-                  f"frames/s  ({row['speedup']:.1f}x)  cuts old {row['cuts_old']} new "
+            print(f"{res:6s} " + "  ".join(f"{n} {row[f'{n}_fps']:6.2f} frames/s"
+                                           for n in paths)
+                  + f"  (new {row['speedup']:.1f}x old)  cuts old {row['cuts_old']} new "
                   f"{row['cuts_new']}")
             row["stages_ms_per_frame_old"] = stages(colorizer, clip, args.batch_size,
                                                     args.repeat, tmp)

@@ -100,6 +100,18 @@ def test_two_nodes_match_the_local_engine_and_a_rerun_skips_what_is_done(
     assert len(_records(manifest)) == len(records) + 1  # only the broken file again
 
 
+@requires_ray
+def test_a_pool_larger_than_the_cluster_is_a_one_line_error(ray_cluster, photos, model,
+                                                            tmp_path):
+    result = _tinct(str(photos), "-o", str(tmp_path / "out"), "-m", str(model), "--batch-size",
+                    "1", "--engine", "ray", "--ray-address", ray_cluster, "--ray-workers", "3",
+                    "--ray-start-timeout", "5")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert ("Ray started fewer than 3 workers in 5 s (the cluster has 0 CPUs free): ask for "
+            "fewer with --ray-workers") in result.stderr
+    assert not list((tmp_path / "out").glob("*.png"))  # nothing handed out
+
+
 def _worker_pids() -> list[int]:
     found = subprocess.run(["pgrep", "-f", "PhotoColorizer"], capture_output=True, text=True)
     return [int(pid) for pid in found.stdout.split()]

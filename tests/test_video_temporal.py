@@ -13,9 +13,10 @@ import torch
 from helpers import requires_av, requires_cv2
 from tinct.cli import main
 from tinct.color import lab_to_rgb
+from tinct.errors import InputError
 from tinct.inference.pipeline import lightness_of
 from tinct.video.colorize import FrameColorizer
-from tinct.video.evaluate import evaluate_video
+from tinct.video.evaluate import evaluate_video, stored_render
 from tinct.video.flicker import FlickerMeter, static_mask
 from tinct.video.temporal import (
     ChromaStabilizer,
@@ -222,6 +223,33 @@ def test_evaluate_video_scores_both_methods_on_the_same_predictions(colour_clip,
         assert 5 < s.psnr < 60 and 0 < s.ssim <= 1 and s.dcf >= 0
         assert np.isfinite(s.flicker) and 0 < s.static_share < 1
         assert s.gt_change == none.gt_change
+
+
+@requires_av
+def test_stored_render_keeps_gray_and_averages_colour_over_2x2_blocks():
+    gray = np.full((7, 9, 3), 128, np.uint8)
+    stored = stored_render(gray)
+    assert stored.shape == (7, 9, 3) and np.abs(stored.astype(int) - 128).max() <= 1
+    stripes = np.zeros((8, 8, 3), np.uint8)
+    stripes[:, ::2] = (200, 40, 40)  # red and blue columns of equal luma share a chroma sample
+    stripes[:, 1::2] = (40, 40, 200)
+    stored = stored_render(stripes).astype(int)
+    assert np.abs(stored[:, ::2] - stored[:, 1::2]).max() < np.abs(
+        stripes[:, ::2].astype(int) - stripes[:, 1::2]).max() / 2
+
+
+@requires_av
+@requires_cv2
+def test_evaluate_video_renders_as_each_film_path_stores_and_refuses_an_unknown_one(
+        colour_clip, colorizer):
+    methods = {"rgb": None, "stored": None, "yuv": None}
+    scores = evaluate_video(colorizer, colour_clip.path, methods, progress=False,
+                            pipelines={"stored": "rgb-stored", "yuv": "yuv"})
+    psnr = {name: s.psnr for name, s in scores.items()}
+    assert len(set(psnr.values())) == 3 and max(psnr.values()) - min(psnr.values()) < 1.5
+    with pytest.raises(InputError, match="unknown rendering 'yuv444'"):
+        evaluate_video(colorizer, colour_clip.path, methods, progress=False,
+                       pipelines={"yuv": "yuv444"})
 
 
 @requires_av

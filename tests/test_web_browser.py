@@ -300,11 +300,14 @@ def test_phone_width_has_no_horizontal_scroll(server, browser):
     context.close()
 
 
-def _upload(page, url, photo) -> None:
+def _upload(page, url, photo):
+    """Opens the page, uploads ``photo`` and returns its card once it is colorized."""
     page.goto(url + "/")
     page.wait_for_selector("#model option[value]", state="attached")
     page.set_input_files("#files", str(photo))
-    page.locator(".card.done").first.wait_for(timeout=60_000)
+    card = page.locator(".card.done").first
+    card.wait_for(timeout=60_000)
+    return card
 
 
 def test_large_view_zooms_pans_splits_and_closes_with_escape(server, page, gray_photos,
@@ -521,7 +524,6 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
     upload, no button), a mark can be dragged, every change undone (Ctrl+Z), the hints
     downloaded as the JSON file ``tinct colorize --hints`` reads and loaded again, and Clear
     brings the automatic colours back."""
-    import io
     import json
 
     import torch
@@ -533,11 +535,7 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
     shown = os.environ.get("TINCT_SCREENSHOT_MODEL") or tiny_hint_classifier_dir
     app = create_app([shown])
     with serve_in_background(app, host="127.0.0.1") as url:
-        page.goto(url + "/")
-        page.wait_for_selector("#model option[value]", state="attached")
-        page.set_input_files("#files", str(gray_photos[1]))
-        card = page.locator(".card.done").first
-        card.wait_for(timeout=60_000)
+        card = _upload(page, url, gray_photos[1])
         automatic = shown_picture(page, card)
         assert card.locator(".hints").is_visible()
         assert card.locator(".hint-undo").is_disabled()
@@ -618,11 +616,7 @@ def test_hints_on_a_model_without_likely_colours(page, tiny_model_dir, gray_phot
     picture shows there, and applying a picked colour re-colours the photo all the same."""
     app = create_app([str(tiny_model_dir)])
     with serve_in_background(app, host="127.0.0.1") as url:
-        page.goto(url + "/")
-        page.wait_for_selector("#model option[value]", state="attached")
-        page.set_input_files("#files", str(gray_photos[0]))
-        card = page.locator(".card.done").first
-        card.wait_for(timeout=60_000)
+        card = _upload(page, url, gray_photos[0])
         shown = np.asarray(Image.open(io.BytesIO(shown_picture(page, card))).convert("RGB"))
         card.locator(".hint-toggle").click()
         box = card.locator(".compare").bounding_box()

@@ -27,8 +27,10 @@ from tinct.cli.options import (
     colorizer_from_args,
     colorizer_spec_from_args,
     int_range,
+    positive_float,
     positive_int,
 )
+from tinct.cluster.runtime import POOL_START_TIMEOUT_S
 from tinct.inference.manifest import MANIFEST_NAME
 
 FORMATS = ("same", "png", "jpg", "webp", "tif")  # see tinct.inference.batch.output_suffix
@@ -76,6 +78,11 @@ def add_parser(sub) -> None:
                             f"error, seconds, node), read by a rerun to skip what is done "
                             f"(default with --engine ray: OUT/{MANIFEST_NAME}; the local "
                             "engine writes one only when asked)")
+    scale.add_argument("--ray-start-timeout", type=positive_float, default=POOL_START_TIMEOUT_S,
+                       metavar="SECONDS",
+                       help="--engine ray: how long to wait for every worker to start (each "
+                            "loads the model) before work is handed out; a cluster that cannot "
+                            "start them all in time is an error (default: %(default)s)")
     p.set_defaults(func=run)
 
 
@@ -187,4 +194,5 @@ def _run_on_ray(args, plan, settings, on_outcome, report, bar) -> None:
         on_outcome(outcome)
 
     colorize_photos_on_ray(plan.jobs, spec, settings, address=args.ray_address,
-                           workers=args.ray_workers, on_outcome=on_ray_outcome, progress=bar)
+                           workers=args.ray_workers, on_outcome=on_ray_outcome, progress=bar,
+                           start_timeout_s=args.ray_start_timeout)

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from tinct.cluster.runtime import cluster_workers, ray_session
+from tinct.cluster.runtime import POOL_START_TIMEOUT_S, cluster_workers, ray_session
+from tinct.errors import InputError
 from tinct.fileio import TEMP_NAME
 from tinct.inference.batch import (
     ColorizerSpec,
@@ -88,13 +89,16 @@ def _wants_gpu(device: str) -> bool:
 def colorize_photos_on_ray(jobs: Sequence[Job], spec: ColorizerSpec, settings: RunSettings, *,
                            address: str | None, workers: int | None,
                            on_outcome: Callable[[Outcome], None],
-                           progress: Progress) -> None:
+                           progress: Progress,
+                           start_timeout_s: float = POOL_START_TIMEOUT_S) -> None:
     """Colorizes ``jobs`` on Ray; ``on_outcome`` gets one :class:`Outcome` per job, on the
     driver, as batches finish (job paths as the plan named them).
 
     ``address``: see :func:`tinct.cluster.runtime.ray_session`. ``workers``: actors in the
     pool (default: one per GPU of the cluster when ``spec.device`` allows a GPU and there is
-    one, else one per CPU).
+    one, else one per CPU). Work is handed out once every actor has started, so every worker
+    gets a share; a pool the cluster cannot start within ``start_timeout_s`` seconds is a
+    one-line :class:`~tinct.errors.InputError`.
     """
     if not jobs:
         return
@@ -105,16 +109,27 @@ def colorize_photos_on_ray(jobs: Sequence[Job], spec: ColorizerSpec, settings: R
         pool = min(workers or cluster_workers(ray, gpus), blocks)
         items = [{"source": str(job.source.absolute()), "target": str(job.target.absolute()),
                   "hints": str(job.hints.absolute()) if job.hints else ""} for job in jobs]
+        context = ray.data.DataContext.get_current()  # datasets copy it when made
+        waited, context.wait_for_min_actors_s = context.wait_for_min_actors_s, max(
+            1, math.ceil(start_timeout_s))
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             PhotoColorizer, fn_constructor_kwargs={"spec": spec, "settings": settings},
             batch_size=settings.batch_size, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=pool),
             num_cpus=1, num_gpus=gpus)
-        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for row in range(len(batch["source"])):
-                job = by_absolute[str(batch["source"][row])]
-                on_outcome(_outcome(job, batch, row))
-            progress.update(len(batch["source"]))
+        context.wait_for_min_actors_s = waited
+        try:
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                for row in range(len(batch["source"])):
+                    job = by_absolute[str(batch["source"][row])]
+                    on_outcome(_outcome(job, batch, row))
+                progress.update(len(batch["source"]))
+        except ray.exceptions.GetTimeoutError:
+            free = int(ray.available_resources().get("GPU" if gpus else "CPU", 0))
+            raise InputError(
+                f"Ray started fewer than {pool} workers in {start_timeout_s:g} s (the cluster "
+                f"has {free} {'GPUs' if gpus else 'CPUs'} free): ask for fewer with "
+                "--ray-workers") from None
     remove_abandoned_writes(jobs)
 
 

@@ -14,6 +14,11 @@ from tinct.errors import InputError
 # passes file names between processes, never pixels.
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
 
+# How long a driver waits for its whole actor pool to start (each actor loads the model)
+# before handing out work: without the wait, the first actor up queues batches the others
+# never see, and a small run ends on one node. An autoscaling cluster may need minutes.
+POOL_START_TIMEOUT_S = 300
+
 
 def import_ray() -> Any:
     """``ray`` (with Ray Data), or a one-line error naming the extra to install."""
@@ -53,6 +58,9 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
         raise InputError(f"cannot start or reach {where}: "
                          f"{' '.join(str(exc).split())[:300]}") from None
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # per-run INFO lines and notices
+    # Ray Data logs the stack of every exception it raises to the caller; tinct states each
+    # in one line itself
+    logging.getLogger("ray.data.exceptions").setLevel(logging.CRITICAL)
     try:
         data_context = ray.data.DataContext.get_current()
         data_context.enable_progress_bars = False  # tinct draws its own bar

@@ -41,16 +41,24 @@ class Prediction:
     chroma: np.ndarray
 
 
+def film_step_setup(colorizer: Colorizer, size: int | None,
+                    temporal: TemporalSettings | None
+                    ) -> tuple[int, ChromaStabilizer | None]:
+    """The working size (``size``, else the model's; at least 8) and the temporal step
+    (None for method "none") of a film's per-batch colorizing step."""
+    working = size or colorizer.working_size
+    if working < 8:
+        raise InputError(f"working size must be at least 8 pixels, got {working}")
+    return working, make_stabilizer(temporal)
+
+
 class FrameColorizer:
     """Colorizes consecutive batches of frames; ``temporal`` state carries across batches."""
 
     def __init__(self, colorizer: Colorizer, size: int | None = None,
                  temporal: TemporalSettings | None = None):
         self.colorizer = colorizer
-        self.size = size or colorizer.working_size
-        if self.size < 8:
-            raise InputError(f"working size must be at least 8 pixels, got {self.size}")
-        self.stabilizer: ChromaStabilizer | None = make_stabilizer(temporal)
+        self.size, self.stabilizer = film_step_setup(colorizer, size, temporal)
 
     def predict(self, frames: np.ndarray) -> Prediction:
         """``frames`` ``(B, H, W, 3)`` uint8 sRGB (colour or gray) -> :class:`Prediction`."""

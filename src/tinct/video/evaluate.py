@@ -24,6 +24,7 @@ from tinct.video.sources import open_source
 from tinct.video.temporal import TemporalSettings, make_stabilizer
 
 FRAME_METRICS = ("psnr", "ssim", "ab_rmse", "cf_pred", "cf_gt")
+RENDERINGS = ("rgb", "rgb-stored", "yuv")  # see evaluate_video
 
 
 @dataclass
@@ -75,6 +76,8 @@ class _MethodRun:
                                for L, c in zip(prediction.L, chroma, strict=True)])
         else:
             colour = step.render(prediction.L, chroma)
+            if self.pipeline == "rgb-stored":
+                colour = np.stack([stored_render(frame) for frame in colour])
         pred = torch.from_numpy(colour).permute(0, 3, 1, 2).float() / 255
         values = compute_image_metrics(pred, gt)
         for name in FRAME_METRICS:
@@ -109,6 +112,18 @@ def yuv_render(L: np.ndarray, chroma: np.ndarray, space: str) -> np.ndarray:
     return rgb_of_planes(import_av(), *colour_planes(luma_of_lightness(L), chroma, space))
 
 
+def stored_render(rgb: np.ndarray) -> np.ndarray:
+    """What a yuv420p film file holds of an sRGB frame ``(H, W, 3)`` uint8 the RGB pipeline
+    made (FFmpeg's RGB -> yuv420p conversion, as the encoder does it, and back as a player
+    shows it), before any compression."""
+    from tinct.video.sources import import_av
+
+    H, W = rgb.shape[:2]
+    padded = np.pad(rgb, ((0, H % 2), (0, W % 2), (0, 0)), mode="edge")
+    frame = import_av().VideoFrame.from_ndarray(np.ascontiguousarray(padded), format="rgb24")
+    return frame.reformat(format="yuv420p").to_ndarray(format="rgb24")[:H, :W]
+
+
 def evaluate_video(colorizer: Colorizer, clip: str | os.PathLike,
                    methods: dict[str, TemporalSettings | None], *, size: int | None = None,
                    batch_size: int = 8, static_threshold: float = DEFAULT_STATIC_THRESHOLD,
@@ -117,15 +132,21 @@ def evaluate_video(colorizer: Colorizer, clip: str | os.PathLike,
     """Scores each temporal method on ``clip`` (a colour video file or frame folder).
 
     ``methods``: name -> settings (None or method "none" = frame by frame). ``pipelines``:
-    name -> "rgb" (default: frames rendered in sRGB with the lightness kept) or "yuv" (as
-    the YUV pipeline renders them: 4:2:0 planes from the gray luma, :func:`yuv_render`).
+    name -> "rgb" (default: frames rendered in sRGB with the lightness kept), "rgb-stored"
+    (those frames as a yuv420p file holds them, :func:`stored_render`: what the RGB pipeline's
+    output shows) or "yuv" (as the YUV pipeline renders them: 4:2:0 planes from the gray
+    luma, :func:`yuv_render`). "rgb-stored" and "yuv" compare the two film paths' outputs
+    like for like (both before the codec's compression).
     Frames are streamed; memory does not grow with the clip's length beyond the per-frame
     score rows. Returns name -> :class:`VideoScores`.
     """
     if not methods:
         raise InputError("no temporal method to evaluate")
-    step = FrameColorizer(colorizer, size)
     pipelines = pipelines or {}
+    unknown = sorted(set(pipelines.values()) - set(RENDERINGS))
+    if unknown:
+        raise InputError(f"unknown rendering {unknown[0]!r}; choose one of {', '.join(RENDERINGS)}")
+    step = FrameColorizer(colorizer, size)
     runs = [_MethodRun(name, settings, static_threshold, pipelines.get(name, "rgb"))
             for name, settings in methods.items()]
     with open_source(clip, fps) as src, tqdm(total=src.info.frame_count, unit="frame",

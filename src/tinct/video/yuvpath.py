@@ -32,10 +32,11 @@ from tqdm import tqdm
 
 from tinct.errors import InputError
 from tinct.inference.pipeline import Colorizer, working_shape
+from tinct.video.colorize import film_step_setup
 from tinct.video.planes import colour_planes, lightness_of_luma
 from tinct.video.sinks import EncodeSettings, VideoFileSink
 from tinct.video.sources import LumaFrame, VideoFileSource
-from tinct.video.temporal import ChromaStabilizer, TemporalSettings, make_stabilizer
+from tinct.video.temporal import TemporalSettings
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 _END = object()  # end of a queue's stream
@@ -48,10 +49,7 @@ class LumaColorizer:
     def __init__(self, colorizer: Colorizer, size: int | None = None,
                  temporal: TemporalSettings | None = None, fix_luma: bool = True):
         self.colorizer = colorizer
-        self.size = size or colorizer.working_size
-        if self.size < 8:
-            raise InputError(f"working size must be at least 8 pixels, got {self.size}")
-        self.stabilizer: ChromaStabilizer | None = make_stabilizer(temporal)
+        self.size, self.stabilizer = film_step_setup(colorizer, size, temporal)
         self.fix_luma = fix_luma
         self.network_frames = 0  # frames that went through the network
 
