@@ -97,10 +97,10 @@ def test_parts_join_into_the_source_timing_with_their_packets_copied(clip, tmp_p
     paths = [tmp_path / f"part_{p.index}.mp4" for p in parts]
     for part, path in zip(parts, paths, strict=True):
         result = colorize_part(str(clip.path), part, index, str(path), ColorizerSpec(), 64, 8,
-                               TemporalSettings(), EncodeSettings())
+                               TemporalSettings(method="flow"), EncodeSettings())
         assert result["frames"] == part.stop - part.start and not result["reused"]
     again = colorize_part(str(clip.path), parts[0], index, str(paths[0]), ColorizerSpec(),
-                          64, 8, TemporalSettings(), EncodeSettings())
+                          64, 8, TemporalSettings(method="flow"), EncodeSettings())
     assert again["reused"]
     joined = join_parts(paths, clip.path, tmp_path / "joined.mp4")
     pts, _ = _decoded(joined)

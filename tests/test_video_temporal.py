@@ -88,13 +88,13 @@ def test_propagation_does_not_carry_chroma_across_a_cut(small_L):
     must be exactly the new prediction, not a blend with the old shot."""
     before = np.stack([np.full((H, W), 40.0), np.zeros((H, W))]).astype(np.float32)
     after = -before
-    stabilizer = ChromaStabilizer(TemporalSettings())
+    stabilizer = ChromaStabilizer(TemporalSettings(method="flow"))
     outs = [stabilizer(L, before if i < 12 else after) for i, L in enumerate(small_L[:14])]
     assert stabilizer.cuts == [12]
     np.testing.assert_array_equal(outs[12], after)
     assert np.abs(outs[13] - after).max() < 1e-4  # the new shot propagates its own colour
     # without cut detection the old colour leaks into the new shot
-    blind = ChromaStabilizer(TemporalSettings(cut_threshold=1e9))
+    blind = ChromaStabilizer(TemporalSettings(method="flow", cut_threshold=1e9))
     leaked = [blind(L, before if i < 12 else after) for i, L in enumerate(small_L[:13])][12]
     assert blind.cuts == [] and np.abs(leaked - after).max() > 1.0
 
@@ -108,7 +108,7 @@ def test_flow_propagation_cuts_flicker_on_a_still_scene():
     rng = np.random.default_rng(1)
     base = np.stack([np.full((H, W), 20.0), np.full((H, W), -10.0)]).astype(np.float32)
     noisy = [base + rng.normal(0, 5, base.shape).astype(np.float32) for _ in range(30)]
-    stabilizer = ChromaStabilizer(TemporalSettings(strength=0.85))
+    stabilizer = ChromaStabilizer(TemporalSettings(method="flow", strength=0.85))
     steady = [stabilizer(L, c) for c in noisy]
     assert mean_change(steady[10:]) < 0.3 * mean_change(noisy[10:])
     assert stabilizer.confidence.mean() > 0.8  # a still scene is fully trusted
@@ -129,7 +129,7 @@ def test_chroma_follows_motion_without_smearing():
     colour must stay on the moving content (no trail), close to the per-frame truth."""
     big = texture(2, (H, W + 64))
     hue = np.stack([np.where(big > 50, 30.0, -30.0), np.where(big > 50, -20.0, 20.0)])
-    stabilizer = ChromaStabilizer(TemporalSettings(strength=0.85))
+    stabilizer = ChromaStabilizer(TemporalSettings(method="flow", strength=0.85))
     errors, frozen = [], []
     for t in range(20):
         x = 32 - 1.5 * t  # window moves left over the scene = content moves right
@@ -211,7 +211,7 @@ def colour_clip(tmp_path_factory):
 @requires_cv2
 def test_evaluate_video_scores_both_methods_on_the_same_predictions(colour_clip, colorizer):
     scores = evaluate_video(colorizer, colour_clip.path,
-                            {"none": None, "flow": TemporalSettings()}, batch_size=5,
+                            {"none": None, "flow": TemporalSettings(method="flow")}, batch_size=5,
                             progress=False)
     none, flow = scores["none"], scores["flow"]
     assert none.frames == flow.frames == 16 == len(flow.per_frame)

@@ -20,7 +20,7 @@ pytest.importorskip("cv2")
 
 from tinct import color  # noqa: E402
 from tinct.inference.render import lightness_of_pixels, merge_to_srgb  # noqa: E402
-from tinct.video.colorize import colorize_video  # noqa: E402
+from tinct.video.colorize import FrameColorizer, colorize_video  # noqa: E402
 from tinct.video.planes import (  # noqa: E402
     colour_planes,
     lightness_of_luma,
@@ -200,6 +200,21 @@ def test_network_runs_on_key_frames_only(colorizer):
     flow = LumaColorizer(colorizer, temporal=TemporalSettings(method="flow"))
     flow.chroma(lumas)
     assert flow.network_frames == 12
+
+
+def test_the_rgb_path_runs_the_network_on_key_frames_only_too(colorizer):
+    """``FrameColorizer`` (the RGB pipeline, the Ray engine's film parts): the same key
+    frames as the YUV step, and the carried colour equals the key frame's."""
+    still, other = gray_frames(64, 48, 24)[0], gray_frames(64, 48, 24)[-1]
+    frames = np.stack([np.repeat(g[..., None], 3, axis=2) for g in [still] * 10 + [other] * 2])
+    step = FrameColorizer(colorizer, temporal=TemporalSettings(method="keyframes",
+                                                               key_interval=4))
+    colour = np.concatenate([step(frames[:6]), step(frames[6:])])
+    assert step.stabilizer.cuts == [10] and step.network_frames == 4
+    assert np.abs(colour[3].astype(int) - colour[0]).max() <= 1
+    every = FrameColorizer(colorizer, temporal=TemporalSettings(method="flow"))
+    every(frames)
+    assert every.network_frames == 12
 
 
 def test_unexplained_motion_brings_a_key_frame():

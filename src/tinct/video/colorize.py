@@ -52,25 +52,51 @@ def film_step_setup(colorizer: Colorizer, size: int | None,
     return working, make_stabilizer(temporal)
 
 
+def keyed_chroma(colorizer: Colorizer, size: int, stabilizer: ChromaStabilizer | None,
+                 L_small: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Chroma ``(2, h, w)`` of consecutive frames from their L* ``(h, w)`` at the working
+    size: the network runs (as one batch) on the key frames only, and the stabilizer carries
+    the colour along the flow to the others (every frame is a key frame without one, or with
+    method "flow"). Returns the chroma per frame and how many frames the network saw."""
+    tracks = [stabilizer.track(x) for x in L_small] if stabilizer else None
+    keys = [i for i in range(len(L_small)) if tracks is None or tracks[i].key]
+    predicted: dict[int, np.ndarray] = {}
+    if keys:
+        batch = torch.from_numpy(np.stack([L_small[i] for i in keys]))[:, None]
+        chroma = colorizer.predict_chroma(batch, size).cpu().numpy()
+        predicted = dict(zip(keys, chroma, strict=True))
+    if tracks is None:
+        return [predicted[i] for i in range(len(L_small))], len(keys)
+    return [stabilizer.apply(t, predicted.get(i)) for i, t in enumerate(tracks)], len(keys)
+
+
 class FrameColorizer:
-    """Colorizes consecutive batches of frames; ``temporal`` state carries across batches."""
+    """Colorizes consecutive batches of frames; ``temporal`` state carries across batches.
+    Called on frames, the network runs on key frames only (:func:`keyed_chroma`);
+    :meth:`predict` runs it on every frame (for comparing temporal methods)."""
 
     def __init__(self, colorizer: Colorizer, size: int | None = None,
                  temporal: TemporalSettings | None = None):
         self.colorizer = colorizer
         self.size, self.stabilizer = film_step_setup(colorizer, size, temporal)
+        self.network_frames = 0  # frames that went through the network when called
 
-    def predict(self, frames: np.ndarray) -> Prediction:
-        """``frames`` ``(B, H, W, 3)`` uint8 sRGB (colour or gray) -> :class:`Prediction`."""
+    def lightness(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``frames`` ``(B, H, W, 3)`` uint8 sRGB (colour or gray) -> L* ``(B, 1, H, W)`` at
+        full resolution and ``(B, 1, h, w)`` at the working size, float32 in [0, 100]."""
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise InputError(f"frames must be (B, H, W, 3) uint8, got {frames.shape} "
                              f"{frames.dtype}")
         L = torch.stack([lightness_of(f) for f in frames])
         small = working_shape(*frames.shape[1:3], self.size)
-        L_small = L
-        if tuple(L.shape[-2:]) != small:
-            L_small = F.interpolate(L, size=small, mode="bilinear", antialias=True,
-                                    align_corners=False)
+        if tuple(L.shape[-2:]) == small:
+            return L, L
+        return L, F.interpolate(L, size=small, mode="bilinear", antialias=True,
+                                align_corners=False)
+
+    def predict(self, frames: np.ndarray) -> Prediction:
+        """``frames`` ``(B, H, W, 3)`` uint8 -> :class:`Prediction` (network on every frame)."""
+        L, L_small = self.lightness(frames)
         chroma = self.colorizer.predict_chroma(L_small, self.size)
         return Prediction(L, L_small[:, 0].numpy(), chroma.cpu().numpy())
 
@@ -81,8 +107,11 @@ class FrameColorizer:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """``(B, H, W, 3)`` uint8 -> colorized ``(B, H, W, 3)`` uint8, in display order."""
-        p = self.predict(frames)
-        return self.render(p.L, stabilize(self.stabilizer, p))
+        L, L_small = self.lightness(frames)
+        chroma, ran = keyed_chroma(self.colorizer, self.size, self.stabilizer,
+                                   list(L_small[:, 0].numpy()))
+        self.network_frames += ran
+        return self.render(L, np.stack(chroma))
 
     @property
     def cuts(self) -> list[int]:

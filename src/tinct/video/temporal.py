@@ -48,7 +48,10 @@ CUT_UNEXPLAINED_SHARE = 0.5  # a cut candidate is a cut if more of it than this 
 class TemporalSettings:
     """Settings of the temporal-consistency step (see the module docstring).
 
-    ``method``: "flow" (propagation along optical flow) or "none" (frame by frame).
+    ``method``: "keyframes" (the default, as ``tinct video``'s: the network on key frames,
+    the colour carried along the optical flow between them), "flow" (the network on every
+    frame, its colour blended with the colour carried along the flow) or "none" (frame by
+    frame).
     ``strength``: weight of the propagated chroma where the motion is reliable, in [0, 1);
     higher = steadier colours but slower to follow real changes.
     ``occlusion_sigma``: lightness residual (L* units) at which the weight falls to 1/e.
@@ -62,7 +65,7 @@ class TemporalSettings:
     motion (lightness residual above ``2 * occlusion_sigma``) exceeds this is a key frame.
     """
 
-    method: str = "flow"
+    method: str = "keyframes"
     strength: float = 0.85
     occlusion_sigma: float = 4.0
     cut_threshold: float = 12.0

@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from tinct.errors import InputError
 from tinct.inference.pipeline import Colorizer, working_shape
-from tinct.video.colorize import film_step_setup
+from tinct.video.colorize import film_step_setup, keyed_chroma
 from tinct.video.planes import colour_planes, lightness_of_luma
 from tinct.video.sinks import EncodeSettings, VideoFileSink
 from tinct.video.sources import LumaFrame, VideoFileSource
@@ -66,18 +65,10 @@ class LumaColorizer:
     def chroma(self, lumas: list[np.ndarray]) -> list[np.ndarray]:
         """Luma planes of consecutive frames -> their chroma ``(2, h, w)`` at the working size
         (network on key frames, colour carried along the flow to the others)."""
-        L = [self.small_lightness(y) for y in lumas]
-        tracks = [self.stabilizer.track(x) for x in L] if self.stabilizer else None
-        keys = [i for i in range(len(L)) if tracks is None or tracks[i].key]
-        predicted: dict[int, np.ndarray] = {}
-        if keys:
-            batch = torch.from_numpy(np.stack([L[i] for i in keys]))[:, None]
-            chroma = self.colorizer.predict_chroma(batch, self.size).cpu().numpy()
-            predicted = dict(zip(keys, chroma, strict=True))
-            self.network_frames += len(keys)
-        if tracks is None:
-            return [predicted[i] for i in range(len(L))]
-        return [self.stabilizer.apply(t, predicted.get(i)) for i, t in enumerate(tracks)]
+        chroma, ran = keyed_chroma(self.colorizer, self.size, self.stabilizer,
+                                   [self.small_lightness(y) for y in lumas])
+        self.network_frames += ran
+        return chroma
 
     def __call__(self, lumas: list[np.ndarray]) -> list[Planes]:
         """Luma planes ``(H, W)`` uint8 of consecutive frames -> their (Y, Cb, Cr) planes."""
