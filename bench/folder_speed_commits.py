@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib import write_report
+from benchlib import time_folder, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "folder_speed_commits.json"
@@ -47,27 +47,16 @@ def make_photos(folder: Path, count: int) -> None:
 
 def child(photos: Path, out: Path, model: str, batch_size: int) -> dict:
     """Runs in the child: times read, colorize, write of every photo; returns what it did."""
-    import time
-
-    import numpy as np
     from PIL import Image
 
     import tinct
     from tinct import Colorizer
-    from tinct.imageio import read_image, write_image
 
     colorizer = Colorizer.from_pretrained(model, device="cpu")
     colorizer.colorize(Image.new("L", (256, 192), 128))  # warm-up (kernels compiled, cached)
     paths = sorted(photos.iterdir())
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    for first in range(0, len(paths), batch_size):
-        group = paths[first:first + batch_size]
-        loaded = [read_image(p) for p in group]
-        rgbs = colorizer.colorize_batch(loaded, batch_size=batch_size, dtype=np.uint8)
-        for p, rgb in zip(group, rgbs, strict=True):
-            write_image(out / p.name, rgb, None)
-    seconds = time.perf_counter() - start
+    seconds = time_folder(colorizer, paths, out, batch_size)
     return {"tinct": str(Path(tinct.__file__).parent), "seconds": seconds,
             "photos_per_s": len(paths) / seconds}
 

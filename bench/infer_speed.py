@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from benchlib import write_report
+from benchlib import time_folder, write_report
 from tinct import Colorizer, create_model
 from tinct.imageio import read_image, write_image
 from tinct.inference.checkpoint import (
@@ -215,15 +215,7 @@ def folder_speed(model_ref: str, n: int, batch_size: int, scratch: Path) -> dict
         photo.resize((256, 192)).rotate(7 * i).save(src / f"p{i:03d}.jpg", quality=90)
     colorizer = Colorizer.from_pretrained(model_ref, device="cpu")
     colorizer.colorize(Image.new("L", (256, 192), 128))  # warm-up
-    start = time.perf_counter()
-    paths = sorted(src.iterdir())
-    for first in range(0, n, batch_size):
-        group = paths[first:first + batch_size]
-        loaded = [read_image(p) for p in group]
-        rgbs = colorizer.colorize_batch(loaded, batch_size=batch_size, dtype=np.uint8)
-        for p, rgb in zip(group, rgbs, strict=True):
-            write_image(dst / p.name, rgb, None)
-    seconds = time.perf_counter() - start
+    seconds = time_folder(colorizer, sorted(src.iterdir()), dst, batch_size)
     return {"images": n, "batch_size": batch_size, "seconds": seconds, "images_per_s": n / seconds}
 
 
