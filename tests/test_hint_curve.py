@@ -66,3 +66,28 @@ def test_the_script_writes_json_charts_and_a_table(tiny_hint_classifier_dir,
     for curve in curves:
         assert np.isfinite(curve["psnr"]).all()
         assert curve["psnr"][2] > curve["psnr"][0]  # ten true colours help
+
+
+def test_without_hint_inputs_the_network_runs_once_per_photo(tiny_model_dir, photo_of,
+                                                             tmp_path):
+    """The curve of a model whose network takes no hints runs it once per photo, not once per
+    count, and scores what ``colorize_batch`` makes of each hint count."""
+    from tinct.evaluation.hint_curve import _colorize_per_count
+    from tinct.imageio import read_image
+
+    folder = _photos(tmp_path / "set", photo_of)
+    colorizer = Colorizer.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+    assert not colorizer.accepts_hints
+    calls = []
+    colorizer.model.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    image = read_image(folder / "coffee.png")
+    every = true_color_hints(image.pixels, 10, 3)
+    sets = [every[:n] for n in (0, 1, 10)]
+    reused = _colorize_per_count(colorizer, image, sets)
+    assert calls == [1]
+    direct = colorizer.colorize_batch([image] * 3, dtype=np.float32, hints=sets)
+    for a, b in zip(reused, direct, strict=True):
+        assert np.abs(a - b).max() < 1e-4
+    assert np.abs(reused[2] - reused[0]).max() > 0.05  # the hints did change the picture
+    curve = hint_curve(colorizer, folder, (0, 1, 10), progress=False)
+    assert curve.photos == 3 and calls == [1, 3, 1, 1, 1]  # then one run per photo

@@ -24,6 +24,7 @@ from tinct.evaluation.evaluate import DEFAULT_METRIC_SIZE, PSNR_CAP_DB, metric_c
 from tinct.evaluation.metrics import compute_image_metrics
 from tinct.imageio import ImageReadError, list_images, read_image
 from tinct.inference.hints import Hint, to_hex
+from tinct.inference.pipeline import lightness_of, working_shape
 
 DEFAULT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
 
@@ -87,8 +88,7 @@ def hint_curve(colorizer, data_dir: str | os.PathLike, counts: Sequence[int] = D
             continue
         truth = metric_copy(image.to_float(), metric_size)
         every = true_color_hints(image.pixels, max(counts), photo_seed(name, seed))
-        outputs = colorizer.colorize_batch([image] * len(counts), dtype=np.float32,
-                                           hints=[every[:n] for n in counts])
+        outputs = _colorize_per_count(colorizer, image, [every[:n] for n in counts])
         preds = torch.stack([metric_copy(out, metric_size) for out in outputs])
         values = compute_image_metrics(preds, truth.expand_as(preds))
         psnr = values["psnr"].clamp(max=PSNR_CAP_DB).numpy()
@@ -98,6 +98,22 @@ def hint_curve(colorizer, data_dir: str | os.PathLike, counts: Sequence[int] = D
     return HintCurve(getattr(colorizer, "name", "model"), root.name, used, counts,
                      [round(float(v), 4) for v in means[:, 0]],
                      [round(float(v), 5) for v in means[:, 1]], seed, skipped)
+
+
+def _colorize_per_count(colorizer, image, hint_sets: list[list[Hint]]) -> list[np.ndarray]:
+    """``image`` colorized once per hint set, float32 ``(H, W, 3)`` each. A network without
+    hint inputs gives the same output whatever the hints, so it runs once and only the
+    correction after decoding is repeated (what ``colorize_batch`` would make of each)."""
+    if colorizer.accepts_hints:
+        return colorizer.colorize_batch([image] * len(hint_sets), dtype=np.float32,
+                                        hints=hint_sets)
+    L = lightness_of(image.pixels)
+    full = tuple(L.shape[-2:])
+    work = working_shape(*full, colorizer.working_size)
+    chroma = colorizer.decode_output(colorizer.network_output(L[None], full_shapes=[full]),
+                                     work)[0]
+    return [colorizer.render(L, colorizer.honour_hints(chroma, hints or None, full, L),
+                             np.float32) for hints in hint_sets]
 
 
 def curve_chart(curves: Sequence[HintCurve], metric: str = "psnr") -> str | None:
