@@ -24,7 +24,6 @@ from tinct.evaluation.evaluate import DEFAULT_METRIC_SIZE, PSNR_CAP_DB, metric_c
 from tinct.evaluation.metrics import compute_image_metrics
 from tinct.imageio import ImageReadError, list_images, read_image
 from tinct.inference.hints import Hint, to_hex
-from tinct.inference.pipeline import lightness_of, working_shape
 
 DEFAULT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
 
@@ -107,13 +106,10 @@ def _colorize_per_count(colorizer, image, hint_sets: list[list[Hint]]) -> list[n
     if colorizer.accepts_hints:
         return colorizer.colorize_batch([image] * len(hint_sets), dtype=np.float32,
                                         hints=hint_sets)
-    L = lightness_of(image.pixels)
-    full = tuple(L.shape[-2:])
-    work = working_shape(*full, colorizer.working_size)
-    chroma = colorizer.decode_output(colorizer.network_output(L[None], full_shapes=[full]),
-                                     work)[0]
-    return [colorizer.render(L, colorizer.honour_hints(chroma, hints or None, full, L),
-                             np.float32) for hints in hint_sets]
+    L = colorizer.lightness(image)
+    output = colorizer.network_output(L[None])
+    return [colorizer.render_output(L, output, hints=hints or None, dtype=np.float32)
+            for hints in hint_sets]
 
 
 def curve_chart(curves: Sequence[HintCurve], metric: str = "psnr") -> str | None:

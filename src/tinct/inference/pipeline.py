@@ -262,6 +262,22 @@ class Colorizer:
                             guide=guide).to(chroma.device)
 
     @torch.inference_mode()
+    def render_output(self, L: torch.Tensor, output: torch.Tensor, size: int | None = None,
+                      hints: Sequence[Hint] | None = None, dtype: type = np.uint8
+                      ) -> np.ndarray:
+        """One image from a kept network output, without running the network again: decode
+        it, correct it for ``hints`` (pixels of ``L``), merge it with the lightness.
+
+        ``L``: ``(1, H, W)`` L* in [0, 100]; ``output``: :meth:`network_output` of ``L[None]``
+        at working ``size`` (default the model's). Returns sRGB ``(H, W, 3)`` as
+        :meth:`render` does. This is what re-colouring a result with new hints or decode
+        settings costs."""
+        size = size or self.working_size
+        chroma = self.decode_output(output, working_shape(*L.shape[-2:], size))[0]
+        chroma = self.honour_hints(chroma, hints, tuple(L.shape[-2:]), L)
+        return self.render(L, chroma, dtype)
+
+    @torch.inference_mode()
     def decode_output(self, out: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
         """Stage 2b, :meth:`network_output` -> chroma ``(B, 2, *out_size)`` in colour-space
         units, decoded with this colorizer's settings."""

@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from tinct.imageio import READ_FORMATS as READ_FORMATS
 from tinct.imageio import ImageReadError, LoadedImage, read_image
 from tinct.inference.hints import Hint
-from tinct.inference.pipeline import Colorizer, to_pil, working_shape
+from tinct.inference.pipeline import Colorizer, to_pil
 from tinct.web.errors import ApiError
 
 OUTPUT_FORMATS = {"png": ("PNG", "image/png", ".png"), "jpeg": ("JPEG", "image/jpeg", ".jpg")}
@@ -107,10 +107,7 @@ def colorize_keeping_output(colorizer: Colorizer, loaded: LoadedImage, size: int
     size = size or colorizer.working_size
     if output is None:
         output = colorizer.network_output(L[None], size, [hints] if hints else None)
-    chroma = colorizer.decode_output(output, working_shape(*L.shape[-2:], size))[0]
-    chroma = colorizer.honour_hints(chroma, hints, tuple(L.shape[-2:]), L)
-    rgb = colorizer.render(L, chroma)
-    return output, to_pil(rgb, loaded.alpha)
+    return output, to_pil(colorizer.render_output(L, output, size, hints), loaded.alpha)
 
 
 def encode(image: Image.Image, output_format: str, icc_profile: bytes | None) -> bytes:
