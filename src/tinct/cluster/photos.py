@@ -112,12 +112,14 @@ def colorize_photos_on_ray(jobs: Sequence[Job], spec: ColorizerSpec, settings: R
         context = ray.data.DataContext.get_current()  # datasets copy it when made
         waited, context.wait_for_min_actors_s = context.wait_for_min_actors_s, max(
             1, math.ceil(start_timeout_s))
-        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-            PhotoColorizer, fn_constructor_kwargs={"spec": spec, "settings": settings},
-            batch_size=settings.batch_size, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=pool),
-            num_cpus=1, num_gpus=gpus)
-        context.wait_for_min_actors_s = waited
+        try:
+            dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+                PhotoColorizer, fn_constructor_kwargs={"spec": spec, "settings": settings},
+                batch_size=settings.batch_size, batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=pool),
+                num_cpus=1, num_gpus=gpus)
+        finally:
+            context.wait_for_min_actors_s = waited  # a caller's own datasets keep theirs
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 for row in range(len(batch["source"])):
