@@ -7,8 +7,9 @@
    1/4 size; random weights, speed does not depend on them).
 2. **12-megapixel JPEG end to end** (4000 x 3000 gray JPEG: decode, lightness, network, merge,
    encode as JPEG; with flip averaging when the model's config asks for it), in a fresh
-   process per runtime so that the peak memory (``ru_maxrss``, which includes PyTorch itself)
-   belongs to that run alone. Median of N runs after a warm-up, with the time of each stage.
+   process per runtime so that the peak memory (``VmHWM``, which includes PyTorch itself)
+   belongs to that run alone (not ``ru_maxrss``: a fork + exec child starts from the parent's).
+   Median of N runs after a warm-up, with the time of each stage.
 3. **A folder of 256-px photos** (read, colorize with batching, write): images/s.
 4. **Does each runtime keep quality?** The lightness of six colour photos (scikit-image's)
    colorized by PyTorch fp32, bf16 autocast and ONNX Runtime: mean and max |delta ab| against
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -48,7 +48,7 @@ from tinct.inference.checkpoint import (
     resolve_model,
     save_pretrained,
 )
-from tinct.runtime import cpu_description
+from tinct.runtime import cpu_description, peak_memory_mb
 
 RESULTS = Path(__file__).parent / "results" / "infer_speed.json"
 DEFAULT_ARCH = ("classifier", {"encoder": "efficientnet_lite0"})
@@ -182,7 +182,7 @@ def end_to_end_child(model_ref: str, image: str, runs: int, out_dir: str) -> dic
                               strict=True):
             stages[key].append(value)
         del loaded, L, chroma, rgb  # one photo at a time, as a user's process holds it
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_memory_mb()
     return {"median_s": {k: statistics.median(v) for k, v in stages.items()},
             "all_total_s": stages["total"], "peak_rss_mb": peak_mb}
 

@@ -480,8 +480,6 @@ def test_batch_memory_is_bounded_by_pixels_not_by_file_count(tmp_path, tiny_mode
     """Issue 17, item 7: a batch of large scans is colorized a few megapixels at a time: the
     peak memory of colorizing five 24-megapixel scans with --batch-size 8 stays close to that
     of one (it grew with every file of the batch)."""
-    import resource  # noqa: F401 - the child reports its own peak
-
     gray = (np.indices((4000, 6000)).sum(axis=0) % 251).astype(np.uint8)
     one, five = tmp_path / "one", tmp_path / "five"
     one.mkdir()
@@ -489,19 +487,19 @@ def test_batch_memory_is_bounded_by_pixels_not_by_file_count(tmp_path, tiny_mode
     Image.fromarray(gray).save(one / "s0.png", compress_level=1)
     for i in range(5):
         (five / f"s{i}.png").write_bytes((one / "s0.png").read_bytes())
-    probe = ("import resource, sys; from tinct.cli import main; "
+    probe = ("import sys; from tinct.cli import main; from tinct.runtime import peak_memory_mb; "
              "status = main(sys.argv[1:]); "
-             "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+             "print('PEAK', peak_memory_mb()); "
              "sys.exit(status)")
 
-    def peak(folder: Path) -> int:
+    def peak(folder: Path) -> float:
         proc = subprocess.run([sys.executable, "-c", probe, "colorize", str(folder), "-o",
                                str(tmp_path / f"out-{folder.name}"), "--model",
                                str(tiny_model_dir), "--batch-size", "8", "--no-progress",
                                "--max-pixels", "30000000"],
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
-        return int(proc.stdout.split("PEAK")[1].split()[0])  # KiB
+        return float(proc.stdout.split("PEAK")[1].split()[0])  # MiB
 
     single, batch = peak(one), peak(five)
     assert batch < 1.35 * single, (single, batch)

@@ -37,6 +37,27 @@ def cpu_description() -> str:
     return platform.processor() or platform.machine()
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory in MiB (``VmHWM`` of /proc/self/status on Linux).
+
+    ``getrusage``'s ``ru_maxrss`` is not used on Linux: a child started with fork + exec
+    inherits the parent's resident size at the fork as its starting peak, so a benchmark or
+    test child of a 1.5 GB parent would report at least 1.5 GB whatever it does itself.
+    Elsewhere ``ru_maxrss`` is the fallback (KiB on Linux/BSD, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource  # Unix only; imported here so Windows can import this module
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if platform.system() == "Darwin" else peak / 1024
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None`` or ``"auto"`` picks CUDA when available, else CPU; clear error for a missing GPU."""
     if device is None or str(device) == "auto":
