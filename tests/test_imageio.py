@@ -21,6 +21,7 @@ from tinct.imageio import (
     ImageReadError,
     ImageWriteError,
     LoadedImage,
+    is_gray_view,
     is_same_file,
     list_images,
     read_image,
@@ -97,6 +98,22 @@ def test_mode_l(tmp_path, gray):
     assert loaded.pixels.dtype == np.uint8 and loaded.alpha is None
     np.testing.assert_array_equal(loaded.pixels, gray3(gray))
     assert not loaded.was_color
+
+
+def test_a_gray_source_is_one_plane_seen_three_times(tmp_path, gray):
+    """A 12 MP gray scan is not copied three times: its pixels are a read-only view, and its
+    lightness (from the one plane) equals that of the same pixels written out in full."""
+    from tinct.inference.pipeline import lightness_of
+
+    for bits, saved in ((8, gray), (16, gray.astype(np.uint16) * 257)):
+        loaded = read_image(save(Image.fromarray(saved), tmp_path / f"g{bits}.png"))
+        assert is_gray_view(loaded.pixels) and not loaded.pixels.flags.writeable
+        assert not loaded.was_color
+        full = np.ascontiguousarray(loaded.pixels)
+        assert not is_gray_view(full)
+        np.testing.assert_array_equal(lightness_of(loaded.pixels).numpy(),
+                                      lightness_of(full).numpy())
+    assert not is_gray_view(read_image(data.astronaut()).pixels)
 
 
 def test_mode_la(tmp_path, gray):

@@ -8,24 +8,28 @@ import sys
 import numpy as np
 import pytest
 
-from tinct.runtime import peak_memory_mb
-
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-
-def test_peak_memory_grows_with_what_this_process_touches():
-    before = peak_memory_mb()
-    block = np.ones(300 * 2**20 // 8)  # 300 MiB, every page written
-    assert peak_memory_mb() >= before + 250
-    del block
+CHILD = ("import sys, numpy as np; from tinct.runtime import peak_memory_mb; "
+         "before = peak_memory_mb(); block = np.ones(int(sys.argv[1]) * 2**20 // 8); "
+         "print(before, peak_memory_mb())")
 
 
-def test_a_child_does_not_inherit_its_parents_peak():
-    """getrusage's ru_maxrss would report at least the parent's size in a fork + exec child."""
-    block = np.ones(600 * 2**20 // 8)
+def child_peaks(allocate_mb: int) -> tuple[float, float]:
+    """A fresh child's peak before and after it writes ``allocate_mb`` MiB."""
+    out = subprocess.run([sys.executable, "-c", CHILD, str(allocate_mb)], capture_output=True,
+                         text=True, check=True, timeout=120)
+    before, after = map(float, out.stdout.split())
+    return before, after
+
+
+def test_peak_memory_counts_what_the_process_touches_and_not_its_parents():
+    """getrusage's ru_maxrss would start a fork + exec child at the parent's size."""
+    from tinct.runtime import peak_memory_mb
+
+    parent_block = np.ones(600 * 2**20 // 8)  # the parent now holds at least 600 MiB
     parent = peak_memory_mb()
-    child = subprocess.run([sys.executable, "-c",
-                            "from tinct.runtime import peak_memory_mb; print(peak_memory_mb())"],
-                           capture_output=True, text=True, check=True, timeout=120)
-    assert float(child.stdout) < parent - 500, (child.stdout, parent)
-    del block
+    before, after = child_peaks(300)
+    assert before < parent - 500, (before, parent)
+    assert after >= before + 250, (before, after)
+    del parent_block

@@ -116,7 +116,8 @@ class LoadedImage:
 
     Attributes:
         pixels: ``(H, W, 3)`` ``uint8`` (8-bit sources) or ``uint16`` (16-bit and float
-            sources), sRGB, EXIF orientation applied; gray sources are replicated to 3 channels.
+            sources), sRGB, EXIF orientation applied. Gray sources are one plane seen as 3
+            channels: a read-only view (:func:`is_gray_view`); copy it before writing to it.
         alpha: ``(H, W)`` with the dtype of ``pixels`` (255 / 65535 = opaque), or ``None``.
         source: the name used in messages: the path as given, ``'<upload>'`` for bytes and
             streams, ``'<array>'`` for numpy input, ``'<image>'`` for an unnamed PIL image.
@@ -334,7 +335,16 @@ def _exif_transposed(im: Image.Image, *, in_place: bool) -> Image.Image:
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
-    return np.repeat(gray[:, :, None], 3, axis=2)
+    """``(H, W)`` -> ``(H, W, 3)`` read-only view of the one plane: no copy of a 12 MP scan
+    three times over. :func:`is_gray_view` recognises it (its channel stride is 0)."""
+    gray = np.ascontiguousarray(gray)
+    return np.broadcast_to(gray[:, :, None], (*gray.shape, 3))
+
+
+def is_gray_view(pixels: np.ndarray) -> bool:
+    """True for ``(H, W, 3)`` pixels that are one gray plane seen three times (gray sources):
+    ``pixels[:, :, 0]`` is then the whole image."""
+    return pixels.ndim == 3 and pixels.strides[2] == 0
 
 
 def _pil_to_arrays(im: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -442,13 +452,17 @@ def _max_value(dtype: np.dtype) -> int:
 
 def _has_color(pixels: np.ndarray) -> bool:
     """Whether ``(H, W, 3)`` pixels carry colour, judged on a box-downsampled copy."""
+    if is_gray_view(pixels):
+        return False
     h, w = pixels.shape[:2]
     step = max(1, -(-max(h, w) // _COLOR_PROBE_SIZE))
     sh, sw = min(step, h), min(step, w)
     h2, w2 = h // sh * sh, w // sw * sw
     # Averaging blocks before comparing channels cancels sensor and JPEG noise on gray scans.
-    small = pixels[:h2, :w2].reshape(h2 // sh, sh, w2 // sw, sw, 3).mean(axis=(1, 3))
-    small /= _max_value(pixels.dtype)
+    # Rows first, then columns, in integers: 4x faster than one mean over two strided axes.
+    rows = pixels[:h2, :w2].reshape(h2 // sh, sh, w2, 3).sum(axis=1, dtype=np.uint64)
+    small = rows.reshape(h2 // sh, w2 // sw, sw, 3).sum(axis=2) / float(
+        sh * sw * _max_value(pixels.dtype))
     chroma = np.abs(small[..., 0] - small[..., 1]) + np.abs(small[..., 1] - small[..., 2])
     return bool(chroma.mean() > _COLOR_THRESHOLD)
 

@@ -53,12 +53,16 @@ def _srgb_byte_table() -> np.ndarray:
 
 
 def lightness_of_pixels(pixels: np.ndarray) -> np.ndarray:
-    """sRGB pixels ``(H, W, 3)`` uint8 or uint16 -> L* ``(H, W)`` float32 in [0, 100]."""
-    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected (H, W, 3) uint8 or uint16 pixels, got {pixels.shape} "
-                         f"{pixels.dtype}")
+    """sRGB pixels ``(H, W, 3)``, or a gray plane ``(H, W)``, uint8 or uint16 -> L* ``(H, W)``
+    float32 in [0, 100]."""
+    if (pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3)
+            or pixels.dtype not in (np.uint8, np.uint16)):
+        raise ValueError(f"expected (H, W, 3) or (H, W) uint8 or uint16 pixels, got "
+                         f"{pixels.shape} {pixels.dtype}")
     levels = 256 if pixels.dtype == np.uint8 else 65536
     out = np.empty(pixels.shape[:2], dtype=np.float32)
+    if pixels.ndim == 2:  # one gray plane: each code value's L* from a table
+        return np.take(_gray_lightness_table(levels), pixels, out=out)
     tables = (*_luminance_tables(levels), _gray_lightness_table(levels))
     with kernels.LOCK:
         kernels.luminance_rows(pixels, *tables, out)

@@ -235,7 +235,8 @@ class FolderSource:
                     f"frame's {size[0]}x{size[1]}"
                 )
             yield SourceFrame(to_uint(image.to_float()) if image.pixels.dtype != np.uint8
-                              else image.pixels, index, self.info.time_base, 1)
+                              else np.ascontiguousarray(image.pixels),  # gray: a view
+                              index, self.info.time_base, 1)
 
     def close(self) -> None:
         pass
