@@ -21,6 +21,7 @@ from tinct.models import quantization
 from tinct.models.encoders import (
     EfficientNetLite,
     ResNetEncoder,
+    SameConv2d,
     build_encoder,
     efficientnet_lite_weights_path,
     load_efficientnet_lite_imagenet,
@@ -197,6 +198,33 @@ def test_resnet_encoder_taps(depth):
         taps = encoder.features(normalized_lightness(1, 64, 96))
     assert [t.shape[1] for t in taps] == encoder.tap_channels
     assert [tuple(t.shape[-2:]) for t in taps] == [(64 // s, 96 // s) for s in (2, 4, 8, 16, 32)]
+
+
+@pytest.mark.parametrize("kernel,stride", [(1, 1), (3, 1), (5, 1), (3, 2), (5, 2), (4, 2),
+                                           (3, 3)])
+def test_same_padding_without_a_padded_copy_matches_tensorflow_same(kernel, stride):
+    """SameConv2d pads inside the convolution (a zero tap for the extra bottom/right row);
+    it must compute what an explicitly padded input gives, at even and odd sizes, with its
+    gradients."""
+    import math
+
+    import torch.nn.functional as F
+
+    torch.manual_seed(kernel * 10 + stride)
+    conv = SameConv2d(6, 6, kernel, stride, groups=3, bias=True)
+    for h, w in ((32, 48), (33, 47), (7, 10), (1, 5)):
+        x = torch.randn(2, 6, h, w, requires_grad=True)
+        ph = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
+        pw = max((math.ceil(w / stride) - 1) * stride + kernel - w, 0)
+        padded = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        expected = F.conv2d(padded, conv.weight, conv.bias, stride, 0, 1, 3)
+        got = conv(x)
+        assert got.shape == expected.shape == (2, 6, math.ceil(h / stride), math.ceil(w / stride))
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        grads = torch.autograd.grad(got.square().sum(), (x, conv.weight))
+        expected_grads = torch.autograd.grad(expected.square().sum(), (x, conv.weight))
+        for a, b in zip(grads, expected_grads, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_unknown_encoder_is_a_clear_error():
