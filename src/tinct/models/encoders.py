@@ -105,7 +105,7 @@ class MBConv(nn.Module):
         y = F.relu6(self._bn0(self._expand_conv(x)), inplace=True) if self.expand else x
         y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)
         y = self._bn2(self._project_conv(y))
-        return x + y if self.residual else y
+        return y.add_(x) if self.residual else y  # y is this block's own new tensor
 
 
 class EfficientNetLite(nn.Module):
