@@ -74,6 +74,10 @@ class SameConv2d(nn.Conv2d):
         ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
         pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
         weight = self.weight
+        if torch.jit.is_tracing() and (ph % 2 or pw % 2):
+            # ONNX export wants kernels of a known shape: the padded copy, as ONNX pads anyway
+            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+            return F.conv2d(x, weight, self.bias, self.stride, 0, self.dilation, self.groups)
         if ph % 2 or pw % 2:  # a leading zero tap where the padding is one short on that side
             weight = F.pad(weight, (pw % 2, 0, ph % 2, 0))
         return F.conv2d(x, weight, self.bias, self.stride, (ph - ph // 2, pw - pw // 2),
