@@ -222,11 +222,18 @@ def test_a_local_ray_started_for_the_run(photos, model, tmp_path):
     assert [r["status"] for r in _records(tmp_path / "run.jsonl")].count("done") == 1
 
 
-def test_ray_options_without_the_ray_engine_are_refused(photos, tmp_path):
-    result = _tinct(str(photos), "-o", str(tmp_path / "out"), "--ray-address", "auto")
+@pytest.mark.parametrize("options,message", [
+    (("--ray-address", "auto"), "--ray-address needs --engine ray"),
+    (("--ray-start-timeout", "5"), "--ray-start-timeout needs --engine ray"),
+    (("--ray-workers", "2", "--ray-start-timeout", "5"),
+     "--ray-workers and --ray-start-timeout need --engine ray"),
+])
+def test_ray_options_without_the_ray_engine_are_refused(photos, tmp_path, options, message):
+    result = _tinct(str(photos), "-o", str(tmp_path / "out"), *options)
     assert result.returncode != 0
-    assert "--ray-address and --ray-workers need --engine ray" in result.stderr
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_without_ray_installed_the_ray_engine_says_what_to_install(photos, tmp_path):

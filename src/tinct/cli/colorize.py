@@ -78,11 +78,11 @@ def add_parser(sub) -> None:
                             f"error, seconds, node), read by a rerun to skip what is done "
                             f"(default with --engine ray: OUT/{MANIFEST_NAME}; the local "
                             "engine writes one only when asked)")
-    scale.add_argument("--ray-start-timeout", type=positive_float, default=POOL_START_TIMEOUT_S,
-                       metavar="SECONDS",
+    scale.add_argument("--ray-start-timeout", type=positive_float, metavar="SECONDS",
                        help="--engine ray: how long to wait for every worker to start (each "
                             "loads the model) before work is handed out; a cluster that cannot "
-                            "start them all in time is an error (default: %(default)s)")
+                            f"start them all in time is an error (default: "
+                            f"{POOL_START_TIMEOUT_S:g})")
     p.set_defaults(func=run)
 
 
@@ -195,4 +195,4 @@ def _run_on_ray(args, plan, settings, on_outcome, report, bar) -> None:
 
     colorize_photos_on_ray(plan.jobs, spec, settings, address=args.ray_address,
                            workers=args.ray_workers, on_outcome=on_ray_outcome, progress=bar,
-                           start_timeout_s=args.ray_start_timeout)
+                           start_timeout_s=args.ray_start_timeout or POOL_START_TIMEOUT_S)

@@ -186,8 +186,14 @@ def check_engine_options(args: argparse.Namespace) -> None:
     one-line error (before anything is read or written)."""
     from tinct.cli import CLIError
 
-    if args.engine != "ray" and (args.ray_address or args.ray_workers):
-        raise CLIError("--ray-address and --ray-workers need --engine ray")
+    given = [flag for flag, value in (("--ray-address", args.ray_address),
+                                      ("--ray-workers", args.ray_workers),
+                                      ("--ray-start-timeout",
+                                       getattr(args, "ray_start_timeout", None)))
+             if value is not None]
+    if args.engine != "ray" and given:
+        raise CLIError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} "
+                       "--engine ray")
     if args.engine == "ray":
         from tinct.cluster.runtime import import_ray
 
