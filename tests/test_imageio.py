@@ -109,6 +109,7 @@ def test_a_gray_source_is_one_plane_seen_three_times(tmp_path, gray):
         loaded = read_image(save(Image.fromarray(saved), tmp_path / f"g{bits}.png"))
         assert is_gray_view(loaded.pixels) and not loaded.pixels.flags.writeable
         assert not loaded.was_color
+        assert loaded.nbytes == gray.size * (bits // 8)  # the one plane, counted once
         full = np.ascontiguousarray(loaded.pixels)
         assert not is_gray_view(full)
         np.testing.assert_array_equal(lightness_of(loaded.pixels).numpy(),

@@ -138,6 +138,12 @@ class LoadedImage:
         return self.pixels.astype(np.float32) / np.float32(_max_value(self.pixels.dtype))
 
     @property
+    def nbytes(self) -> int:
+        """Bytes the pixels and alpha hold (a gray source's one plane counts once)."""
+        pixels = self.pixels[:, :, 0] if is_gray_view(self.pixels) else self.pixels
+        return pixels.nbytes + (self.alpha.nbytes if self.alpha is not None else 0)
+
+    @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` in pixels, as PIL reports it."""
         return int(self.pixels.shape[1]), int(self.pixels.shape[0])

@@ -52,9 +52,7 @@ class KeptResult:
 
     @property
     def nbytes(self) -> int:
-        alpha = self.image.alpha.nbytes if self.image.alpha is not None else 0
-        return (self.image.pixels.nbytes + alpha
-                + self.output.element_size() * self.output.nelement())
+        return self.image.nbytes + self.output.element_size() * self.output.nelement()
 
 
 class ResultCache:
