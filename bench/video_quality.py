@@ -95,14 +95,11 @@ def photo_pairs(max_clips: int, folder: Path | None = None
 # classic talking-head test sequence, one shot.
 REAL_CLIPS = {"bikes.mp4": [30, 76, 137, 187, 242], "carphone_pristine.mp4": []}
 
-# (temporal method, rendering, other settings): the old film path's output is flow frames as
-# its yuv420p file holds them ("rgb-stored"), with the fixed blending weights flow had before
-# the running mean (issue 18's "today's flow"); the new path's is key frames rendered by the
-# YUV pipeline ("yuv")
-RUNS = {"none": ("none", "rgb", {}), "flow": ("flow", "rgb", {}),
-        "keyframes": ("keyframes", "rgb", {}),
-        "flow-stored": ("flow", "rgb-stored", {"running_mean": False}),
-        "flow-yuv": ("flow", "yuv", {}), "keyframes-yuv": ("keyframes", "yuv", {})}
+# (temporal method, rendering): the old film path's output is flow frames as its yuv420p file
+# holds them ("rgb-stored"); the new path's is key frames rendered by the YUV pipeline ("yuv")
+RUNS = {"none": ("none", "rgb"), "flow": ("flow", "rgb"), "keyframes": ("keyframes", "rgb"),
+        "flow-stored": ("flow", "rgb-stored"), "flow-yuv": ("flow", "yuv"),
+        "keyframes-yuv": ("keyframes", "yuv")}
 OLD_PATH, NEW_PATH = "flow-stored", "keyframes-yuv"
 
 
@@ -144,9 +141,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    methods = {name: TemporalSettings(method=method, **other)
-               for name, (method, _, other) in RUNS.items()}
-    pipelines = {name: rendering for name, (_, rendering, _) in RUNS.items()}
+    methods = {name: TemporalSettings(method=method) for name, (method, _) in RUNS.items()}
+    pipelines = {name: rendering for name, (_, rendering) in RUNS.items()}
     rows: dict[str, list[dict]] = {"generated": [], "real": []}
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or stress_model(Path(tmp) / "stress-cnn")

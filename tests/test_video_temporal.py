@@ -116,35 +116,6 @@ def test_flow_propagation_cuts_flicker_on_a_still_scene():
     assert np.abs(np.mean(steady[10:], axis=0) - base).mean() < 1.0
 
 
-@requires_cv2
-@pytest.mark.parametrize("method", ["flow", "keyframes"])
-def test_key_frames_average_like_a_plain_mean_until_the_strength_caps_it(method):
-    """On a still scene every key frame's prediction counts equally at first (the output after
-    n key frames is the mean of their n predictions), until the weight of the history reaches
-    ``strength``; from then on it is the exponential average. Without ``running_mean`` the
-    first prediction keeps 0.85 of the weight after the second key frame."""
-    L = texture()
-    rng = np.random.default_rng(3)
-    preds = [rng.normal(0, 20, (2, H, W)).astype(np.float32) for _ in range(16)]
-    settings = TemporalSettings(method=method, strength=0.85, key_interval=2)
-    stabilizer = ChromaStabilizer(settings)
-    outs = [stabilizer(L, p) for p in preds]
-    keys = list(range(0, 16, settings.interval))
-    assert stabilizer.keys == len(keys)
-    inner = (slice(None), slice(4, -4), slice(4, -4))
-    for n in range(1, 7):  # n key-frame predictions averaged: n / (n + 1) <= 0.85 up to n = 5
-        mean = np.mean([preds[k] for k in keys[:n]], axis=0)
-        assert np.abs(outs[keys[n - 1]] - mean)[inner].max() < 0.05, n
-    late = keys[6]  # the history's weight is capped at the strength from here on
-    expected = preds[late] + 0.85 * (outs[keys[5]] - preds[late])
-    assert np.abs(outs[late] - expected)[inner].max() < 0.05
-    fixed = ChromaStabilizer(TemporalSettings(method=method, strength=0.85, key_interval=2,
-                                              running_mean=False))
-    old = [fixed(L, p) for p in preds[:settings.interval + 1]]
-    second = preds[keys[1]] + 0.85 * (preds[0] - preds[keys[1]])
-    assert np.abs(old[keys[1]] - second)[inner].max() < 0.05
-
-
 def test_method_none_leaves_predictions_untouched(frames, colorizer):
     a = FrameColorizer(colorizer, temporal=TemporalSettings(method="none"))
     b = FrameColorizer(colorizer, temporal=None)

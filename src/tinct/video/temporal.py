@@ -7,13 +7,10 @@ exponential moving average *along the motion*: for frame t, at the network's wor
     flow_t      = optical flow from frame t to frame t-1 (DIS, on lightness)
     warped      = out_{t-1} sampled at x + flow_t(x)             (chroma follows the motion)
     residual    = |L_t(x) - L_{t-1}(x + flow_t(x))|, box-blurred   (how well the warp explains t)
-    n_{t-1}     = how many predictions out_{t-1} averages at x (carried along the flow too)
-    confidence  = min(strength, n / (n + 1)) * exp(-(residual / occlusion_sigma)^2),
-                  0 where x + flow leaves the frame
-    out_t       = pred_t + confidence * (warped - pred_t),   n_t = 1 / (1 - confidence)
+    confidence  = strength * exp(-(residual / occlusion_sigma)^2), 0 where x + flow leaves the frame
+    out_t       = pred_t + confidence * (warped - pred_t)
 
-so static and well-tracked pixels average their colour over about ``1 / (1 - strength)`` frames
-(a plain mean of the first predictions of a shot, then an exponential average),
+so static and well-tracked pixels average their colour over about ``1 / (1 - strength)`` frames,
 while occluded or newly visible pixels (large residual) take the current prediction and moving
 objects do not smear. At the first frame and at scene cuts the history is dropped:
 ``out_t = pred_t``. A cut is a frame whose 16x16 lightness thumbnail changed by more than
@@ -66,10 +63,6 @@ class TemporalSettings:
     in between, the colour is carried along the flow.
     ``refresh_share``: method "keyframes": a frame whose share of pixels unexplained by the
     motion (lightness residual above ``2 * occlusion_sigma``) exceeds this is a key frame.
-    ``running_mean``: a key frame's prediction gets at least the weight of a plain mean of
-    the predictions the pixel has carried so far (1/2 at the second, 1/3 at the third, ...)
-    until that reaches ``1 - strength``; without it, the first prediction of a shot outweighs
-    the following ones (0.85 of it is still there after the second key frame).
     """
 
     method: str = "keyframes"
@@ -79,7 +72,6 @@ class TemporalSettings:
     flow_preset: str = "medium"
     key_interval: int = 8
     refresh_share: float = 0.1
-    running_mean: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in TEMPORAL_METHODS:
@@ -236,13 +228,11 @@ class ChromaStabilizer:
         self._since_key = 0
         self._previous_L: np.ndarray | None = None
         self._previous_out: np.ndarray | None = None
-        self._previous_count: np.ndarray | None = None  # (h, w) predictions averaged per pixel
 
     def reset(self) -> None:
         """Forgets the history (the next frame is treated as the first of a shot)."""
         self._previous_L = None
         self._previous_out = None
-        self._previous_count = None
         self.detector.reset()
 
     def __call__(self, L: np.ndarray, chroma: np.ndarray) -> np.ndarray:
@@ -287,33 +277,24 @@ class ChromaStabilizer:
             if track.L.shape != chroma.shape[1:]:
                 raise InputError(f"lightness {track.L.shape} and chroma {chroma.shape[1:]} "
                                  "sizes differ")
-        out, count = chroma, np.ones_like(track.L)
+        out = chroma
         self.confidence = np.zeros_like(track.L)
         if track.flow is not None and self._previous_out is not None:
-            warped, _ = self.flow.warp(np.concatenate([self._previous_out,
-                                                       self._previous_count[None]]), track.flow)
-            warped, carried = warped[:2], warped[2]
+            warped, _ = self.flow.warp(self._previous_out, track.flow)
             if track.key:
-                out, count = self._blend(chroma, warped, carried, track.residual, track.inside)
+                out = self._blend(chroma, warped, track.residual, track.inside)
             else:
                 out = warped
-                count = carried * track.inside + (1 - track.inside)
                 self.confidence = track.inside
-        self._previous_out, self._previous_count = out, count
+        self._previous_out = out
         return out
 
-    def _blend(self, chroma: np.ndarray, warped: np.ndarray, carried: np.ndarray,
-               residual: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A key frame's chroma ``(2, h, w)`` blended with the ``warped`` colour, which averages
-        ``carried`` ``(h, w)`` predictions; returns the blend and its own count ``(h, w)``."""
+    def _blend(self, chroma: np.ndarray, warped: np.ndarray, residual: np.ndarray,
+               inside: np.ndarray) -> np.ndarray:
         s = self.settings
-        weight = np.exp(-np.square(residual / s.occlusion_sigma)) * inside
-        if s.running_mean:
-            weight *= np.minimum(s.strength, carried / (carried + 1))
-        else:
-            weight *= s.strength
-        self.confidence = weight
-        return chroma + weight[None] * (warped - chroma), 1 / (1 - weight)
+        confidence = s.strength * np.exp(-np.square(residual / s.occlusion_sigma)) * inside
+        self.confidence = confidence
+        return chroma + confidence[None] * (warped - chroma)
 
 
 def make_stabilizer(settings: TemporalSettings | None) -> ChromaStabilizer | None:
