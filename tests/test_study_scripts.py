@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -154,3 +155,50 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
     assert (model.temperature, model.boost) == (0.6, 0.25)
     assert config.metrics["eval"] == {"kodak24": {"psnr": 23.1}}
     assert config.flip is True and config.to_dict()["inference"] == {"flip": True}
+
+
+def test_interpolated_models_lie_on_the_line_between_start_and_finetuned(tmp_path, tiny_model,
+                                                                         capsys):
+    """WiSE-FT (scripts/interpolate_models.py): alpha 0 and 1 give back the two models' tensors,
+    0.5 their mean (BatchNorm statistics included), integer counters come from the fine-tuned
+    model, the mixed folder colorizes, and models of different shapes are refused in one line."""
+    from tinct import Colorizer
+    from tinct.inference import checkpoint
+
+    start = checkpoint.save_pretrained(tiny_model(seed=0), tmp_path / "start", working_size=64)
+    tuned_model = tiny_model(seed=1)
+    for module in tuned_model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.num_batches_tracked.fill_(7)
+    tuned = checkpoint.save_pretrained(tuned_model, tmp_path / "tuned", working_size=64,
+                                       description="fine-tuned")
+    script = _script("interpolate_models")
+    out = tmp_path / "mix"
+    assert script.main([str(start), str(tuned), str(out), "--alpha", "0", "--alpha", "0.5",
+                        "--alpha", "1"]) == 0
+    a, b = (checkpoint.load_pretrained(p)[0].state_dict() for p in (start, tuned))
+    mixes = {x: checkpoint.load_pretrained(f"{out}-a{x}")[0].state_dict()
+             for x in ("0.00", "0.50", "1.00")}
+    floats = [k for k, v in b.items() if v.is_floating_point()]
+    assert any("running_mean" in k for k in floats)
+    for k in floats:
+        torch.testing.assert_close(mixes["0.00"][k], a[k])
+        torch.testing.assert_close(mixes["1.00"][k], b[k])
+        torch.testing.assert_close(mixes["0.50"][k], (a[k] + b[k]) / 2)
+    counters = [k for k in b if k.endswith("num_batches_tracked")]
+    assert counters and all(int(mixes["0.50"][k]) == 7 for k in counters)
+    config = checkpoint.read_config(f"{out}-a0.50")
+    assert config.training["interpolation"]["alpha"] == 0.5
+    assert "fine-tuned" in config.description and "interpolated" in config.description
+    photo = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    colorizer = Colorizer.from_pretrained(f"{out}-a0.50", device="cpu")
+    assert np.asarray(colorizer.colorize(photo)).shape == photo.shape
+
+    other = checkpoint.save_pretrained(tiny_model(seed=0, decoder_channels=(16, 16, 8, 8)),
+                                       tmp_path / "other", working_size=64)
+    capsys.readouterr()
+    assert script.main([str(start), str(other), str(tmp_path / "bad"), "--alpha", "0.5"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("interpolate_models: ") and "\n" not in err
+    assert not (tmp_path / "bad").exists()

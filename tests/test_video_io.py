@@ -266,6 +266,23 @@ def test_cli_video_writes_and_refuses_to_overwrite(clip, tiny_model_dir, tmp_pat
     assert main([*args, "--overwrite", "--temporal", "none"]) == 0
 
 
+def test_cli_video_averages_each_key_frame_with_its_mirror_image_by_default(clip,
+                                                                          tiny_model_dir,
+                                                                          tmp_path):
+    """Film defaults to flip averaging (the model's own setting is off): the default output is
+    the --flip one, and --no-flip gives other colours with the same frames."""
+    outputs = {}
+    for name, extra in {"default": [], "flip": ["--flip"], "no-flip": ["--no-flip"]}.items():
+        out = tmp_path / f"{name}.mp4"
+        assert main(["video", str(clip.path), "-o", str(out), "--model", str(tiny_model_dir),
+                     "--no-progress", "--preset", "veryfast", *extra]) == 0
+        outputs[name] = probe(out)["rgb"].astype(np.int16)
+    assert len(outputs["default"]) == 24
+    assert outputs["default"].shape == outputs["no-flip"].shape
+    assert np.abs(outputs["default"] - outputs["flip"]).max() <= 1
+    assert np.abs(outputs["default"] - outputs["no-flip"]).mean() > 0.5
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--preset", "warp"], "unknown preset 'warp'"),
     (["--codec", "no-such-codec"], "cannot encode with 'no-such-codec'"),

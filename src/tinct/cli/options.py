@@ -155,12 +155,13 @@ def add_boost_option(p: argparse.ArgumentParser) -> None:
                         "the model's own setting, see 'tinct models')")
 
 
-def add_flip_option(p: argparse.ArgumentParser) -> None:
-    """``--flip`` / ``--no-flip``: flip averaging (default: the model's own setting)."""
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+def add_flip_option(p: argparse.ArgumentParser, default: bool | None = None,
+                    default_text: str = "the model's own setting") -> None:
+    """``--flip`` / ``--no-flip``: flip averaging (``default`` None: the model's own setting)."""
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=default,
                    help="flip averaging: the network also sees the mirror image and the two "
                         "predictions are averaged (slightly more accurate colour, twice the "
-                        "network time; default: the model's own setting)")
+                        f"network time; default: {default_text})")
 
 
 def add_engine_options(p: argparse.ArgumentParser, work: str) -> argparse._ArgumentGroup:

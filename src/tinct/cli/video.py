@@ -38,7 +38,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     add_model_option(p)
     add_size_option(p, "each frame")
     add_boost_option(p)
-    add_flip_option(p)
+    add_flip_option(p, default=True, default_text="on for film: with key frames the network "
+                    "runs on few frames, so the mirror image costs little, and the averaged "
+                    "colour is closer to the truth; see docs/architecture.md")
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")
