@@ -151,7 +151,8 @@ def test_ray_engine_matches_the_one_machine_film(ray_cluster, one_shot, tmp_path
     assert abs(duration - source_duration) < 0.05
     flicker_ray = _flicker(tmp_path / "ray.mp4", truth)
     flicker_local = _flicker(tmp_path / "local.mp4", truth)
-    assert flicker_ray <= flicker_local * 1.001, (flicker_ray, flicker_local)
+    # the flicker score is relative to the truth's own change, so it can be below zero
+    assert flicker_ray <= flicker_local + 1e-3, (flicker_ray, flicker_local)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["local.mp4", "ray.mp4"]  # no parts
 
     refused = video("-o", str(tmp_path / "frames") + "/", "--engine", "ray")
