@@ -271,6 +271,9 @@ def test_cli_video_averages_each_key_frame_with_its_mirror_image_by_default(clip
                                                                           tmp_path):
     """Film defaults to flip averaging (the model's own setting is off): the default output is
     the --flip one, and --no-flip gives other colours with the same frames."""
+    from tinct.inference.checkpoint import read_config
+
+    assert read_config(tiny_model_dir).flip is False
     outputs = {}
     for name, extra in {"default": [], "flip": ["--flip"], "no-flip": ["--no-flip"]}.items():
         out = tmp_path / f"{name}.mp4"
