@@ -140,8 +140,8 @@ class LoadedImage:
     @property
     def nbytes(self) -> int:
         """Bytes the pixels and alpha hold (a gray source's one plane counts once)."""
-        pixels = self.pixels[:, :, 0] if is_gray_view(self.pixels) else self.pixels
-        return pixels.nbytes + (self.alpha.nbytes if self.alpha is not None else 0)
+        alpha = self.alpha.nbytes if self.alpha is not None else 0
+        return stored_plane(self.pixels).nbytes + alpha
 
     @property
     def size(self) -> tuple[int, int]:
@@ -351,6 +351,11 @@ def is_gray_view(pixels: np.ndarray) -> bool:
     """True for ``(H, W, 3)`` pixels that are one gray plane seen three times (gray sources):
     ``pixels[:, :, 0]`` is then the whole image."""
     return pixels.ndim == 3 and pixels.strides[2] == 0
+
+
+def stored_plane(pixels: np.ndarray) -> np.ndarray:
+    """The pixels as held in memory: a gray source's one ``(H, W)`` plane, else ``pixels``."""
+    return pixels[:, :, 0] if is_gray_view(pixels) else pixels
 
 
 def _pil_to_arrays(im: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from tinct import color
 from tinct.errors import InputError
-from tinct.imageio import LoadedImage, is_gray_view, read_image, to_uint
+from tinct.imageio import LoadedImage, read_image, stored_plane, to_uint
 from tinct.inference import render
 from tinct.inference.checkpoint import load_pretrained, resolve_model
 from tinct.inference.folding import folded_for_inference
@@ -406,8 +406,7 @@ class Colorizer:
 def lightness_of(pixels: np.ndarray) -> torch.Tensor:
     """Stage 1 on decoded pixels: ``(H, W)`` gray or ``(H, W, 3)`` sRGB, uint8/uint16/float ->
     L* ``(1, H, W)`` float32 in [0, 100] at full resolution (photos and film frames alike)."""
-    if is_gray_view(pixels):
-        pixels = pixels[:, :, 0]  # a gray source's one plane: L* from it, 3x less to read
+    pixels = stored_plane(pixels)  # a gray source's one plane: L* from it, 3x less to read
     return torch.from_numpy(render.lightness_of_pixels(np.ascontiguousarray(pixels)))[None]
 
 
