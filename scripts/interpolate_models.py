@@ -68,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         # copies: loading a mix into ``tuned`` below overwrites its own tensors in place
         start_state = {k: v.clone() for k, v in start.state_dict().items()}
         tuned_state = {k: v.clone() for k, v in tuned.state_dict().items()}
+        start_name = Path(args.start).name  # a shipped config records no machine paths
         for alpha in args.alpha:
             out = args.out if len(args.alpha) == 1 else Path(f"{args.out}-a{alpha:.2f}")
             tuned.load_state_dict(interpolate_state(start_state, tuned_state, alpha))
-            mix = f"weights interpolated {1 - alpha:.2f} x {args.start} + {alpha:.2f} x the run"
-            training = {**config.training, "interpolation": {
-                "start": Path(args.start).name, "alpha": alpha}}
+            mix = f"weights interpolated {1 - alpha:.2f} x {start_name} + {alpha:.2f} x the run"
+            training = {**config.training, "interpolation": {"start": start_name,
+                                                              "alpha": alpha}}
             save_pretrained(tuned, out, space=config.space, working_size=config.working_size,
                             name=config.name, description=f"{config.description} ({mix})".strip(),
                             training=training, metrics={},

@@ -4,6 +4,7 @@ tables name data portably, packed data keeps the split."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,7 @@ def test_interpolated_models_lie_on_the_line_between_start_and_finetuned(tmp_pat
     config = checkpoint.read_config(f"{out}-a0.50")
     assert config.training["interpolation"]["alpha"] == 0.5
     assert "fine-tuned" in config.description and "interpolated" in config.description
+    assert str(tmp_path) not in json.dumps(config.to_dict())  # no machine paths
     photo = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     colorizer = Colorizer.from_pretrained(f"{out}-a0.50", device="cpu")
     assert np.asarray(colorizer.colorize(photo)).shape == photo.shape
