@@ -1,0 +1,122 @@
+"""scripts/shipping_rule.py: v3's shipping rule on recorded figures, on its margins, and on the
+metrics.json of a real `tinct compare`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import write_photos
+from tinct.cli import main as tinct_main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "shipping_rule.py"
+spec = importlib.util.spec_from_file_location("shipping_rule", SCRIPT)
+rule = importlib.util.module_from_spec(spec)
+sys.modules["shipping_rule"] = rule  # its dataclass looks its module up
+spec.loader.exec_module(rule)
+
+
+def _s(psnr, auc, fd, sem, dcf=None):
+    return {"psnr": psnr, "auc": auc, "fd_effnet_lite2": fd, "semantic_agreement": sem, "dcf": dcf}
+
+
+# docs/v3.md: the step-12,000 candidate and v2 on the four eval sets
+STEP_12K = {"everyday": _s(23.04, .8997, 27.0, .673), "kodak24": _s(23.12, .8964, 66.0, .667),
+            "bsds500-test": _s(22.67, .8918, 39.0, .630), "urban100": _s(20.22, .8628, 43.5, .591)}
+V2 = {"everyday": _s(20.66, .8638, 28.2, .650), "kodak24": _s(22.03, .8793, 61.5, .667),
+      "bsds500-test": _s(22.47, .8899, 41.0, .595), "urban100": _s(20.65, .8702, 41.3, .557)}
+
+
+def test_the_recorded_step_12000_candidate_fails_for_the_reasons_the_log_gives():
+    verdict = rule.apply_rule(STEP_12K, V2)
+    assert not verdict.passes
+    assert verdict.sets_better == ["everyday", "bsds500-test"]
+    assert any(r.startswith("urban100: PSNR 0.43 dB") for r in verdict.reasons)
+    assert any(r.startswith("urban100: AuC 0.0074") for r in verdict.reasons)
+    assert any("on 2 set(s)" in r for r in verdict.reasons)
+    assert not any(r.startswith(("everyday", "kodak24", "bsds500")) for r in verdict.reasons)
+
+
+def test_three_better_sets_pass_and_the_margins_are_where_the_rule_puts_them():
+    current = {k: dict(v) for k, v in V2.items()}
+    candidate = {k: _s(v["psnr"] + 0.5, v["auc"] + 0.01, v["fd_effnet_lite2"] - 1,
+                       v["semantic_agreement"] + 0.01) for k, v in V2.items()}
+    assert rule.apply_rule(candidate, current).passes
+    # one set worse on FD only: three of four still better on everything
+    candidate["urban100"]["fd_effnet_lite2"] = V2["urban100"]["fd_effnet_lite2"] + 0.5
+    assert rule.apply_rule(candidate, current).passes
+    # ... and 0.19 dB / 0.0049 AuC below the current model there is inside the margins
+    candidate["urban100"].update(psnr=V2["urban100"]["psnr"] - 0.19,
+                                 auc=V2["urban100"]["auc"] - 0.0049)
+    assert rule.apply_rule(candidate, current).passes
+    candidate["urban100"]["psnr"] = V2["urban100"]["psnr"] - 0.21
+    verdict = rule.apply_rule(candidate, current)
+    assert not verdict.passes and verdict.reasons == ["urban100: PSNR 0.21 dB below the current "
+                                                      "model"]
+    # a tie is not better; two sets left better fail the count
+    candidate["urban100"]["psnr"] = V2["urban100"]["psnr"] + 1
+    candidate["kodak24"]["semantic_agreement"] = V2["kodak24"]["semantic_agreement"]
+    verdict = rule.apply_rule(candidate, current)
+    assert not verdict.passes and verdict.sets_better == ["everyday", "bsds500-test"]
+
+
+def test_a_mean_that_is_not_better_fails_even_with_three_better_sets():
+    candidate = {k: _s(v["psnr"] + 0.1, v["auc"] + 0.001, v["fd_effnet_lite2"] - 0.1,
+                       v["semantic_agreement"] + 0.001) for k, v in V2.items()}
+    candidate["urban100"]["fd_effnet_lite2"] = V2["urban100"]["fd_effnet_lite2"] + 5
+    verdict = rule.apply_rule(candidate, V2)
+    assert verdict.sets_better == ["everyday", "kodak24", "bsds500-test"]
+    assert not verdict.passes and verdict.reasons[0].startswith("mean FD over the sets")
+
+
+@pytest.fixture(scope="module")
+def compare_report(tmp_path_factory) -> Path:
+    """A real `tinct compare` of the shipped model and gray, with FD and semantic agreement."""
+    folder = tmp_path_factory.mktemp("rule")
+    photos = write_photos(folder / "photos", broken=False)
+    out = folder / "report"
+    assert tinct_main(["compare", "tinct-base", "-d", str(photos), "-o", str(out), "--quiet",
+                       "--workers", "0", "--gallery", "1"]) == 0
+    return out
+
+
+def test_the_rule_reads_real_compare_reports_and_writes_its_verdict(compare_report, tmp_path,
+                                                                    capsys):
+    sets = []
+    for name in ("kodak24", "urban100"):
+        shutil.copytree(compare_report, tmp_path / name)
+        sets.append(str(tmp_path / name))
+    out = tmp_path / "verdict.json"
+    status = rule.main(["tinct-base", "gray", *sets, "--json", str(out)])
+    printed = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    models = {m["name"]: m["summary"] for m in
+              json.loads((compare_report / "metrics.json").read_text())["models"]}
+    assert doc["candidate"]["kodak24"]["psnr"] == models["tinct-base"]["psnr"]
+    assert doc["current"]["urban100"]["auc"] == models["gray"]["auc"]
+    assert status == (0 if doc["passes"] else 1)
+    assert doc["passes"] == rule.apply_rule(doc["candidate"], doc["current"]).passes
+    assert "| kodak24 |" in printed and "| urban100 |" in printed
+    assert ("PASSES" in printed) == doc["passes"]
+
+
+def test_reports_without_the_features_or_the_model_are_refused_in_one_line(compare_report,
+                                                                           tmp_path, capsys):
+    assert rule.main(["tinct-base", "v9", str(compare_report)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no model named 'v9'" in err and "\n" not in err
+    doc = json.loads((compare_report / "metrics.json").read_text())
+    for model in doc["models"]:
+        model["summary"]["fd_effnet_lite2"] = None
+    (tmp_path / "nofeat").mkdir()
+    (tmp_path / "nofeat" / "metrics.json").write_text(json.dumps(doc))
+    assert rule.main(["tinct-base", "gray", str(tmp_path / "nofeat")]) == 2
+    assert "has no fd_effnet_lite2" in capsys.readouterr().err
+    assert rule.main(["tinct-base", "gray", str(tmp_path / "missing")]) == 2
+    assert "not a readable metrics.json" in capsys.readouterr().err
