@@ -1,0 +1,36 @@
+#!/bin/bash
+# Scores a v3 candidate by the shipping rule of docs/v3.md, in the rule's order:
+#   1. the decode (temperature, boost) is chosen on the validation photos with `tinct tune`
+#      (--max-dcf 8) and saved with the candidate;
+#   2. `tinct compare CANDIDATE tinct-base` on the four eval sets, then their damaged copies;
+#   3. scripts/shipping_rule.py gives the verdict on the four clean sets.
+#
+#   scripts/study/score_candidate.sh MODEL_FOLDER OUT_DIR VALIDATION_DIR DAMAGED_EVAL_DIR
+#
+# VALIDATION_DIR: scripts/study/validation_folder.py RUN_DIR VALIDATION_DIR
+# DAMAGED_EVAL_DIR: scripts/degrade_eval.py $TINCT_DATA/eval/SET DAMAGED_EVAL_DIR/SET, per set
+# Needs $TINCT_DATA. Set PAUSE_CMD/RESUME_CMD to pause a training run beside it.
+set -euo pipefail
+MODEL=$1 OUT=$2 VAL=$3 DAMAGED=$4
+: "${TINCT_DATA:?set TINCT_DATA to the shared data folder}"
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+SETS="everyday kodak24 bsds500-test urban100"
+mkdir -p "$OUT"
+${PAUSE_CMD:-true}
+trap '${RESUME_CMD:-true}' EXIT
+if [ ! -f "$OUT/cand/config.json" ]; then
+  tinct tune -m "$MODEL" "$VAL" -t 0.38,0.5,0.6,0.8 -b 0,0.2,0.4,0.6,0.8,1.0 --max-dcf 8 \
+    --save "$OUT/cand" -o "$OUT/tune" --no-progress
+fi
+for s in $SETS; do
+  [ -f "$OUT/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base -d "$TINCT_DATA/eval/$s" \
+    -o "$OUT/$s" --no-progress
+done
+python "$HERE/scripts/shipping_rule.py" cand tinct-base $(for s in $SETS; do echo "$OUT/$s"; done) \
+  --json "$OUT/verdict.json" | tee "$OUT/verdict.md" || true
+for s in $SETS; do
+  [ -f "$OUT/damaged/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base \
+    -d "$DAMAGED/$s" -o "$OUT/damaged/$s" --no-progress
+done
+python "$HERE/scripts/shipping_rule.py" cand tinct-base \
+  $(for s in $SETS; do echo "$OUT/damaged/$s"; done) | tee "$OUT/damaged.md" || true
