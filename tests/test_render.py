@@ -56,6 +56,26 @@ def test_merge_matches_the_reference_and_keeps_lightness(space):
     assert np.abs(as_bytes.astype(int) - np.round(expected * 255)).max() <= 1
 
 
+def test_the_float32_lab_byte_kernel_agrees_with_the_float64_one():
+    """Lab -> uint8 runs a float32 SIMD kernel; it gives the float64 kernel's bytes (at most
+    one level apart on a few pixels), keeps the lightness within 1 L*, on odd sizes."""
+    from tinct import kernels
+
+    rng = np.random.default_rng(3)
+    L = rng.uniform(0, 100, (203, 317)).astype(np.float32)
+    L[0, :6] = [0, 100, 7.999625, 8.0, 0.5, 99.9]  # ends and the knee of the L* curve
+    chroma = torch.from_numpy(rng.normal(0, 45, (2, 29, 41)).astype(np.float32))
+    got = render.merge_to_srgb(L, chroma, "lab", np.uint8)
+    rows, columns = render.resampling_plan(29, 203), render.resampling_plan(41, 317)
+    float64 = np.empty_like(got)
+    kernels.merge_rows(L, chroma[0].numpy(), chroma[1].numpy(), *rows, *columns, kernels.LAB,
+                       render._M_INV, render._WHITE, render._srgb_byte_table(), True, float64)
+    diff = np.abs(got.astype(int) - float64.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    back = render.lightness_of_pixels(got)
+    assert np.abs(back - L).max() < 1.0
+
+
 def test_resampling_plan_is_torch_bilinear():
     """The merge's upsampling is F.interpolate's bilinear (align_corners=False), any ratio."""
     rng = np.random.default_rng(2)

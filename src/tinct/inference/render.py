@@ -25,6 +25,7 @@ from tinct import color, kernels
 
 _M_INV = np.linalg.inv(np.array(color.XYZ_FROM_RGB, dtype=np.float64))
 _WHITE = np.array(color.WHITE_D65, dtype=np.float64)
+_M_INV_32, _WHITE_32 = _M_INV.astype(np.float32), _WHITE.astype(np.float32)
 _SPACE_CODES = {"lab": kernels.LAB, "luv": kernels.LUV}
 
 
@@ -104,6 +105,13 @@ def merge_to_srgb(L: np.ndarray, chroma: torch.Tensor | np.ndarray, space: str =
     rows, columns = resampling_plan(low.shape[1], H), resampling_plan(low.shape[2], W)
     table = _srgb_byte_table()
     with kernels.LOCK:
-        kernels.merge_rows(L, low[0], low[1], *rows, *columns, _SPACE_CODES[space], _M_INV,
-                           _WHITE, table, dtype == np.uint8, out)
+        if space == "lab" and dtype == np.uint8:  # the common case: the float32 SIMD kernel
+            a_cols = np.empty((low.shape[1], W), np.float32)
+            b_cols = np.empty_like(a_cols)
+            kernels.interpolate_columns(low[0], *columns, a_cols)
+            kernels.interpolate_columns(low[1], *columns, b_cols)
+            kernels.merge_lab_bytes(L, a_cols, b_cols, *rows, _M_INV_32, _WHITE_32, table, out)
+        else:
+            kernels.merge_rows(L, low[0], low[1], *rows, *columns, _SPACE_CODES[space], _M_INV,
+                               _WHITE, table, dtype == np.uint8, out)
     return out
