@@ -82,6 +82,51 @@ def test_classification_objective_learns_with_prior(photo_root, bins):
         assert model.centres.abs().max() < 110
 
 
+def test_mixed_objective_makes_a_far_wrong_colour_cost_more_than_a_near_one():
+    """Cross-entropy alone prices every bin outside the truth's soft target the same;
+    loss.regression adds the decoded chroma's Huber distance, so far costs more than near."""
+    cfg = load_config(None, ["loss.kind=ce", "model.architecture=classifier"])
+    mixed_cfg = load_config(None, ["loss.kind=ce", "model.architecture=classifier",
+                                   "loss.regression=2"])
+    model = create_model("classifier", decoder_channels=[32, 16, 16]).eval()
+    truth = torch.tensor([20.0, 30.0])
+    chroma = truth.view(1, 2, 1, 1).expand(1, 2, 8, 8).contiguous()
+    dist = (model.centres - truth).norm(dim=1)
+    outside = (dist > 40).nonzero().flatten()  # well outside the soft target (sigma 5)
+    near, far = outside[dist[outside].argmin()], outside[dist[outside].argmax()]
+
+    def logits_on(bin_index):
+        out = torch.zeros(1, model.num_bins, 8, 8)
+        out[:, bin_index] = 30.0  # all probability on one bin
+        return out
+
+    plain = build_objective(cfg, model, torch.device("cpu"))
+    mixed = build_objective(mixed_cfg, model, torch.device("cpu"))
+    ce_near, ce_far = (float(plain.loss(model, logits_on(b), chroma)) for b in (near, far))
+    assert abs(ce_near - ce_far) < 1e-3 * ce_near
+    mix_near, mix_far = (float(mixed.loss(model, logits_on(b), chroma)) for b in (near, far))
+    assert mix_near > ce_near and mix_far > mix_near + 0.1
+    # the term is the Huber distance of the decoded chroma, weighted by loss.regression
+    from tinct.train import losses
+
+    decoded = model.decode(logits_on(far))
+    assert mix_far == pytest.approx(ce_far + 2 * float(losses.regression_loss(
+        decoded, chroma, "huber")), rel=1e-5)
+    with pytest.raises(ValueError, match="loss.regression"):
+        build_objective(load_config(None, ["model.architecture=unet", "loss.regression=1"]),
+                        create_model("unet", **TINY_UNET), torch.device("cpu"))
+
+
+def test_mixed_objective_trains_a_classifier(photo_root):
+    cfg = load_config(None, ["loss.kind=ce", "model.architecture=classifier",
+                             "loss.prior_images=6", "data.workers=0", "loss.regression=1"])
+    torch.manual_seed(0)
+    model = create_model("classifier", decoder_channels=[32, 16, 16])
+    L, chroma = training_batch(photo_root)
+    history = _fit(cfg, model, L, chroma, 25, photo_root=photo_root)
+    assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3])
+
+
 def test_gan_objective_pretrains_then_adversarial(photo_root):
     cfg = load_config(None, ["model.architecture=pix2pix", "loss.gan_pretrain_steps=5"])
     torch.manual_seed(0)

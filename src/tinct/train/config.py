@@ -47,6 +47,9 @@ class LossConfig:
     kind: str = "l1"                 # l1, l2, huber (regression); ce (classifier)
     rebalance: float = 0.5           # classifier: mix of prior and uniform (1 = no rebalancing)
     colorfulness: float = 0.0        # weight of the colorfulness term (0 = off)
+    regression: float = 0.0          # classifier: weight of a Huber term on its decoded
+                                     # chroma (annealed mean) against the truth, which
+                                     # pays for how far a wrong colour is (0 = off)
     prior_images: int = 2000         # classifier: photos used to estimate the colour prior
     adversarial: bool = False        # train a regression model against a PatchGAN too (GAN
                                      # fine-tuning, e.g. with model.init_from); pix2pix always is

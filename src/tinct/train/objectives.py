@@ -87,7 +87,13 @@ class Objective:
 
 
 class ClassificationObjective(Objective):
-    """Cross-entropy on soft-encoded bins, rebalanced by the colour prior of the training data."""
+    """Cross-entropy on soft-encoded bins, rebalanced by the colour prior of the training data.
+
+    The cross-entropy only sees whether a pixel's probability is on the bins next to the true
+    colour: every other bin costs the same, near or far. ``loss.regression`` adds a Huber term
+    on the decoded chroma (the annealed mean at the model's temperature, network units), so a
+    wrong colour costs more the further it is from the truth (a mixed objective).
+    """
 
     def prepare(self, train_set, log) -> None:
         model = self.model_ref
@@ -110,9 +116,14 @@ class ClassificationObjective(Objective):
         m = _unwrap(model)
         weights = quantization.rebalancing_weights(m.prior, self.cfg.loss.rebalance)
         loss = losses.classification_loss(out, chroma, m.centres, weights)
-        if self.cfg.loss.colorfulness:
-            loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(m.decode(out),
-                                                                                chroma)
+        if self.cfg.loss.colorfulness or self.cfg.loss.regression:
+            decoded = m.decode(out.float())
+            if self.cfg.loss.colorfulness:
+                loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(decoded,
+                                                                                    chroma)
+            if self.cfg.loss.regression:
+                loss = loss + self.cfg.loss.regression * losses.regression_loss(
+                    decoded, chroma, "huber", self.scale)
         return loss
 
 
@@ -190,6 +201,9 @@ def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) ->
         obj: Objective = ClassificationObjective(cfg, model, device)
     elif kind == "ce":
         raise ValueError(f"loss.kind=ce needs a classifier model, not {cfg.model.architecture!r}")
+    elif cfg.loss.regression:
+        raise ValueError("loss.regression mixes a regression term into a classifier's loss; "
+                         f"{cfg.model.architecture} is a regression model already")
     elif kind not in losses.REGRESSION_LOSSES:
         raise ValueError(f"unknown loss.kind {kind!r}; choose l1, l2, huber or ce")
     elif cfg.model.architecture == "pix2pix" or cfg.loss.adversarial:
