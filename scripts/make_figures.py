@@ -5,9 +5,12 @@
 Writes ``comparison.jpg`` (colour photos from the eval sets: the original, its lightness, and
 tinct's colorization of that lightness), ``historical.jpg`` (the same for eval photos of the
 kind found in old family albums and archives: portraits of old men, a castle, a vintage car,
-guards in uniform) and ``samples.jpg`` (the gray sample photos shipped in the package,
-before | after). Eval photos are read through ``--data`` (default
-``$TINCT_DATA`` or ``../shared/data``); only downscaled copies go into the figure.
+guards in uniform), ``everyday.jpg`` (the same for people and pets of the everyday set),
+``old_print.jpg`` (the original, its lightness damaged like an old print by
+``scripts/degrade_eval.py``'s fixed seed, and tinct's colorization of the damaged print) and
+``samples.jpg`` (the gray sample photos shipped in the package, before | after). Eval photos
+are read through ``--data`` (default ``$TINCT_DATA`` or ``../shared/data``); only downscaled
+copies go into the figure.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+import torch
+from degrade_eval import degrade_photo, file_seed
 from PIL import Image, ImageDraw
 
 from tinct import Colorizer
@@ -26,6 +32,11 @@ EVAL_PHOTOS = ("kodak24/kodim05.jpg", "kodak24/kodim14.jpg", "kodak24/kodim21.jp
 HISTORICAL_PHOTOS = ("bsds500-test/246009.jpg", "bsds500-test/15062.jpg",
                      "bsds500-test/201080.jpg", "bsds500-test/102062.jpg",
                      "bsds500-test/376086.jpg")
+EVERYDAY_PHOTOS = ("everyday/faces__05850.jpg", "everyday/faces__14787.jpg",
+                   "everyday/faces__01054.jpg",
+                   "everyday/pets__dataset__test_set__dogs__dog.4014.jpg",
+                   "everyday/pets__dataset__breed_dataset__cat_breeds__test__Cat1497.jpg")
+OLD_PRINT_PHOTOS = ("everyday/faces__23951.jpg", "bsds500-test/15062.jpg", "kodak24/kodim15.jpg")
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "tinct" / "samples"
 TILE_HEIGHT = 240
 LABEL_HEIGHT = 24
@@ -65,7 +76,8 @@ def main() -> None:
     root = (args.data or default_data_root()) / "eval"
     args.out.mkdir(parents=True, exist_ok=True)
     labels = ["ground truth", "input (lightness only)", f"tinct ({colorizer.name})"]
-    for photos, name in ((EVAL_PHOTOS, "comparison.jpg"), (HISTORICAL_PHOTOS, "historical.jpg")):
+    for photos, name in ((EVAL_PHOTOS, "comparison.jpg"), (HISTORICAL_PHOTOS, "historical.jpg"),
+                         (EVERYDAY_PHOTOS, "everyday.jpg")):
         rows = []
         for rel in photos:
             truth = Image.fromarray(read_image(root / rel).pixels)
@@ -73,12 +85,24 @@ def main() -> None:
             rows.append([fit(truth), fit(gray), fit(colorizer.colorize(gray))])
         grid(rows, labels).save(args.out / name, quality=88)
     rows = []
+    for rel in OLD_PRINT_PHOTOS:
+        truth = read_image(root / rel)
+        rng = np.random.default_rng(file_seed(0, Path(rel).with_suffix(".png").name))
+        damaged = degrade_photo(torch.from_numpy(truth.to_float()).permute(2, 0, 1), rng)
+        pixels = (damaged.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+        print_ = Image.fromarray(pixels).convert("L")
+        rows.append([fit(Image.fromarray(truth.pixels)), fit(print_),
+                     fit(colorizer.colorize(print_))])
+    grid(rows, ["ground truth", "old print (damaged lightness)", f"tinct ({colorizer.name})"]
+         ).save(args.out / "old_print.jpg", quality=88)
+    rows = []
     for path in sorted(SAMPLES.glob("*.jpg")):
         gray = Image.open(path)
         rows.append([fit(gray), fit(colorizer.colorize(gray))])
     grid(rows, ["black-and-white input", f"tinct ({colorizer.name})"]).save(
         args.out / "samples.jpg", quality=88)
-    print(f"wrote comparison.jpg, historical.jpg and samples.jpg in {args.out}")
+    print(f"wrote comparison.jpg, historical.jpg, everyday.jpg, old_print.jpg and "
+          f"samples.jpg in {args.out}")
 
 
 if __name__ == "__main__":
