@@ -42,6 +42,14 @@ def degrade_photo(rgb: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return color.lab_to_rgb(torch.cat((L, lab[1:])))
 
 
+def damaged_pixels(photo, name: str, seed: int = 0) -> np.ndarray:
+    """The damaged copy of a read photo (``tinct.imageio.LoadedImage``) as ``(H, W, 3)`` uint8,
+    seeded by ``seed`` and ``name``, its path in the set with a ``.png`` suffix (as written)."""
+    rng = np.random.default_rng(file_seed(seed, name))
+    out = degrade_photo(torch.from_numpy(photo.to_float()).permute(2, 0, 1), rng)
+    return (out.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path, help="folder of colour photos (an eval set)")
@@ -64,12 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"degrade_eval: {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        rng = np.random.default_rng(file_seed(args.seed, rel.as_posix()))
-        out = degrade_photo(torch.from_numpy(photo.to_float()).permute(2, 0, 1), rng)
+        pixels = damaged_pixels(photo, rel.as_posix(), args.seed)
         target = args.out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        pixels = (out.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(tmp, "PNG")
         os.replace(tmp, target)
     return 1 if failed else 0

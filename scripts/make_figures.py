@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import torch
-from degrade_eval import degrade_photo, file_seed
+from degrade_eval import damaged_pixels
 from PIL import Image, ImageDraw
 
 from tinct import Colorizer
@@ -87,9 +85,7 @@ def main() -> None:
     rows = []
     for rel in OLD_PRINT_PHOTOS:
         truth = read_image(root / rel)
-        rng = np.random.default_rng(file_seed(0, Path(rel).with_suffix(".png").name))
-        damaged = degrade_photo(torch.from_numpy(truth.to_float()).permute(2, 0, 1), rng)
-        pixels = (damaged.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
+        pixels = damaged_pixels(truth, Path(rel).with_suffix(".png").name)
         print_ = Image.fromarray(pixels).convert("L")
         rows.append([fit(Image.fromarray(truth.pixels)), fit(print_),
                      fit(colorizer.colorize(print_))])

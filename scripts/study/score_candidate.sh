@@ -20,7 +20,7 @@ ${PAUSE_CMD:-true}
 trap '${RESUME_CMD:-true}' EXIT
 if [ ! -f "$OUT/cand/config.json" ]; then
   tinct tune -m "$MODEL" "$VAL" -t 0.38,0.5,0.6,0.8 -b 0,0.2,0.4,0.6,0.8,1.0 --max-dcf 8 \
-    --save "$OUT/cand" -o "$OUT/tune" --no-progress
+    --save "$OUT/cand" -o "$OUT/tune" --no-progress --no-features  # the choice: PSNR, dCF
 fi
 for s in $SETS; do
   [ -f "$OUT/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base -d "$TINCT_DATA/eval/$s" \
