@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -125,6 +126,30 @@ def test_mixed_objective_trains_a_classifier(photo_root):
     L, chroma = training_batch(photo_root)
     history = _fit(cfg, model, L, chroma, 25, photo_root=photo_root)
     assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3])
+
+
+def test_tinct_train_with_the_mixed_objective_end_to_end(photo_root, tmp_path):
+    """`tinct train` with loss.regression: the run trains a classifier with the mixed loss,
+    records the weight in the saved model's training record, and the model colorizes."""
+    from tinct import Colorizer
+    from tinct.cli import main
+
+    overrides = [o for o in tiny_train_overrides(photo_root, 4)
+                 if not o.startswith(("model.architecture", "model.args"))]
+    run = tmp_path / "mixed"
+    status = main(["train", "--run-dir", str(run), "--no-progress",
+                   *[f"--{o}" for o in overrides], "--model.architecture=classifier",
+                   '--model.args={"decoder_channels": [32, 16, 16]}', "--loss.kind=ce",
+                   "--loss.prior_images=4", "--loss.regression=2"])
+    assert status == 0
+    config = json.loads((run / "last" / "config.json").read_text())
+    assert config["output_kind"] == "classification"
+    assert config["training"]["loss"]["regression"] == 2.0
+    with open(run / "metrics.csv", newline="") as f:
+        losses_logged = [float(row["loss"]) for row in csv.DictReader(f) if row["split"] == "train"]
+    assert len(losses_logged) == 4 and all(np.isfinite(losses_logged))
+    out = Colorizer.from_pretrained(run / "last").colorize(np.full((24, 32, 3), 128, np.uint8))
+    assert out.size == (32, 24)
 
 
 def test_gan_objective_pretrains_then_adversarial(photo_root):
