@@ -239,3 +239,26 @@ def test_page_without_matplotlib_and_with_odd_names(gray_result, monkeypatch):
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)" in html
     with pytest.raises(ValueError, match="kind"):
         write_report([gray_result], "unused", kind="other")
+
+
+def test_a_decode_sweep_gets_one_box_per_setting_not_25_overlaid_histograms():
+    """A `tinct tune` report compares 24 decodes and gray: overlaid, their histograms cannot
+    be told apart and matplotlib's layout collapses (it warned on every tune report); past
+    charts.MAX_OVERLAID labels each gets its own box, every label named, without a warning."""
+    import warnings
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    labels = [f"tinct-base T={t} b={b}" for t in (0.38, 0.6) for b in (0, 0.2, 0.4, 0.6)]
+    labels += ["gray"]
+    values = {label: rng.normal(30, 8, 40) for label in labels}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        many = charts.histogram(values, charts.palette(labels), "Colorfulness", "CF",
+                                reference=("ground truth", rng.normal(39, 9, 40)))
+        few = charts.histogram(dict(list(values.items())[:2]), charts.palette(labels), "CF", "CF")
+    assert all(f">{label}<" in many for label in [*labels, "ground truth"])
+    rows = len(labels) + 1
+    assert rows <= many.count('id="patch_') < rows + 6  # one box a row (and the frames)
+    assert few.count('id="patch_') >= 2 * 24  # overlaid: a bar for each bin of each label

@@ -20,6 +20,7 @@ from tinct.evaluation.report.training import LossCurve
 __all__ = ["available", "bar_chart", "histogram", "loss_curves", "palette"]
 
 GRAY_COLOR = "#9aa1a9"
+MAX_OVERLAID = 6  # histograms overlaid in one chart; more become one box plot per label
 _COLORS = ("#3366cc", "#e0592a", "#16a085", "#8e44ad", "#d4a017", "#c0392b", "#2c3e50",
            "#1abc9c")
 _TEXT = "#333a44"
@@ -96,11 +97,15 @@ def _styled(draw):
 def histogram(values: Mapping[str, Sequence[float]], colors: Mapping[str, str], title: str,
               xlabel: str, reference: tuple[str, Sequence[float]] | None = None,
               bins: int = 24) -> str | None:
-    """Overlaid histograms of per-image values, one per label, on shared bins.
+    """Overlaid histograms of per-image values, one per label, on shared bins; with more than
+    ``MAX_OVERLAID`` labels (a decode sweep), one horizontal box plot per label instead, since
+    that many overlaid histograms cannot be told apart.
 
     ``reference``: an optional ``(label, values)`` drawn as a dark outline (e.g. the ground
-    truth's colorfulness).
+    truth's colorfulness), or as the first, dark box.
     """
+    if len(values) > MAX_OVERLAID:
+        return _box_rows(values, colors, title, xlabel, reference)
 
     def draw():
         fig = _figure(4.0, 2.5)
@@ -130,6 +135,34 @@ def histogram(values: Mapping[str, Sequence[float]], colors: Mapping[str, str], 
         ax.set_axisbelow(True)
         if len(series) + (reference is not None) > 1:
             ax.legend(loc="best")
+        return fig
+
+    return _styled(draw)
+
+
+def _box_rows(values: Mapping[str, Sequence[float]], colors: Mapping[str, str], title: str,
+              xlabel: str, reference: tuple[str, Sequence[float]] | None) -> str | None:
+    """One horizontal box plot (quartiles, 5-95% whiskers) per label, the reference first."""
+
+    def draw():
+        rows = ([(reference[0], reference[1], _TEXT)] if reference is not None else [])
+        rows += [(label, v, colors.get(label, GRAY_COLOR)) for label, v in values.items()]
+        data = [np.asarray(v, dtype=float) for _, v, _ in rows]
+        data = [d[np.isfinite(d)] for d in data]
+        fig = _figure(4.6, 0.6 + 0.24 * len(rows))
+        ax = fig.add_subplot()
+        y = np.arange(len(rows))[::-1]
+        boxes = ax.boxplot(data, positions=y, orientation="horizontal", widths=0.6,
+                           whis=(5, 95), showfliers=False, patch_artist=True,
+                           medianprops={"color": _TEXT, "linewidth": 1.0})
+        for patch, (_, _, color) in zip(boxes["boxes"], rows, strict=True):
+            patch.set(facecolor=color, alpha=0.6, edgecolor="white")
+        ax.set_yticks(y, [label for label, _, _ in rows])
+        ax.tick_params(axis="y", length=0, labelsize=7)
+        ax.set_title(title, loc="left")
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="y", visible=False)
+        ax.set_axisbelow(True)
         return fig
 
     return _styled(draw)
