@@ -2,8 +2,9 @@
 # Scores a v3 candidate by the shipping rule of docs/v3.md, in the rule's order:
 #   1. the decode (temperature, boost) is chosen on the validation photos with `tinct tune`
 #      (--max-dcf 8) and saved with the candidate;
-#   2. `tinct compare CANDIDATE tinct-base` on the four eval sets, then their damaged copies;
-#   3. scripts/shipping_rule.py gives the verdict on the four clean sets.
+#   2. `tinct compare CANDIDATE tinct-base` on the four eval sets;
+#   3. scripts/shipping_rule.py gives the verdict on the four clean sets;
+#   4. a candidate that passes is also compared on the damaged copies (DAMAGED_ALWAYS=1: any).
 #
 #   scripts/study/score_candidate.sh MODEL_FOLDER OUT_DIR VALIDATION_DIR DAMAGED_EVAL_DIR
 #
@@ -26,8 +27,15 @@ for s in $SETS; do
   [ -f "$OUT/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base -d "$TINCT_DATA/eval/$s" \
     -o "$OUT/$s" --no-progress
 done
+passes=0
 python "$HERE/scripts/shipping_rule.py" cand tinct-base $(for s in $SETS; do echo "$OUT/$s"; done) \
-  --json "$OUT/verdict.json" | tee "$OUT/verdict.md" || true
+  --json "$OUT/verdict.json" > "$OUT/verdict.md" || passes=$?
+cat "$OUT/verdict.md"
+if [ "$passes" != 0 ] && [ -z "${DAMAGED_ALWAYS:-}" ]; then
+  echo "not scored on the damaged copies (they are reported for a candidate that passes;"
+  echo "set DAMAGED_ALWAYS=1 to score them anyway)"
+  exit 0
+fi
 for s in $SETS; do
   [ -f "$OUT/damaged/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base \
     -d "$DAMAGED/$s" -o "$OUT/damaged/$s" --no-progress
