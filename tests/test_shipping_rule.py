@@ -120,3 +120,42 @@ def test_reports_without_the_features_or_the_model_are_refused_in_one_line(compa
     assert "has no fd_effnet_lite2" in capsys.readouterr().err
     assert rule.main(["tinct-base", "gray", str(tmp_path / "missing")]) == 2
     assert "not a readable metrics.json" in capsys.readouterr().err
+
+
+def test_score_candidate_tunes_on_validation_then_applies_the_rule_on_four_sets(
+        tiny_classifier_dir, tmp_path):
+    """scripts/study/score_candidate.sh end to end, as v3's candidates are scored: the decode
+    is chosen on the validation photos and saved with the candidate, the four eval sets are
+    compared against the shipped model, the verdict is the rule's, and the damaged copies are
+    scored only for a candidate that passes."""
+    import os
+    import subprocess
+
+    sets = ("everyday", "kodak24", "bsds500-test", "urban100")
+    data = tmp_path / "data"
+    for name in sets:
+        write_photos(data / "eval" / name, broken=False)
+        write_photos(tmp_path / "damaged" / name, broken=False)
+    validation = write_photos(tmp_path / "validation", broken=False)
+    out = tmp_path / "score"
+    env = {**os.environ, "TINCT_DATA": str(data)}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "study" / "score_candidate.sh"),
+                           str(tiny_classifier_dir), str(out), str(validation),
+                           str(tmp_path / "damaged")], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    decode = json.loads((out / "cand" / "config.json").read_text())["decode"]
+    assert decode["temperature"] in (0.38, 0.5, 0.6, 0.8)
+    assert decode["boost"] in (0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    tuned = json.loads((out / "tune" / "metrics.json").read_text())
+    assert tuned["data_dir"] == str(validation) and len(tuned["models"]) == 24 + 1  # and gray
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert set(verdict["candidate"]) == set(sets)
+    for name in sets:
+        compared = json.loads((out / name / "metrics.json").read_text())
+        assert compared["data_dir"] == str(data / "eval" / name)
+        summary = {m["name"]: m["summary"] for m in compared["models"]}
+        assert verdict["candidate"][name]["psnr"] == summary["cand"]["psnr"]
+    assert verdict["passes"] == rule.apply_rule(verdict["candidate"], verdict["current"]).passes
+    assert (out / "damaged" / "urban100" / "metrics.json").exists() == verdict["passes"]
+    assert ("not scored on the damaged copies" in done.stdout) != verdict["passes"]
