@@ -204,3 +204,18 @@ def test_interpolated_models_lie_on_the_line_between_start_and_finetuned(tmp_pat
     err = capsys.readouterr().err.strip()
     assert err.startswith("interpolate_models: ") and "\n" not in err
     assert not (tmp_path / "bad").exists()
+
+
+RECIPES = sorted(p.name for p in (ROOT / "configs").glob("tinct-base*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_shipped_recipe_is_a_valid_training_config(recipe):
+    """The recipes of the shipped models (configs/tinct-base*.yaml) load, and the v3 ones warm
+    start from the shipped model and read the decoded cache."""
+    cfg = load_config(ROOT / "configs" / recipe)
+    assert cfg.run.steps > 0 and cfg.data.folders
+    if recipe.startswith("tinct-base-v3"):
+        assert cfg.model.init_from == "tinct-base" and cfg.data.cache
+    if recipe == "tinct-base-v3-mixed.yaml":
+        assert cfg.loss.kind == "ce" and cfg.loss.regression > 0
