@@ -27,11 +27,11 @@ for s in $SETS; do
   [ -f "$OUT/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base -d "$TINCT_DATA/eval/$s" \
     -o "$OUT/$s" --no-progress
 done
-passes=0
+rule_status=0  # shipping_rule.py: 0 passes, 1 fails, 2 cannot read the reports
 python "$HERE/scripts/shipping_rule.py" cand tinct-base $(for s in $SETS; do echo "$OUT/$s"; done) \
-  --json "$OUT/verdict.json" > "$OUT/verdict.md" || passes=$?
+  --json "$OUT/verdict.json" > "$OUT/verdict.md" || rule_status=$?
 cat "$OUT/verdict.md"
-if [ "$passes" != 0 ] && [ -z "${DAMAGED_ALWAYS:-}" ]; then
+if [ "$rule_status" != 0 ] && [ -z "${DAMAGED_ALWAYS:-}" ]; then
   echo "not scored on the damaged copies (they are reported for a candidate that passes;"
   echo "set DAMAGED_ALWAYS=1 to score them anyway)"
   exit 0
