@@ -255,6 +255,8 @@ def test_installed_models_from_env(tmp_path, monkeypatch, no_installed_models):
     assert found["shared"] == first / "shared"  # the first folder on the path wins
     assert resolve_model("beta") == second / "beta"
     assert resolve_model(str(first / "alpha")) == first / "alpha"  # a folder path
+    monkeypatch.setenv("HOME", str(first))  # a recipe's "~/..." (YAML does not expand it)
+    assert resolve_model("~/alpha") == first / "alpha"
     with pytest.raises(ModelLoadError, match=r"nope: no such model.*: alpha, shared, beta"):
         resolve_model("nope")
 

@@ -212,10 +212,15 @@ RECIPES = sorted(p.name for p in (ROOT / "configs").glob("tinct-base*.yaml"))
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_every_shipped_recipe_is_a_valid_training_config(recipe):
     """The recipes of the shipped models (configs/tinct-base*.yaml) load, and the v3 ones warm
-    start from the shipped model and read the decoded cache."""
+    start from the shipped model (the long run: from the second run's end) and read the
+    decoded cache."""
     cfg = load_config(ROOT / "configs" / recipe)
     assert cfg.run.steps > 0 and cfg.data.folders
-    if recipe.startswith("tinct-base-v3"):
+    if recipe == "tinct-base-v3-long.yaml":
+        scenes = load_config(ROOT / "configs" / "tinct-base-v3-scenes.yaml")
+        assert cfg.model.init_from == "~/tinct-runs/v3s/last" and cfg.run.steps == 40000
+        assert (cfg.data, cfg.loss, cfg.optim) == (scenes.data, scenes.loss, scenes.optim)
+    elif recipe.startswith("tinct-base-v3"):
         assert cfg.model.init_from == "tinct-base" and cfg.data.cache
     if recipe == "tinct-base-v3-mixed.yaml":
         assert cfg.loss.kind == "ce" and cfg.loss.regression > 0

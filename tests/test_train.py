@@ -243,6 +243,31 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(path)
 
 
+def test_config_extends_merges_sections_key_by_key(tmp_path):
+    """``extends`` starts from another file: a section's keys are merged over the parent's
+    (lists replaced whole), the path is relative to the file, and loops and missing parents
+    are clear errors."""
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "base.yaml").write_text(
+        "run: {steps: 7, batch_size: 4}\noptim: {lr: 0.5, betas: [0.1, 0.2]}\n"
+        "model: {architecture: cnn, args: {width: 8}}\n")
+    child = tmp_path / "recipes" / "child.yaml"
+    child.write_text("extends: ../base.yaml\nrun: {steps: 9}\noptim: {betas: [0.3, 0.4]}\n")
+    cfg = load_config(child, ["run.batch_size=5"])
+    assert (cfg.run.steps, cfg.run.batch_size) == (9, 5)
+    assert (cfg.optim.lr, cfg.optim.betas) == (0.5, [0.3, 0.4])
+    assert cfg.model.architecture == "cnn" and cfg.model.args == {"width": 8}
+    grandchild = tmp_path / "recipes" / "grandchild.yaml"
+    grandchild.write_text("extends: child.yaml\nrun: {batch_size: 2}\n")
+    assert (load_config(grandchild).run.steps, load_config(grandchild).run.batch_size) == (9, 2)
+    (tmp_path / "base.yaml").write_text("extends: recipes/child.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(child)
+    child.write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml: config file not found"):
+        load_config(child)
+
+
 def test_lr_schedule_warmup_then_cosine():
     cfg = load_config(None, ["run.steps=100", "optim.warmup_steps=10", "optim.lr=1.0",
                              "optim.min_lr_ratio=0.1"])

@@ -234,13 +234,13 @@ def installed_models() -> dict[str, Path]:
 
 
 def resolve_model(name_or_path: str | os.PathLike | None = None) -> Path:
-    """A model name (installed) or a folder path -> the saved-model folder.
+    """A model name (installed) or a folder path (``~`` expanded) -> the saved-model folder.
 
     ``None`` means the shipped default. Raises ``ModelLoadError`` with what is available.
     """
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     models = installed_models()

@@ -173,25 +173,43 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
+def _read_config_file(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """One YAML config file -> its raw mapping, with ``extends`` resolved (deepest first)."""
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: 'extends' loops back to a file it came from")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of sections")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: 'extends' must name one config file")
+    merged = _read_config_file(path.parent / parent, (*chain, path.resolve()))
+    for section, values in raw.items():
+        if isinstance(values, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **values}
+        else:
+            merged[section] = values
+    return merged
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
     """Reads a YAML config (or defaults when ``path`` is None) and applies overrides.
 
-    Overrides are ``section.key=value`` strings (a leading ``--`` is accepted); values are
+    A config may start from another with ``extends: OTHER.yaml`` (a path relative to the
+    file): its sections are merged key by key over the other's, so a recipe that changes one
+    setting names that setting alone. Overrides are ``section.key=value`` strings (a leading ``--`` is accepted); values are
     parsed as the field's type, lists and mappings as JSON/YAML.
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        import yaml
-
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{p}: config file not found")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p}: a config file must be a mapping of sections")
+    raw = _read_config_file(Path(path)) if path is not None else {}
     cfg = from_dict(raw)
     for item in overrides:
         text = item[2:] if item.startswith("--") else item
