@@ -206,8 +206,9 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConf
 
     A config may start from another with ``extends: OTHER.yaml`` (a path relative to the
     file): its sections are merged key by key over the other's, so a recipe that changes one
-    setting names that setting alone. Overrides are ``section.key=value`` strings (a leading ``--`` is accepted); values are
-    parsed as the field's type, lists and mappings as JSON/YAML.
+    setting names that setting alone. Overrides are ``section.key=value`` strings (a leading
+    ``--`` is accepted); values are parsed as the field's type, lists and mappings as
+    JSON/YAML.
     """
     raw = _read_config_file(Path(path)) if path is not None else {}
     cfg = from_dict(raw)
