@@ -3,9 +3,9 @@
 ``--recipe CONFIG`` (default ``configs/tinct-base-v3.yaml``) runs the real training loop, in
 one process, on the real photo pool (``$TINCT_DATA``), alternating two ways of training the
 same model on the same crops: *before* (photos decoded from their files by a DataLoader, no
-channels_last, every layer trained, the unfused optimizer: the trainer as it was until v3,
-except for the sparse cross-entropy, which both use) and *recipe* (the config
-as written: decoded pool, channels_last, frozen first blocks). Each takes ``--rounds`` turns
+channels_last, every layer trained, the unfused optimizer, ``precision: auto``: the trainer as
+it was until v3, except for the sparse cross-entropy, which both use) and *recipe* (the config
+as written: decoded pool, channels_last, frozen first blocks, float32). Each takes ``--rounds`` turns
 of ``--steps`` steps; the figure is the median of the per-step images/s after a warm-up,
 so a machine shared with other work (a long training run) slows both alike. Then, unless
 ``--no-families``, a few steps per model family on synthetic photos (network only) in float32
@@ -92,7 +92,7 @@ def compare_recipes(cfg_path: str, steps: int, rounds: int) -> dict:
     from tinct.train.loop import scan_cache_path
 
     before = ["data.cache=", "run.channels_last=false", "optim.freeze=[]", "data.workers=1",
-              "optim.fused=false"]
+              "optim.fused=false", "run.precision=auto"]
     scan_from = scan_cache_path(load_config(cfg_path), Path("."))
     runs: dict[str, list[float]] = {"before": [], "recipe": []}
     with tempfile.TemporaryDirectory() as tmp:

