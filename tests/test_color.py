@@ -261,6 +261,34 @@ def test_soft_encode_distribution():
     assert torch.equal(q.permute(0, 2, 3, 1).reshape(-1, len(bins)).argmax(1), nearest)
 
 
+def test_nearest_bins_on_the_grid_match_the_full_search(monkeypatch):
+    """The grid search of the gamut bins finds the same k nearest bins as comparing every
+    bin: for colours in the gamut (without any full search at all), near its edges and far
+    outside it (where it falls back to the full search); a palette off any grid (k-means)
+    is always searched in full."""
+    bins = quantization.gamut_bins()
+    gen = torch.Generator().manual_seed(3)
+    inside = 30 * torch.randn(4000, 2, generator=gen)
+    inside = inside[torch.cdist(inside, bins).amin(1) < 5]  # colours within the bins' reach
+    anywhere = 260 * torch.rand(4000, 2, generator=gen) - 130
+    for points in (inside, anywhere):
+        want_d, want_i = torch.cdist(points, bins).topk(5, dim=1, largest=False)
+        got_d, got_i = quantization.nearest_bins(points, bins, 5)
+        assert torch.equal(got_i, want_i)
+        assert torch.allclose(got_d, want_d, atol=5e-3)  # cdist itself is off by 1e-3
+
+    def no_full_search(*args, **kwargs):
+        raise AssertionError("searched every bin")
+
+    monkeypatch.setattr(torch, "cdist", no_full_search)
+    quantization.nearest_bins(inside, bins, 5)  # the grid alone answers these
+    with pytest.raises(AssertionError, match="searched every bin"):
+        quantization.nearest_bins(torch.tensor([[200.0, -200.0]]), bins, 5)
+    palette = bins[::3] + 0.37 * torch.arange(len(bins[::3])).unsqueeze(1) % 3
+    with pytest.raises(AssertionError, match="searched every bin"):
+        quantization.nearest_bins(inside, palette, 5)
+
+
 def test_soft_encode_is_exact_on_a_bin_centre():
     bins = quantization.gamut_bins()
     centre = torch.tensor([10.0, 20.0])  # an interior bin: its 4 nearest neighbours are at 10

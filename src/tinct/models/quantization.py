@@ -117,12 +117,72 @@ def soft_encode_sparse(
     (``k = neighbours``); the weights of a pixel sum to 1."""
     B, _, H, W = chroma.shape
     flat = chroma.permute(0, 2, 3, 1).reshape(-1, 2).to(centres.dtype)
-    d = torch.cdist(flat, centres)  # (N, Q)
     k = min(neighbours, centres.shape[0])
-    dist, idx = d.topk(k, dim=1, largest=False)  # sorted: nearest first
+    dist, idx = nearest_bins(flat, centres, k)
     w = torch.softmax(-(dist**2) / (2 * sigma**2), dim=1)
     return (idx.reshape(B, H, W, k).permute(0, 3, 1, 2).contiguous(),
             w.reshape(B, H, W, k).permute(0, 3, 1, 2).contiguous())
+
+
+def nearest_bins(points: torch.Tensor, centres: torch.Tensor, k: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` bins nearest to each point, nearest first: (distances, indices), each
+    ``(N, k)``, for ``points`` ``(N, 2)`` and ``centres`` ``(Q, 2)`` in colour-space units.
+
+    Bins on a square grid (:func:`gamut_bins`) are searched in the 4 x 4 grid cells around
+    each point, 16 candidates instead of ``Q`` (about 261); a point whose ``k``-th candidate
+    is farther than any bin outside those cells could be (two grid steps) is searched among
+    all bins, so the answer is the same as the full search (up to the order of exact ties).
+    Any other palette (k-means) is searched in full.
+    """
+    layout = _grid_layout(centres) if k <= 16 else None
+    if layout is None:
+        return torch.cdist(points, centres).topk(k, dim=1, largest=False)
+    origin, step, lut = layout
+    cell = torch.floor((points - origin) / step).long() - 1                 # (N, 2)
+    offsets = torch.arange(4, device=points.device)
+    ia, ib = cell[:, :1] + offsets, cell[:, 1:] + offsets                   # (N, 4) each
+    inside = (((ia >= 0) & (ia < lut.shape[0]))[:, :, None]
+              & ((ib >= 0) & (ib < lut.shape[1]))[:, None, :])              # (N, 4, 4)
+    cand = lut[ia.clamp(0, lut.shape[0] - 1)[:, :, None],
+               ib.clamp(0, lut.shape[1] - 1)[:, None, :]]
+    cand = torch.where(inside, cand, -1).reshape(len(points), 16)           # bin or -1
+    d = (centres[cand.clamp(min=0)] - points[:, None, :]).norm(dim=2)
+    d = d.masked_fill(cand < 0, float("inf"))
+    dist, pos = d.topk(k, dim=1, largest=False)
+    idx = cand.gather(1, pos)
+    unsure = ~(dist[:, -1] <= 2 * step)  # a bin outside the cells might be nearer
+    if bool(unsure.any()):
+        rows = unsure.nonzero().squeeze(1)
+        full_d, full_i = torch.cdist(points[rows], centres).topk(k, dim=1, largest=False)
+        dist, idx = dist.index_put((rows,), full_d), idx.index_put((rows,), full_i)
+    return dist, idx
+
+
+def _grid_layout(centres: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor] | None:
+    """(origin ``(2,)``, step, lookup ``(na, nb)`` of bin indices, -1 where there is none)
+    when the bin centres sit on one square grid, else None."""
+    if centres.dim() != 2 or centres.shape[0] < 2 or centres.shape[1] != 2:
+        return None
+    c = centres.double()
+    gaps = [torch.diff(torch.unique(c[:, j])) for j in range(2)]
+    if any(g.numel() == 0 for g in gaps):
+        return None
+    step = float(min(g.min() for g in gaps))
+    origin = c.min(dim=0).values
+    grid = (c - origin) / step
+    cells = grid.round()
+    if step <= 0 or float((grid - cells).abs().max()) > 1e-6:
+        return None
+    cells = cells.long()
+    shape = (int(cells[:, 0].max()) + 1, int(cells[:, 1].max()) + 1)
+    if shape[0] * shape[1] > 1_000_000:
+        return None
+    lut = torch.full(shape, -1, dtype=torch.long, device=centres.device)
+    lut[cells[:, 0], cells[:, 1]] = torch.arange(len(c), device=centres.device)
+    if int((lut >= 0).sum()) != len(c):  # two bins in one cell
+        return None
+    return origin.to(centres.dtype), step, lut
 
 
 def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float = 0.38,
