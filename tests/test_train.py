@@ -638,3 +638,22 @@ def test_stale_checkpoint_temp_files_are_cleaned_on_the_next_run(photo_root, tmp
     cfg = load_config(run / "config.yaml", ["run.steps=3"])
     train(cfg, run, resume=True, progress=False)
     assert not stale.exists() and (run / "state.pt").is_file()
+
+
+def test_throughput_bench_baseline_loss_is_todays_loss(monkeypatch):
+    """bench/train_throughput.py times the trainer at the v3 issue with its dense
+    cross-entropy; that baseline must compute today's loss (with and without rebalancing
+    weights), or the ratio would compare different work."""
+    from tinct.models.quantization import gamut_bins
+    from tinct.train.losses import classification_loss
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from train_throughput import dense_classification_loss
+
+    bins, gen = gamut_bins(), torch.Generator().manual_seed(5)
+    logits = torch.randn(3, len(bins), 12, 12, generator=gen)
+    chroma = 35 * torch.randn(3, 2, 48, 48, generator=gen)
+    weights = torch.rand(len(bins), generator=gen) + 0.5
+    for w in (None, weights):
+        dense = dense_classification_loss(logits, chroma, bins, w)
+        assert torch.allclose(dense, classification_loss(logits, chroma, bins, w), rtol=1e-5)
