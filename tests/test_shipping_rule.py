@@ -159,3 +159,19 @@ def test_score_candidate_tunes_on_validation_then_applies_the_rule_on_four_sets(
     assert verdict["passes"] == rule.apply_rule(verdict["candidate"], verdict["current"]).passes
     assert (out / "damaged" / "urban100" / "metrics.json").exists() == verdict["passes"]
     assert ("not scored on the damaged copies" in done.stdout) != verdict["passes"]
+
+    # again with DAMAGED_ALWAYS=1: the tune and the clean comparisons are reused (their
+    # reports untouched), and the damaged copies are compared and given the rule's verdict
+    stamp = (out / "kodak24" / "metrics.json").stat().st_mtime_ns
+    again = subprocess.run(["bash", str(ROOT / "scripts" / "study" / "score_candidate.sh"),
+                            str(tiny_classifier_dir), str(out), str(validation),
+                            str(tmp_path / "damaged")], env={**env, "DAMAGED_ALWAYS": "1"},
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (out / "kodak24" / "metrics.json").stat().st_mtime_ns == stamp
+    for name in sets:
+        compared = json.loads((out / "damaged" / name / "metrics.json").read_text())
+        assert compared["data_dir"] == str(tmp_path / "damaged" / name)
+        assert {m["name"] for m in compared["models"]} >= {"cand", "tinct-base"}
+    damaged_verdict = (out / "damaged.md").read_text()
+    assert "candidate / tinct-base" in damaged_verdict and "urban100" in damaged_verdict
