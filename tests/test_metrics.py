@@ -362,3 +362,19 @@ def test_ssim_at_full_size_keeps_float64_precision(name, noise):
     ref = structural_similarity(gt, _to_u8(pred), channel_axis=-1, data_range=255,
                                 gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
     assert abs(ours - ref) < 2e-6
+
+
+def test_truth_terms_give_the_same_metrics(pair):
+    """Metrics against a photo's precomputed truth terms (made once for a decode sweep's
+    many models) are the metrics against the photo itself, batched or single; a prediction
+    of another size is refused."""
+    pred, gt = pair
+    direct = metrics.compute_image_metrics(pred, gt)
+    cached = metrics.compute_image_metrics(pred, metrics.truth_terms(gt))
+    assert direct.keys() == cached.keys()
+    for key in direct:
+        torch.testing.assert_close(cached[key], direct[key], rtol=0, atol=0)
+    single = metrics.compute_image_metrics(pred[1], metrics.truth_terms(gt[1]))
+    assert single["psnr"].shape == () and single["ssim"].item() == direct["ssim"][1].item()
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.compute_image_metrics(pred[:, :, :40], metrics.truth_terms(gt))

@@ -55,7 +55,13 @@ from torch.utils.data import DataLoader, Dataset
 
 from tinct import __version__
 from tinct.color import from_lightness_chroma, rgb_to_lightness
-from tinct.evaluation.metrics import FeatureMoments, RunningStats, compute_image_metrics
+from tinct.evaluation.metrics import (
+    FeatureMoments,
+    RunningStats,
+    TruthTerms,
+    compute_image_metrics,
+    truth_terms,
+)
 from tinct.imageio import LoadedImage, list_images, read_image
 from tinct.inference.pipeline import working_shape
 
@@ -328,6 +334,14 @@ class _Photo:
     truth: torch.Tensor  # (3, h, w) float32, metric size
     is_sample: bool
     _thumb: np.ndarray | None = None
+    _terms: TruthTerms | None = None
+
+    def terms(self) -> TruthTerms:
+        """The truth's side of the per-image metrics, computed once and shared by every
+        entry (a decode sweep's 25 settings)."""
+        if self._terms is None:
+            self._terms = truth_terms(self.truth)
+        return self._terms
 
     def thumb(self) -> np.ndarray:
         """The truth thumbnail, made once and shared by every entry."""
@@ -399,7 +413,7 @@ class _Accumulator:
         return out
 
 
-def _image_metrics(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+def _image_metrics(pred: torch.Tensor, truth: torch.Tensor | TruthTerms) -> dict[str, float]:
     values = {k: float(v) for k, v in compute_image_metrics(pred, truth).items()}
     values["psnr"] = min(values["psnr"], PSNR_CAP_DB)
     return values
@@ -527,7 +541,7 @@ def _evaluate_batch(photos: list[_Photo], images: list[LoadedImage],
         preds = [metric_copy(out, metric_size) for out in outputs]
         del outputs
         for photo, pred in zip(photos, preds, strict=True):
-            acc.add(photo, pred, _image_metrics(pred, photo.truth), seconds)
+            acc.add(photo, pred, _image_metrics(pred, photo.terms()), seconds)
         if extractor is not None:
             pred_feats, pred_top1 = extractor.features(preds)
             acc.add_features(pred_feats, pred_top1, truth_top1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,6 +45,8 @@ __all__ = [
     "RunningStats",
     "FeatureMoments",
     "compute_image_metrics",
+    "truth_terms",
+    "TruthTerms",
 ]
 
 AB_THRESHOLDS = (2.5, 5.0, 10.0, 20.0)
@@ -576,26 +579,50 @@ class FeatureMoments:
 # --------------------------------------------------------------------------- all at once
 
 
-def compute_image_metrics(pred_rgb: torch.Tensor, gt_rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+@dataclass(frozen=True)
+class TruthTerms:
+    """What the per-image metrics need of the ground truth, computed once per photo and
+    reused for every model compared on it (a decode sweep compares 25): ab ``(B, 2, H, W)``,
+    the 0-255 quantized image ``(B, 3, H, W)`` and the colorfulness ``(B,)``, in the
+    working dtype. Make it with :func:`truth_terms`."""
+
+    rgb: torch.Tensor
+    ab: torch.Tensor
+    quantized: torch.Tensor
+    colorfulness: torch.Tensor
+
+
+def truth_terms(gt_rgb: torch.Tensor) -> TruthTerms:
+    """The ground-truth side of :func:`compute_image_metrics` for sRGB ``(B, 3, H, W)`` or
+    ``(3, H, W)`` in [0, 1]."""
+    g, _ = _as_batch(gt_rgb, "gt_rgb")
+    return TruthTerms(g, _ab(g), _quantize(g), _colorfulness_255(g.to(_work_dtype(g)) * 255.0))
+
+
+def compute_image_metrics(pred_rgb: torch.Tensor, gt_rgb: torch.Tensor | TruthTerms
+                          ) -> dict[str, torch.Tensor]:
     """All per-image metrics of a batch, converting to Lab and to 0-255 once.
 
-    ``pred_rgb``, ``gt_rgb``: sRGB ``(B, 3, H, W)`` or ``(3, H, W)`` in [0, 1], H, W >= 11.
+    ``pred_rgb``, ``gt_rgb``: sRGB ``(B, 3, H, W)`` or ``(3, H, W)`` in [0, 1], H, W >= 11;
+    ``gt_rgb`` may be its :func:`truth_terms` (the same numbers, without redoing the truth's
+    share of the work for each model).
     Returns a dict of ``(B,)`` float64 tensors (0-d for one image), on the input's device:
     ``ab_mse``, ``ab_rmse`` (Lab units), ``acc_2.5``, ``acc_5``, ``acc_10``, ``acc_20`` (share of
     pixels within that ab distance), ``auc`` (in [0, 1]), ``psnr`` (dB, +inf if identical),
     ``ssim``, ``cf_pred``, ``cf_gt`` (colorfulness of prediction and ground truth).
     """
-    p, g, single = _as_pair(pred_rgb, gt_rgb)
-    err = _ab_error(_ab(p), _ab(g))
+    truth = gt_rgb if isinstance(gt_rgb, TruthTerms) else truth_terms(gt_rgb)
+    p, _, single = _as_pair(pred_rgb, truth.rgb)
+    err = _ab_error(_ab(p), truth.ab)
     mse = _ab_mse_from_error(err)
     out: dict[str, torch.Tensor] = {"ab_mse": mse, "ab_rmse": mse.sqrt()}
     acc = accuracy_from_error(err, AB_THRESHOLDS)
     for i, t in enumerate(AB_THRESHOLDS):
         out[f"acc_{t:g}"] = acc[:, i]
     out["auc"] = auc_from_error(err)
-    qp, qg = _quantize(p), _quantize(g)
-    out["psnr"] = _psnr_q(qp, qg)
-    out["ssim"] = _ssim_q(qp, qg)
+    qp = _quantize(p)
+    out["psnr"] = _psnr_q(qp, truth.quantized)
+    out["ssim"] = _ssim_q(qp, truth.quantized)
     out["cf_pred"] = _colorfulness_255(p.to(_work_dtype(p)) * 255.0)
-    out["cf_gt"] = _colorfulness_255(g.to(_work_dtype(g)) * 255.0)
+    out["cf_gt"] = truth.colorfulness
     return {k: _unbatch(v, single) for k, v in out.items()}
