@@ -3,11 +3,16 @@
     python scripts/pack_data.py configs/tinct-base.yaml OUT [--side 160] [--quality 85] \\
         [--part-mib 50] [--scan-cache RUN/data_scan.json]
 
-The device tool copies the working tree (and ``carry`` paths) to the GPU machine, at most
-64 MiB a call, and keeps what earlier calls carried while the machine stays warm. So the pack
-is cut into parts of at most ``--part-mib``: ``OUT/<folder>/part-K/...``, mirroring the data
-root's layout, so that ``--data.root=OUT`` works with the config's folders unchanged (the
-scan is recursive). Carry ``OUT/*/part-0`` in the first call, ``part-1`` in the next, and so on.
+The device tool copies the working tree (and at most 8 ``carry`` paths) to the GPU machine,
+at most 64 MiB a call, and keeps what earlier calls carried while the machine stays warm. So
+the pack is cut into parts of at most ``--part-mib``, each one folder that mirrors the data
+root's layout: ``OUT/part-K/<folder>/...``. Carry ``OUT/part-0`` in the first call,
+``OUT/part-1`` in the next, and so on (or several parts in one call, within 64 MiB); there,
+merge them into one data root with hard links and train on it with the config's folders
+unchanged::
+
+    mkdir -p data && for p in OUT/part-*; do cp -al "$p"/. data/; done
+    tinct train --config CONFIG --data.root=data ...
 
 Only the training split of the original photos is packed (the same hash split as training),
 so the validation photos used for model selection here stay held out. Photos are resized so
@@ -65,7 +70,7 @@ def pack(cfg_path: Path, out: Path, side: int, quality: int, part_mib: float,
             if parts[-1] + len(data) > limit:
                 parts.append(0)
             rel = Path(source).relative_to(base).with_suffix(".jpg")
-            write_atomic(out / spec.path / f"part-{len(parts) - 1}" / rel, data)
+            write_atomic(out / f"part-{len(parts) - 1}" / spec.path / rel, data)
             parts[-1] += len(data)
     return parts
 
@@ -83,7 +88,8 @@ def main() -> None:
     parts = pack(args.config, args.out, args.side, args.quality, args.part_mib, args.data,
                  args.scan_cache)
     for k, size in enumerate(parts):
-        print(f"part-{k}: {size / 2**20:.1f} MiB  (carry {args.out}/*/part-{k})")
+        print(f"part-{k}: {size / 2**20:.1f} MiB  (carry {args.out}/part-{k})")
+    print(f"{len(parts)} part(s), {sum(parts) / 2**20:.1f} MiB in all")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +87,16 @@ def test_pack_data_keeps_the_training_split_in_parts(tmp_path):
     out = tmp_path / "pack"
     parts = _script("pack_data").pack(config, out, side=48, quality=80, part_mib=0.01)
     assert len(parts) > 1 and all(size <= 0.01 * 2**20 for size in parts[:-1])
-    packed = sorted((out / "set").rglob("*.jpg"))
-    assert ({p.relative_to(out / "set").parts[0] for p in packed}
-            == {f"part-{k}" for k in range(len(parts))})
+    packed = sorted(out.rglob("*.jpg"))
+    # one folder per part (one carry path each), the data root's layout inside it
+    assert {p.relative_to(out).parts[:2] for p in packed} == {
+        (f"part-{k}", "set") for k in range(len(parts))}
     assert all(min(Image.open(p).size) == 48 for p in packed)
+    # merged with hard links as the docstring says, the parts are one data root again
+    merged = tmp_path / "merged"
+    for part in sorted(out.glob("part-*")):
+        subprocess.run(["cp", "-al", f"{part}/.", f"{merged}/"], check=True)
+    assert len(scan_folders([FolderSpec("set")], root=merged).files) == len(packed)
     # exactly the training split was packed; the validation photos stay behind
     train, val = split_files(scan_folders([FolderSpec("set")], root=root).files, 0.3, root)
     assert val and sorted(p.stem for p in packed) == sorted(Path(f).stem for f, _ in train)
