@@ -289,6 +289,17 @@ def test_nearest_bins_on_the_grid_match_the_full_search(monkeypatch):
         quantization.nearest_bins(inside, palette, 5)
 
 
+def test_nearest_bins_sees_bins_changed_in_place():
+    """The grid layout is remembered per bins tensor; a tensor changed in place (a palette
+    loaded into a model's buffer) is searched as it is now, not as it was."""
+    bins = quantization.gamut_bins().clone()
+    points = 30 * torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
+    quantization.nearest_bins(points, bins, 5)  # remembered as a grid
+    bins[::2] += 37.3  # off the grid now, and far from where they were
+    want = torch.cdist(points, bins).topk(5, dim=1, largest=False).indices
+    assert torch.equal(quantization.nearest_bins(points, bins, 5)[1], want)
+
+
 def test_soft_encode_is_exact_on_a_bin_centre():
     bins = quantization.gamut_bins()
     centre = torch.tensor([10.0, 20.0])  # an interior bin: its 4 nearest neighbours are at 10

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.weak import WeakIdKeyDictionary
 
 from tinct.color import check_space, rgb_to_lab, rgb_to_luv
 
@@ -135,7 +136,7 @@ def nearest_bins(points: torch.Tensor, centres: torch.Tensor, k: int
     all bins, so the answer is the same as the full search (up to the order of exact ties).
     Any other palette (k-means) is searched in full.
     """
-    layout = _grid_layout(centres) if k <= 16 else None
+    layout = _cached_grid_layout(centres) if k <= 16 else None
     if layout is None:
         return torch.cdist(points, centres).topk(k, dim=1, largest=False)
     origin, step, lut = layout
@@ -157,6 +158,19 @@ def nearest_bins(points: torch.Tensor, centres: torch.Tensor, k: int
         full_d, full_i = torch.cdist(points[rows], centres).topk(k, dim=1, largest=False)
         dist, idx = dist.index_put((rows,), full_d), idx.index_put((rows,), full_i)
     return dist, idx
+
+
+_LAYOUTS = WeakIdKeyDictionary()  # centres tensor -> (its version, its layout)
+
+
+def _cached_grid_layout(centres: torch.Tensor):
+    """:func:`_grid_layout` of a model's bin centres, worked out once per tensor (and again
+    only if the tensor is changed in place), not at every training step."""
+    hit = _LAYOUTS.get(centres)
+    if hit is None or hit[0] != centres._version:
+        hit = (centres._version, _grid_layout(centres))
+        _LAYOUTS[centres] = hit
+    return hit[1]
 
 
 def _grid_layout(centres: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor] | None:
