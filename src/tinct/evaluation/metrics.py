@@ -280,7 +280,7 @@ _MID = 127.5
 
 def _ssim_q(q_pred: torch.Tensor, q_gt: torch.Tensor) -> torch.Tensor:
     B, C, H, W = q_pred.shape
-    taps = _gaussian_taps(q_pred.dtype, q_pred.device)
+    taps = _gaussian_taps(torch.float32, q_pred.device)
     k = taps.numel()
     if min(H, W) < k:
         raise ValueError(f"SSIM needs images of at least {k}x{k} pixels, got {H}x{W}")
@@ -292,7 +292,6 @@ def _ssim_q(q_pred: torch.Tensor, q_gt: torch.Tensor) -> torch.Tensor:
     y = (q_gt - _MID).float()
     maps = torch.cat((x, y, x * x, y * y, x * y), dim=1)
     n = maps.shape[1]
-    taps = taps.float()
     # separable Gaussian, no padding: skimage filters with mode='reflect' and then crops
     # (k - 1) // 2 pixels on each side, which leaves exactly the pixels whose window is inside
     maps = F.conv2d(maps, taps.view(1, 1, k, 1).expand(n, 1, k, 1), groups=n)
