@@ -20,6 +20,7 @@ from tinct.cli.options import (
     add_device_option,
     add_engine_options,
     add_flip_option,
+    add_levels_option,
     add_model_option,
     add_progress_option,
     add_size_option,
@@ -63,6 +64,7 @@ def add_parser(sub) -> None:
                         "(photos without one are colorized without hints). Needs a model "
                         "trained with hints")
     add_flip_option(p)
+    add_levels_option(p)
     add_device_option(p)
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="images read and colorized together (default: 8)")

@@ -76,7 +76,8 @@ def installed() -> list[dict[str, Any]]:
             doc = config.to_dict()
             entry.update(architecture=config.architecture, space=config.space,
                          working_size=config.working_size, description=config.description,
-                         decode=doc["decode"], flip=config.flip, metrics=doc["metrics"],
+                         decode=doc["decode"], flip=config.flip, levels=config.levels,
+                         metrics=doc["metrics"],
                          hints=bool(config.model_args.get("hints")))
         found.append(entry)
     return found
@@ -138,6 +139,7 @@ def render_text(archs: list[dict[str, Any]], models: list[dict[str, Any]],
             continue
         decode = "".join(f", {k} {v:g}" for k, v in m.get("decode", {}).items())
         decode += ", flip averaging" if m.get("flip") else ""
+        decode += ", input levels" if m.get("levels") else ""
         decode += ", trained with colour hints" if m.get("hints") else ""
         lines.append(f"  {m['name']}: {m['architecture']}, {m['space']}, working size "
                      f"{m['working_size']} px{decode}, metrics: {metrics_summary(m['metrics'])}")

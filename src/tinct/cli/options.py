@@ -164,6 +164,15 @@ def add_flip_option(p: argparse.ArgumentParser, default: bool | None = None,
                         f"network time; default: {default_text})")
 
 
+def add_levels_option(p: argparse.ArgumentParser) -> None:
+    """``--levels`` / ``--no-levels``: input levels (None: the model's own setting)."""
+    p.add_argument("--levels", action=argparse.BooleanOptionalAction, default=None,
+                   help="input levels: the network sees each photo's lightness stretched to "
+                        "the full range (faded scans with grey blacks and dull whites get "
+                        "better colour); the output keeps the photo's own lightness (default: "
+                        "the model's own setting, see 'tinct models')")
+
+
 def add_engine_options(p: argparse.ArgumentParser, work: str) -> argparse._ArgumentGroup:
     """``--engine local|ray``, ``--ray-address``, ``--ray-workers`` in a "large archives"
     group (returned, for verb-specific additions); ``work`` names what the workers do."""
@@ -203,8 +212,8 @@ def check_engine_options(args: argparse.Namespace) -> None:
 
 def colorizer_spec_from_args(args: argparse.Namespace):
     """The :class:`~tinct.inference.batch.ColorizerSpec` of ``--model``, ``--device`` and, when
-    the verb has them, ``--boost`` and ``--flip``. A model given as a path is made absolute
-    (workers elsewhere may start in another folder)."""
+    the verb has them, ``--boost``, ``--flip`` and ``--levels``. A model given as a path is
+    made absolute (workers elsewhere may start in another folder)."""
     from pathlib import Path
 
     from tinct.inference.batch import ColorizerSpec
@@ -213,12 +222,12 @@ def colorizer_spec_from_args(args: argparse.Namespace):
     if model is not None and Path(model).exists():
         model = str(Path(model).resolve())
     return ColorizerSpec(model, args.device, getattr(args, "boost", None),
-                         getattr(args, "flip", None))
+                         getattr(args, "flip", None), getattr(args, "levels", None))
 
 
 def colorizer_from_args(args: argparse.Namespace):
-    """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost`` and flip
-    averaging with ``--flip`` when given."""
+    """The Colorizer of ``--model`` / ``--device``, decoding with ``--boost``, flip averaging
+    with ``--flip`` and input levels with ``--levels`` when given."""
     from tinct.cli import CLIError
     from tinct.inference.pipeline import Colorizer
 

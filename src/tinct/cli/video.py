@@ -20,6 +20,7 @@ from tinct.cli.options import (
     add_device_option,
     add_engine_options,
     add_flip_option,
+    add_levels_option,
     add_model_option,
     add_progress_option,
     add_size_option,
@@ -41,6 +42,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     add_flip_option(p, default=True, default_text="on for film: with key frames the network "
                     "runs on few frames, so the mirror image costs little, and the averaged "
                     "colour is closer to the truth; see docs/architecture.md")
+    add_levels_option(p)
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
                         "(default: 8)")

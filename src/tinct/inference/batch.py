@@ -194,13 +194,14 @@ def make_plan(inputs: Sequence[str], out: Path, fmt: str, overwrite: bool,
 class ColorizerSpec:
     """How to build the run's :class:`Colorizer` anywhere (picklable, so a cluster's workers
     each build their own): ``model`` is an installed name, a saved-model folder or an .onnx
-    file (a path must be one every node sees), None for the shipped model; ``boost`` and
-    ``flip`` of None keep the model's own setting."""
+    file (a path must be one every node sees), None for the shipped model; ``boost``,
+    ``flip`` and ``levels`` of None keep the model's own setting."""
 
     model: str | None = None
     device: str = "auto"
     boost: float | None = None
     flip: bool | None = None
+    levels: bool | None = None
 
     def build(self) -> Colorizer:
         """Loads the model and applies the settings (ValueError: a boost it cannot take)."""
@@ -209,12 +210,14 @@ class ColorizerSpec:
         return self.configure(Colorizer.from_pretrained(self.model, device=self.device))
 
     def configure(self, colorizer: Colorizer) -> Colorizer:
-        """Applies ``boost`` and ``flip`` to a loaded colorizer (ValueError: a boost it
-        cannot take)."""
+        """Applies ``boost``, ``flip`` and ``levels`` to a loaded colorizer (ValueError: a
+        boost it cannot take)."""
         if self.boost is not None:
             colorizer.set_decode(boost=self.boost)
         if self.flip is not None:
             colorizer.flip = self.flip
+        if self.levels is not None:
+            colorizer.levels = self.levels
         return colorizer
 
 

@@ -6,10 +6,11 @@ its attributes instead of string keys with scattered defaults. A change is a new
 (:meth:`ModelConfig.replace`), written back with
 :func:`~tinct.inference.checkpoint.write_config`.
 
-On disk (format version 1) the JSON keys are those of the attributes, except that flip
-averaging is stored as ``"inference": {"flip": true}``. Keys this version of tinct does not
-know are kept in :attr:`ModelConfig.extra` and written back unchanged (an exported ONNX file's
-``size_multiple`` and ``output_stride`` travel that way).
+On disk (format version 1) the JSON keys are those of the attributes, except that the
+inference switches are stored as ``"inference": {"flip": true, "levels": true}`` (``levels``
+only when on). Keys this version of tinct does not know are kept in :attr:`ModelConfig.extra`
+and written back unchanged (an exported ONNX file's ``size_multiple`` and ``output_stride``
+travel that way).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from tinct.color import CHROMA_SCALE, COLOR_SPACES
 FORMAT_NAME = "tinct-model"
 FORMAT_VERSION = 1
 OUTPUT_KINDS = ("regression", "classification")
+#: attributes stored under ``"inference"`` in config.json (off when absent)
+INFERENCE_SWITCHES = ("flip", "levels")
 
 def _frozen(value: Any) -> Any:
     """Dicts become read-only mappings and lists tuples, recursively."""
@@ -58,6 +61,8 @@ class ModelConfig:
         output_kind: ``"regression"`` (chroma) or ``"classification"`` (logits over bins).
         decode: a classifier's decode settings (``temperature``, ``boost``); empty otherwise.
         flip: flip averaging at inference (the network also sees the mirror image).
+        levels: input levels at inference (the network sees each photo's lightness stretched
+            to the full range, :mod:`tinct.inference.levels`; the output keeps its own).
         name, description: what ``tinct models`` shows.
         training, metrics, tuning: what is known of how it was made and how it measured.
         tinct_version: the tinct that wrote it.
@@ -72,6 +77,7 @@ class ModelConfig:
     output_kind: str = "regression"
     decode: Mapping[str, float] = field(default_factory=dict)
     flip: bool = False
+    levels: bool = False
     name: str = ""
     description: str = ""
     training: Mapping[str, Any] = field(default_factory=dict)
@@ -101,8 +107,9 @@ class ModelConfig:
             return f"chroma_scale must be a positive number, got {self.chroma_scale!r}"
         if self.output_kind not in OUTPUT_KINDS:
             return f"output_kind must be one of {', '.join(OUTPUT_KINDS)}, got {self.output_kind!r}"
-        if not isinstance(self.flip, bool):
-            return f"inference.flip must be true or false, got {self.flip!r}"
+        for switch in INFERENCE_SWITCHES:
+            if not isinstance(getattr(self, switch), bool):
+                return f"inference.{switch} must be true or false, got {getattr(self, switch)!r}"
         return None
 
     @property
@@ -126,21 +133,23 @@ class ModelConfig:
         inference = doc.get("inference") or {}
         if not isinstance(inference, Mapping):
             raise TypeError(f"inference must be an object, got {inference!r}")
-        known = {f.name for f in dataclasses.fields(cls)} - {"flip", "extra"}
+        known = {f.name for f in dataclasses.fields(cls)} - {*INFERENCE_SWITCHES, "extra"}
         values = {k: doc[k] for k in known if k in doc and doc[k] is not None}
         for key in ("model_args", "decode", "training", "metrics", "tuning"):
             if key in values and not isinstance(values[key], Mapping):
                 raise TypeError(f"{key} must be an object, got {values[key]!r}")
         extra = {k: v for k, v in doc.items()
                  if k not in known and k not in ("format", "format_version", "inference")}
-        extra.update({f"inference.{k}": v for k, v in inference.items() if k != "flip"})
-        return cls(**values, flip=inference.get("flip", False), extra=extra)
+        extra.update({f"inference.{k}": v for k, v in inference.items()
+                      if k not in INFERENCE_SWITCHES})
+        switches = {k: inference.get(k, False) for k in INFERENCE_SWITCHES}
+        return cls(**values, **switches, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``config.json`` document (format version 1)."""
         doc: dict[str, Any] = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
         for f in dataclasses.fields(self):
-            if f.name in ("flip", "extra"):
+            if f.name in (*INFERENCE_SWITCHES, "extra"):
                 continue
             value = to_plain(getattr(self, f.name))
             if f.name == "tuning" and not value:
@@ -149,6 +158,8 @@ class ModelConfig:
         inference = {k.split(".", 1)[1]: to_plain(v) for k, v in self.extra.items()
                      if k.startswith("inference.")}
         doc["inference"] = {**inference, "flip": self.flip}
+        if self.levels:  # written only when on, so older tincts read the file as before
+            doc["inference"]["levels"] = True
         doc.update({k: to_plain(v) for k, v in self.extra.items()
                     if not k.startswith("inference.")})
         return doc

@@ -33,6 +33,7 @@ from tinct.inference.hints import (
     parse_hints,
     suggest_colors,
 )
+from tinct.inference.levels import stretch_levels
 from tinct.inference.model_config import ModelConfig
 from tinct.models.base import ColorizationNet
 from tinct.runtime import autocast, resolve_device, resolve_precision
@@ -81,6 +82,9 @@ class Colorizer:
         # the two outputs are averaged; on validation +0.07 dB at equal colourfulness for the
         # shipped classifier, at twice the network time (docs/comparison.md)
         self.flip: bool = config.flip
+        # input levels: the network sees each photo's lightness stretched to the full range
+        # (tinct.inference.levels); the output keeps the photo's own lightness
+        self.levels: bool = config.levels
         if precision == "auto" and self.device.type == "cpu":
             # bench/infer_speed.py on an AVX-512 BF16 CPU: bf16 autocast was no faster than
             # channels_last float32 (33.8 vs 32.4 ms at 256 px) and cost 0.18 dB of PSNR
@@ -190,6 +194,8 @@ class Colorizer:
         if (h, w) != (H, W):
             x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True,
                               align_corners=False)
+        if self.levels:
+            x = stretch_levels(x)
         x = color.normalize_lightness(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
