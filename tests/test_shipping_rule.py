@@ -127,7 +127,8 @@ def test_score_candidate_tunes_on_validation_then_applies_the_rule_on_four_sets(
     """scripts/study/score_candidate.sh end to end, as v3's candidates are scored: the decode
     is chosen on the validation photos and saved with the candidate, the four eval sets are
     compared against the shipped model, the verdict is the rule's, and the damaged copies are
-    scored only for a candidate that passes."""
+    scored only for a candidate that passes. The second run is given the validation photos'
+    damaged copy, and input levels are chosen on it before anything else is measured."""
     import os
     import subprocess
 
@@ -160,15 +161,22 @@ def test_score_candidate_tunes_on_validation_then_applies_the_rule_on_four_sets(
     assert (out / "damaged" / "urban100" / "metrics.json").exists() == verdict["passes"]
     assert ("not scored on the damaged copies" in done.stdout) != verdict["passes"]
 
+    assert not (out / "levels.txt").exists()  # no damaged validation copy was given
+
     # again with DAMAGED_ALWAYS=1: the tune and the clean comparisons are reused (their
-    # reports untouched), and the damaged copies are compared and given the rule's verdict
+    # reports untouched), input levels are chosen on the damaged validation copy, and the
+    # damaged copies are compared and given the rule's verdict
     stamp = (out / "kodak24" / "metrics.json").stat().st_mtime_ns
+    damaged_validation = write_photos(tmp_path / "damaged-validation", broken=False)
     again = subprocess.run(["bash", str(ROOT / "scripts" / "study" / "score_candidate.sh"),
                             str(tiny_classifier_dir), str(out), str(validation),
-                            str(tmp_path / "damaged")], env={**env, "DAMAGED_ALWAYS": "1"},
+                            str(tmp_path / "damaged"), str(damaged_validation)],
+                           env={**env, "DAMAGED_ALWAYS": "1"},
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert (out / "kodak24" / "metrics.json").stat().st_mtime_ns == stamp
+    levels = json.loads((out / "cand" / "config.json").read_text())["tuning"]["levels"]
+    assert f"input levels: {'on' if levels['on'] else 'off'}" in (out / "levels.txt").read_text()
     for name in sets:
         compared = json.loads((out / "damaged" / name / "metrics.json").read_text())
         assert compared["data_dir"] == str(tmp_path / "damaged" / name)

@@ -231,3 +231,40 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
         assert cfg.model.init_from == "tinct-base" and cfg.data.cache
     if recipe == "tinct-base-v3-mixed.yaml":
         assert cfg.loss.kind == "ce" and cfg.loss.regression > 0
+
+
+def test_choose_levels_rule():
+    choose = _script("choose_levels")
+    assert choose.verdict({"off": 22.58, "on": 22.60}, {"off": 21.70, "on": 22.10}, 0.02)
+    assert choose.verdict({"off": 22.58, "on": 22.565}, {"off": 21.7, "on": 21.8}, 0.02)
+    assert not choose.verdict({"off": 22.58, "on": 22.55}, {"off": 21.7, "on": 22.1}, 0.02)
+    assert not choose.verdict({"off": 22.58, "on": 22.60}, {"off": 21.7, "on": 21.7}, 0.02)
+
+
+def test_choose_levels_measures_both_ways_and_records_the_verdict(tiny_classifier_dir,
+                                                                  photo_root, tmp_path):
+    model = tmp_path / "cand"
+    model.mkdir()
+    (model / "model.safetensors").symlink_to(tiny_classifier_dir / "model.safetensors")
+    (model / "config.json").write_bytes((tiny_classifier_dir / "config.json").read_bytes())
+    damaged = tmp_path / "damaged"
+    made = subprocess.run(["python", str(ROOT / "scripts" / "degrade_eval.py"),
+                           str(photo_root / "a"), str(damaged), "--no-progress"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    run = subprocess.run(["python", str(ROOT / "scripts" / "study" / "choose_levels.py"),
+                          str(model), str(photo_root / "a"), str(damaged)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    record = json.loads((model / "config.json").read_text())["tuning"]["levels"]
+    choose = _script("choose_levels")
+    on = choose.verdict(record["clean_psnr"], record["damaged_psnr"], 0.02)
+    assert record["on"] is on and f"input levels: {'on' if on else 'off'}" in run.stdout
+    assert json.loads((model / "config.json").read_text())["inference"].get("levels", False) is on
+    # the two ways differ: levels reached the network
+    assert record["damaged_psnr"]["on"] != record["damaged_psnr"]["off"]
+    bad = subprocess.run(["python", str(ROOT / "scripts" / "study" / "choose_levels.py"),
+                          str(tmp_path / "nothing"), str(photo_root / "a"), str(damaged)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "choose_levels: error:" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -1,18 +1,21 @@
 #!/bin/bash
 # Scores a v3 candidate by the shipping rule of docs/v3.md, in the rule's order:
 #   1. the decode (temperature, boost) is chosen on the validation photos with `tinct tune`
-#      (--max-dcf 8) and saved with the candidate;
+#      (--max-dcf 8) and saved with the candidate; given the validation photos' damaged copy,
+#      input levels are then turned on or off by scripts/study/choose_levels.py (session 35);
 #   2. `tinct compare CANDIDATE tinct-base` on the four eval sets;
 #   3. scripts/shipping_rule.py gives the verdict on the four clean sets;
 #   4. a candidate that passes is also compared on the damaged copies (DAMAGED_ALWAYS=1: any).
 #
-#   scripts/study/score_candidate.sh MODEL_FOLDER OUT_DIR VALIDATION_DIR DAMAGED_EVAL_DIR
+#   scripts/study/score_candidate.sh MODEL_FOLDER OUT_DIR VALIDATION_DIR DAMAGED_EVAL_DIR \
+#       [DAMAGED_VALIDATION_DIR]
 #
 # VALIDATION_DIR: scripts/study/validation_folder.py RUN_DIR VALIDATION_DIR
 # DAMAGED_EVAL_DIR: scripts/degrade_eval.py $TINCT_DATA/eval/SET DAMAGED_EVAL_DIR/SET, per set
+# DAMAGED_VALIDATION_DIR: scripts/degrade_eval.py VALIDATION_DIR DAMAGED_VALIDATION_DIR
 # Needs $TINCT_DATA. Set PAUSE_CMD/RESUME_CMD to pause a training run beside it.
 set -euo pipefail
-MODEL=$1 OUT=$2 VAL=$3 DAMAGED=$4
+MODEL=$1 OUT=$2 VAL=$3 DAMAGED=$4 VAL_DAMAGED=${5:-}
 : "${TINCT_DATA:?set TINCT_DATA to the shared data folder}"
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 SETS="everyday kodak24 bsds500-test urban100"
@@ -22,6 +25,10 @@ trap '${RESUME_CMD:-true}' EXIT
 if [ ! -f "$OUT/cand/config.json" ]; then
   tinct tune -m "$MODEL" "$VAL" -t 0.38,0.5,0.6,0.8 -b 0,0.2,0.4,0.6,0.8,1.0 --max-dcf 8 \
     --save "$OUT/cand" -o "$OUT/tune" --no-progress --no-features  # the choice: PSNR, dCF
+fi
+if [ -n "$VAL_DAMAGED" ] && ! grep -q '"levels": {' "$OUT/cand/config.json"; then
+  python "$HERE/scripts/study/choose_levels.py" "$OUT/cand" "$VAL" "$VAL_DAMAGED" \
+    | tee "$OUT/levels.txt"
 fi
 for s in $SETS; do
   [ -f "$OUT/$s/metrics.json" ] || tinct compare "$OUT/cand" tinct-base -d "$TINCT_DATA/eval/$s" \

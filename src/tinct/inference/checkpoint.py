@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from tinct import __version__
 from tinct.color import CHROMA_SCALE, COLOR_SPACES
 from tinct.errors import InputError, TinctError
+from tinct.fileio import atomic_write_text
 from tinct.inference.model_config import FORMAT_NAME, FORMAT_VERSION, ModelConfig, to_plain
 from tinct.models.registry import UnknownModelError, create_model, list_models
 
@@ -77,9 +78,9 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
 
 
 def write_config(folder: Path, config: ModelConfig) -> None:
-    """Writes a saved model's ``config.json`` into ``folder``."""
-    (folder / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n",
-                                      encoding="utf-8")
+    """Writes a saved model's ``config.json`` into ``folder`` (atomically: an existing one is
+    replaced whole or not at all)."""
+    atomic_write_text(Path(folder) / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 @contextlib.contextmanager
