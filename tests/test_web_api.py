@@ -25,7 +25,9 @@ with warnings.catch_warnings():  # Starlette's notice about httpx vs httpx2 at i
     warnings.filterwarnings("ignore", message=".*httpx")
     from fastapi.testclient import TestClient
 
-from tinct import create_model  # noqa: E402
+import torch  # noqa: E402
+
+from tinct import color, create_model  # noqa: E402
 from tinct.cli import main  # noqa: E402
 from tinct.inference.checkpoint import save_pretrained  # noqa: E402
 from tinct.web import create_app, imaging  # noqa: E402
@@ -129,6 +131,33 @@ def test_boost_gives_more_colour_for_that_request_only(client, gray_photo):
     assert saturation(boosted) > saturation(plain) + 1  # rare (vivid) colours weigh more
     assert ask(boost=0).content == plain.content  # the model's own boost is 0
     assert ask().content == plain.content  # the pooled model was not changed by the request
+
+
+@pytest.fixture(scope="module")
+def shipped_client():
+    """The app serving the shipped model (a trained network: its colour depends on the
+    tones it sees)."""
+    with TestClient(create_app([None], concurrency=1, queue=2)) as c:
+        yield c
+
+
+def test_levels_change_a_faded_prints_colour_for_that_request_only(shipped_client,
+                                                                     gray_photo):
+    def lab(response) -> np.ndarray:
+        assert response.status_code == 200, response.text
+        rgb = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"), np.float64)
+        return color.rgb_to_lab(torch.from_numpy(rgb / 255).permute(2, 0, 1)).numpy()
+
+    faded = Image.fromarray((40 + 0.6 * np.asarray(gray_photo, np.float64)).astype(np.uint8))
+    on = post(shipped_client, encode(faded), levels="true")
+    off = post(shipped_client, encode(faded), levels="false")
+    assert (on.headers["x-tinct-levels"], off.headers["x-tinct-levels"]) == ("on", "off")
+    on, off = lab(on), lab(off)
+    assert np.abs(on[0] - off[0]).max() < 1.5  # the faded tones are kept either way
+    assert np.abs(on[1:] - off[1:]).mean() > 1.0  # the network saw other tones
+    # the model's own setting (off) is the default, and the request did not change it
+    assert np.array_equal(lab(post(shipped_client, encode(faded))), off)
+    assert shipped_client.get("/api/models").json()["models"][0]["levels"] is False
 
 
 def test_alpha_is_kept_in_png(client):
@@ -303,6 +332,7 @@ def test_415_for_a_text_file_named_png(client):
     ({"model": "tiny-classifier", "boost": "lots"}, "boost: must be a number"),
     ({"model": "tiny-classifier", "boost": "nan"}, "boost: must be a number"),
     ({"model": "tiny-classifier", "temperature": "0"}, "temperature: must be a number"),
+    ({"levels": "maybe"}, "levels: must be true or false"),
 ])
 def test_422_for_bad_parameters(client, gray_photo, fields, words):
     assert words in error_of(post(client, encode(gray_photo), **fields), 422)

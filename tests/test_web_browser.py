@@ -167,6 +167,22 @@ def test_colour_choice_is_sent_for_colour_classifiers_only(server, page, gray_ph
     assert page.is_disabled("#boost") and page.input_value("#boost") == ""
 
 
+def test_faded_print_choice_is_sent_with_the_upload(server, page, gray_photos):
+    url, _ = server
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    assert "faded prints" in page.get_attribute("label:has(#levels)", "title")
+    page.select_option("#levels", "true")
+    with page.expect_response("**/api/colorize") as response:
+        page.set_input_files("#files", str(gray_photos[0]))
+    assert response.value.headers["x-tinct-levels"] == "on"
+    page.wait_for_selector(".card.done")
+    page.select_option("#levels", "")  # the model's own setting (off)
+    with page.expect_response("**/api/colorize") as response:
+        page.set_input_files("#files", str(gray_photos[1]))
+    assert response.value.headers["x-tinct-levels"] == "off"
+
+
 def test_colour_slider_recolours_a_result_without_a_new_upload(server, page, gray_photos):
     """Issue 19: a classifier's result card has a colour slider that re-colours it through
     /api/recolor (no upload), and names the model and settings, in the download's name too."""

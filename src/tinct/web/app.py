@@ -3,8 +3,9 @@
 ``create_app(models, ...)`` builds it; ``tinct serve`` runs it with uvicorn. Routes:
 
 - ``GET /``: the page (static HTML/CSS/JS from ``static/``, no CDN).
-- ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``, and
-  for colour classifiers ``boost`` / ``temperature``) -> the colorized image (PNG or JPEG),
+- ``POST /api/colorize``: multipart ``file`` (+ optional ``model``, ``size``, ``format``,
+  ``levels``, ``hints``, and for colour classifiers ``boost`` / ``temperature``) -> the
+  colorized image (PNG or JPEG),
   same pixel size as the upload; ``X-Tinct-Result-Id`` names the kept result.
 - ``POST /api/recolor``: JSON ``{"id", "boost", "temperature", "format", "hints"}`` -> the
   kept result decoded again with other settings: no upload, and the network does not run
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -56,7 +58,8 @@ from tinct.web.votes import VoteStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 MIN_SIZE = 32
-FORM_FIELDS = ("file", "model", "size", "format", "boost", "temperature", "hints")
+FORM_FIELDS = ("file", "model", "size", "format", "boost", "temperature", "levels", "hints")
+SWITCH_VALUES = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False}
 # ranges a request may ask for (colour classifiers only); see ColorClassifier.decode
 DECODE_RANGES = {"boost": (0.0, 3.0), "temperature": (0.05, 5.0)}
 
@@ -82,6 +85,11 @@ COLORIZE_BODY = {
                             "description": "colour classifiers only: annealed-mean "
                                            "temperature, lower for bolder colour (default: "
                                            "the model's)"},
+            "levels": {"type": "boolean",
+                       "description": "input levels for faded prints: the network sees the "
+                                      "photo's lightness stretched to the full range; the "
+                                      "result keeps the photo's own lightness (default: the "
+                                      "model's, see \"levels\" in GET /api/models)"},
             "hints": {"type": "string",
                       "description": "colours you know, as JSON [{\"x\": 120, \"y\": 80, "
                                      "\"color\": \"#2050c0\"}, ...] (at most 256; x, y in "
@@ -137,6 +145,12 @@ class ColorizeParams:
         if self.decode and not pool.infos[self.model].decodes():
             raise ApiError(422, f"{', '.join(self.decode)}: model {self.model!r} predicts "
                                 "colour directly; only colour classifiers have decode settings")
+        self.levels: bool | None = None
+        if fields.get("levels", "").strip():
+            raw = fields["levels"].strip().lower()
+            if raw not in SWITCH_VALUES:
+                raise ApiError(422, f"levels: must be true or false, got {fields['levels']!r}")
+            self.levels = SWITCH_VALUES[raw]
         self.hints: list[Hint] | None = None
         if fields.get("hints", "").strip():
             try:
@@ -156,10 +170,15 @@ class ColorizeParams:
                 raise ApiError(422, str(exc)) from None
 
     def colorizer(self, pool: ModelPool) -> Colorizer:
-        """The model's colorizer, with this request's decode settings when it has any (a view
-        that shares the network; the pooled colorizer is never changed)."""
+        """The model's colorizer, with this request's decode settings and input levels when
+        it has any (a view that shares the network; the pooled colorizer is never changed)."""
         colorizer = pool.get(self.model)
-        return colorizer.with_decode(**self.decode) if self.decode else colorizer
+        if self.decode:
+            colorizer = colorizer.with_decode(**self.decode)
+        if self.levels is not None and self.levels != colorizer.levels:
+            colorizer = copy.copy(colorizer)
+            colorizer.levels = self.levels
+        return colorizer
 
 
 class Recolor(BaseModel):
@@ -198,7 +217,7 @@ def _colorize(params: ColorizeParams, pool: ModelPool, upload, max_pixels: int,
     params.check_hints_inside(loaded)
     output, image = colorize_keeping_output(colorizer, loaded, params.size, hints=params.hints)
     kept = results.put(KeptResult(params.model, params.size, loaded, output, upload.filename,
-                                  params.hints))
+                                  params.hints, params.levels))
     return colorizer, encode(image, params.format, loaded.icc_profile), kept, loaded.was_color
 
 
@@ -242,6 +261,7 @@ def _image_response(data: bytes, params: ColorizeParams, colorizer: Colorizer, f
         "Content-Disposition": f'inline; filename="{download_name(filename, params.format)}"',
         "Cache-Control": "no-store",
         "X-Tinct-Model": params.model,
+        "X-Tinct-Levels": "on" if colorizer.levels else "off",
         "X-Tinct-Seconds": f"{seconds:.3f}",
     }
     decode = colorizer.decode_settings()
@@ -380,6 +400,8 @@ def create_app(models: list[ModelSpec] | None = None, *, max_upload_mb: float = 
                                           (("boost", body.boost),
                                            ("temperature", body.temperature),
                                            ("format", body.format)) if v is not None}}
+        if kept.levels is not None:  # a network run for new hints sees what the first saw
+            fields["levels"] = str(kept.levels).lower()
         new_hints = body.hints is not None
         if new_hints:
             fields["hints"] = json.dumps(body.hints)

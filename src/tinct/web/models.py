@@ -34,6 +34,7 @@ class ModelInfo:
             "space": self.config.space,
             "metrics": doc["metrics"],
             "decode": doc["decode"] or None,
+            "levels": self.config.levels,  # input levels unless a request says otherwise
             "hints": True,  # every model honours colour hints (the correction after decoding)
             "hint_inputs": self.hint_inputs(),
         }

@@ -25,10 +25,10 @@ from tinct.web.errors import ApiError
 @dataclass
 class KeptResult:
     """One colorization: the model and working size it ran with, the decoded upload, the
-    network's output ``(1, C, h', w')``, the upload's file name (for downloads) and the colour
-    hints the output was computed with. A re-colour with new hints replaces ``output`` and
-    ``hints`` (the cache's byte count stays right: hints are small, the output's shape is
-    the same)."""
+    network's output ``(1, C, h', w')``, the upload's file name (for downloads), the colour
+    hints the output was computed with and the request's input levels (None: the model's). A
+    re-colour with new hints replaces ``output`` and ``hints`` (the cache's byte count stays
+    right: hints are small, the output's shape is the same)."""
 
     model: str
     size: int | None
@@ -36,6 +36,7 @@ class KeptResult:
     output: torch.Tensor
     filename: str
     hints: list[Hint] | None = None
+    levels: bool | None = None
     used: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

@@ -70,7 +70,7 @@ function updateColourChoice() {
 
 function settings() {
   return { model: el("model").value, size: el("size").value, format: el("format").value,
-    boost: el("boost").disabled ? "" : el("boost").value };
+    boost: el("boost").disabled ? "" : el("boost").value, levels: el("levels").value };
 }
 
 function addFiles(files) {
@@ -164,10 +164,11 @@ async function run(job) {
 function send(job) {
   const form = new FormData();
   form.append("file", job.file, job.file.name);
-  const { model, size, format, boost } = job.settings;
+  const { model, size, format, boost, levels } = job.settings;
   if (model) form.append("model", model);
   if (size) form.append("size", size);
   if (boost) form.append("boost", boost);
+  if (levels) form.append("levels", levels);
   form.append("format", format);
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
