@@ -268,7 +268,7 @@ def test_openapi_schema_and_offline_docs(client):
     body = colorize["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert body["required"] == ["file"]
     assert set(body["properties"]) == {"file", "model", "size", "format", "boost", "temperature",
-                                       "hints"}
+                                       "levels", "hints"}
     assert {"200", "400", "413", "415", "422", "503"} <= set(colorize["responses"])
     assert {"/healthz", "/api/models"} <= set(spec["paths"])
     docs = client.get("/docs")
