@@ -262,3 +262,22 @@ def test_a_decode_sweep_gets_one_box_per_setting_not_25_overlaid_histograms():
     rows = len(labels) + 1
     assert rows <= many.count('id="patch_') < rows + 6  # one box a row (and the frames)
     assert few.count('id="patch_') >= 2 * 24  # overlaid: a bar for each bin of each label
+
+
+def test_no_report_writes_the_data_files_only(photos, tmp_path, capsys):
+    csv_name = "per_image.csv"
+    full, bare = tmp_path / "full", tmp_path / "bare"
+    common = ["--model", "gray", "--data", str(photos), "--quiet", "--workers", "0",
+              "--no-features"]
+    assert main(["eval", *common, "-o", str(full)]) == 0
+    capsys.readouterr()
+    assert main(["eval", *common, "-o", str(bare), "--no-report"]) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in bare.iterdir()) == ["metrics.json", "per_image.csv"]
+    assert f"Report: {bare / 'metrics.json'}" in out
+    summaries = [json.loads((d / "metrics.json").read_text())["models"][0]["summary"]
+                 for d in (full, bare)]
+    assert summaries[1]["psnr"] == pytest.approx(summaries[0]["psnr"], abs=1e-9)
+    rows = [[{k: v for k, v in row.items() if k != "seconds"} for row in _read_csv(d / csv_name)]
+            for d in (full, bare)]
+    assert rows[1] == rows[0] and len(rows[0]) > 1

@@ -38,12 +38,13 @@ def training_curves(results: Sequence[EvalResult]) -> dict[str, LossCurve]:
 
 def write_report(results: Sequence[EvalResult], folder: str | os.PathLike, *,
                  kind: str = "eval", curves: Mapping[str, LossCurve] | None = None,
-                 command: str | None = None) -> dict[str, Path]:
+                 command: str | None = None, html: bool = True) -> dict[str, Path]:
     """Writes ``report.html``, ``metrics.json`` and ``per_image.csv`` into ``folder``.
 
     ``kind``: ``"eval"`` or ``"compare"``; for ``"compare"`` the loss curves default to
     :func:`training_curves` of the results. Each file is written atomically. Returns
-    ``{"html": path, "json": path, "csv": path}``.
+    ``{"html": path, "json": path, "csv": path}``. ``html=False`` writes the two data files
+    only (no page and no charts: the cheaper choice for decode sweeps); ``"html"`` is then absent.
     """
     if kind not in ("eval", "compare"):
         raise InputError(f"kind must be 'eval' or 'compare', got {kind!r}")
@@ -55,9 +56,11 @@ def write_report(results: Sequence[EvalResult], folder: str | os.PathLike, *,
     if curves is None:
         curves = training_curves(results) if kind == "compare" else {}
     extra = {"training": {name: {"points": len(c)} for name, c in curves.items()}}
-    html = render_page(results, kind, curves, command)
-    return {
+    paths = {
         "json": atomic_write_text(folder / JSON_FILE, metrics_document(results, kind, extra)),
         "csv": atomic_write_text(folder / CSV_FILE, per_image_csv(results)),
-        "html": atomic_write_text(folder / HTML_FILE, html),
     }
+    if html:
+        paths["html"] = atomic_write_text(folder / HTML_FILE,
+                                          render_page(results, kind, curves, command))
+    return paths
