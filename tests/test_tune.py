@@ -141,6 +141,61 @@ def test_cli_flip_both_measures_each_setting_both_ways(tiny_classifier_dir, phot
     assert Colorizer.from_pretrained(saved, device="cpu").flip == best.endswith("flip")
 
 
+def test_entries_at_other_working_sizes_match_a_colorizer_at_that_size(tiny_classifier_dir,
+                                                                       photos):
+    settings = [Decode(0.5, size=48), Decode(1.0, size=48), Decode(0.5, size=96)]
+    _, entries = decode_entries(tiny_classifier_dir, settings, device="cpu")
+    assert [e.label.removeprefix("tiny-classifier ") for e in entries] == [
+        "T=0.5 48px", "T=1 48px", "T=0.5 96px"]
+    images = [read_image(p) for p in sorted(photos.glob("[abc]_*"))]
+    outputs = [e.model.colorize_batch(images, size=e.size, dtype=np.float32) for e in entries]
+    groups = {s: len({working_shape(*im.pixels.shape[:2], s) for im in images}) for s in (48, 96)}
+    assert entries[0].model.model.network.calls == groups[48] + groups[96]  # once per size
+    for d, out in zip(settings, outputs, strict=True):
+        network, config = load_pretrained(tiny_classifier_dir)
+        network.set_decode(temperature=d.temperature)
+        direct = Colorizer(network, config, device="cpu").colorize_batch(
+            images, size=d.size, dtype=np.float32)
+        for a, b in zip(out, direct, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    # the size matters (the tiny network's colours are faint: beyond the 1e-5 above, not far)
+    assert np.abs(outputs[0][0] - outputs[2][0]).max() > 1e-4
+
+
+def test_cli_sizes_measures_each_size_and_saves_the_chosen_one(tiny_classifier_dir, photos,
+                                                             tmp_path, capsys):
+    report, saved = tmp_path / "report", tmp_path / "tuned"
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                 str(report), "-t", "0.5", "-b", "0,1", "--sizes", "64, 32,64",
+                 "--max-dcf", "1000", "--save", str(saved), "--no-features", "--workers", "0",
+                 "-q", "--no-report"]) == 0
+    measured = json.loads((report / "metrics.json").read_text())["models"][:-1]
+    psnr = {m["name"].removeprefix("tiny-classifier "): m["summary"]["psnr"] for m in measured}
+    assert sorted(psnr) == ["T=0.5 32px", "T=0.5 64px", "T=0.5 b=1 32px", "T=0.5 b=1 64px"]
+    assert {m["working_size"] for m in measured} == {32, 64}
+    assert psnr["T=0.5 32px"] != psnr["T=0.5 64px"]
+    best = max(psnr, key=psnr.get)
+    size = int(best.split()[-1].removesuffix("px"))
+    config = json.loads((saved / "config.json").read_text())
+    assert config["working_size"] == size
+    assert config["tuning"]["chosen"] == {**config["decode"], "working_size": size}
+    assert sorted((m["working_size"], m["boost"]) for m in config["tuning"]["measured"]) == [
+        (32, 0), (32, 1), (64, 0), (64, 1)]
+    assert Colorizer.from_pretrained(saved, device="cpu").working_size == size
+    assert f"chosen: {best}" in capsys.readouterr().out
+    assert json.loads((tiny_classifier_dir / "config.json").read_text())["working_size"] == 96
+
+
+@pytest.mark.parametrize("sizes", ["0", "64,abc", "12.5", ","])
+def test_cli_refuses_bad_sizes_in_one_line(tiny_classifier_dir, photos, tmp_path, capsys,
+                                           sizes):
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                 str(tmp_path / "r"), "--sizes", sizes, "--no-features", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--sizes" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
 def test_cli_refuses_a_regression_model_and_an_existing_target(tiny_model_dir,
                                                                tiny_classifier_dir, photos,
                                                                tmp_path, capsys):

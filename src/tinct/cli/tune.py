@@ -7,7 +7,7 @@ import argparse
 
 from tinct.cli import CLIError
 from tinct.cli.eval import add_evaluation_options, evaluate_and_report
-from tinct.cli.options import add_model_option, positive_float
+from tinct.cli.options import add_model_option, positive_float, working_size
 
 DESCRIPTION = """\
 A colour classifier (architecture 'classifier') turns its per-pixel colour distribution into
@@ -16,20 +16,24 @@ one, large T the safe, desaturated average. The distribution can also be rebalan
 time by a boost b: b = 0 keeps the network's probabilities, b = 1 weights each colour by the
 class-rebalancing weight of Zhang et al. (rare, saturated colours count more), which makes a
 model trained without rebalancing as colourful as one trained with it. Neither changes a
-weight, so choose them after training on photos the model was not trained on.
+weight, so choose them after training on photos the model was not trained on. --sizes also
+sweeps the working size (the longer side the network sees): a network trained on small crops
+can be confident and wrong at a larger size, where things look bigger than in training.
 
-This measures the model at every combination of --temperatures and --boosts in one pass (the
-network runs once per photo), writes a side-by-side report like 'tinct compare', and picks the
-setting with the best PSNR among those whose colourfulness gap dCF is at most --max-dcf (or,
-when none is that colourful, the smallest dCF). --flip both also measures every setting with
-flip averaging (the network sees each photo and its mirror image, and the two are averaged).
-With --save it writes a copy of the model that decodes with the chosen setting; the original
-is kept."""
+This measures the model at every combination of --temperatures, --boosts and --sizes in one
+pass (the network runs once per photo and working size), writes a side-by-side report like
+'tinct compare', and picks the setting with the best PSNR among those whose colourfulness gap
+dCF is at most --max-dcf (or, when none is that colourful, the smallest dCF). --flip both also
+measures every setting with flip averaging (the network sees each photo and its mirror image,
+and the two are averaged).
+With --save it writes a copy of the model that decodes with the chosen setting (and runs at the
+chosen working size); the original is kept."""
 
 EPILOG = """\
 examples:
   tinct tune val/ -m runs/cls/best -o tune-report/ --save runs/cls/tuned
-  tinct tune val/ -m runs/cls/best -o r/ --temperatures 0.4,0.8 --boosts 0,0.5,1 --max-dcf 6"""
+  tinct tune val/ -m runs/cls/best -o r/ --temperatures 0.4,0.8 --boosts 0,0.5,1 --max-dcf 6
+  tinct tune val/ -m runs/cls/best -o r/ --boosts 0,0.4 --sizes 160,256 --no-report"""
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)
 DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
@@ -48,6 +52,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--boosts", "-b", metavar="B1,B2,...", default="0",
                    help="decode-time rebalancing boosts to measure with each temperature "
                         "(default %(default)s: the network's own probabilities)")
+    p.add_argument("--sizes", metavar="S1,S2,...",
+                   help="working sizes (longer side, px) to measure each setting at; the "
+                        "chosen one is saved with --save (default: --size, or the model's own)")
     p.add_argument("--flip", choices=("off", "on", "both"), default="off",
                    help="flip averaging (the network also sees the mirror image; twice the "
                         "network time): measure without it (default), with it, or both ways")
@@ -57,6 +64,18 @@ def add_parser(subparsers) -> None:
                    help="write the model with the chosen settings to this new folder")
     add_evaluation_options(p)
     p.set_defaults(func=run)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"128,160, 256"`` -> ``[128, 160, 256]`` (sorted, no repeats); raises ``CLIError``
+    unless each is a whole number of pixels a working size may be."""
+    try:
+        sizes = {working_size(part.strip()) for part in text.split(",") if part.strip()}
+    except argparse.ArgumentTypeError as e:
+        raise CLIError(f"--sizes: {e}") from None
+    if not sizes:
+        raise CLIError("--sizes: no working sizes given")
+    return sorted(sizes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,11 +93,13 @@ def run(args: argparse.Namespace) -> int:
     temperatures = parse_values(args.temperatures, "temperature")
     boosts = parse_values(args.boosts, "boost", allow_zero=True)
     flips = {"off": (False,), "on": (True,), "both": (False, True)}[args.flip]
-    settings = [Decode(t, b, f) for f in flips for b in boosts for t in temperatures]
+    sizes = parse_sizes(args.sizes) if args.sizes else [args.size]
+    settings = [Decode(t, b, f, s) for s in sizes for f in flips for b in boosts
+                for t in temperatures]
     if args.save and Path(args.save).exists():
         raise CLIError(f"{args.save}: already exists; choose a new folder for the tuned model")
     device = None if args.device == "auto" else args.device
-    folder, entries = decode_entries(args.model, settings, device=device, size=args.size)
+    folder, entries = decode_entries(args.model, settings, device=device)
     entries.append(load_entry(GrayBaseline.name))
     results = []
     status = evaluate_and_report(entries, args, kind="compare", keep=results)
@@ -88,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
         tuning = {"data": str(args.data), "n_images": results[0].n_images,
                   "max_dcf": args.max_dcf,
                   "measured": [{"temperature": d.temperature, "boost": d.boost,
-                                "flip": d.flip, "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
+                                "flip": d.flip, "working_size": d.size or results[i].working_size,
+                                "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
                                 "ab_rmse": r.summary["ab_rmse"]}
-                               for d, r in zip(settings, results[:-1], strict=True)]}
+                               for i, (d, r) in enumerate(zip(settings, results[:-1],
+                                                              strict=True))]}
         saved = save_with_decode(folder, args.save, choice, tuning)
         print(f"saved: {saved} (decodes at {choice.decode.label()})")
     return status

@@ -7,6 +7,9 @@ colour). The distribution can also be reweighted at decode time by the class-reb
 weights raised to a ``boost`` b (``ColorClassifier.decode``): b = 0 keeps the network's own
 probabilities, larger b favours rare, saturated colours. Neither changes a weight, so both are
 chosen after training, on held-out photos, by measuring the same network at several settings.
+The working size (the longer side the network sees) can be swept with them: a network trained
+on small crops can be sure and wrong at a larger size, where objects are bigger than any it
+was trained on (docs/v3.md, session 36).
 
 :func:`decode_entries` builds one evaluation entry per setting; they share one network and its
 output, so the network runs once per photo however many settings are measured (only decoding,
@@ -100,15 +103,18 @@ def parse_values(text: str, what: str = "temperature", allow_zero: bool = False)
 
 @dataclass(frozen=True)
 class Decode:
-    """One decode setting: annealed-mean temperature and decode-time rebalancing boost."""
+    """One decode setting: annealed-mean temperature, decode-time rebalancing boost, flip
+    averaging, and the working size (longer side, px; None: the size the model was saved with).
+    """
 
     temperature: float
     boost: float = 0.0
     flip: bool = False  # flip averaging (``Colorizer.flip``)
+    size: int | None = None
 
     def label(self) -> str:
         return (f"T={self.temperature:g}" + (f" b={self.boost:g}" if self.boost else "")
-                + (" flip" if self.flip else ""))
+                + (" flip" if self.flip else "") + (f" {self.size}px" if self.size else ""))
 
 
 def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
@@ -116,9 +122,10 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
                    ) -> tuple[Path, list[EvalEntry]]:
     """(model name or folder, decode settings) -> (its folder, one entry per setting).
 
-    The entries are labelled ``"NAME T=0.8"`` / ``"NAME T=0.8 b=0.5"`` and share one network
-    (see :class:`SharedOutput`). Raises ``ValueError`` for a model that is not a colour
-    classifier.
+    The entries are labelled ``"NAME T=0.8"`` / ``"NAME T=0.8 b=0.5 160px"`` and share one
+    network (see :class:`SharedOutput`), which runs once per photo for each working size and
+    flip setting. ``size``: the working size of settings that name none (default: the model's).
+    Raises ``InputError`` for a model that is not a colour classifier.
     """
     from tinct.inference.checkpoint import load_pretrained
     from tinct.inference.pipeline import Colorizer
@@ -129,8 +136,8 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
         raise InputError(
             f"{folder}: a {config.architecture} model predicts chroma directly; only "
             "colour classifiers (architecture 'classifier') have decode settings to tune")
-    # a flipped setting runs the network on a doubled batch: room for both kinds of input
-    shared = SharedOutput(network, capacity=8 * len({d.flip for d in settings}))
+    # each working size and flip setting is its own input to the network: room for them all
+    shared = SharedOutput(network, capacity=8 * len({(d.size, d.flip) for d in settings}))
     entries = []
     name = config.name or folder.name
     info = describe_model(Colorizer(network, config, device=device), folder)
@@ -138,7 +145,7 @@ def decode_entries(model: str | os.PathLike, settings: Sequence[Decode],
         view = DecodeView(network, d.temperature, d.boost, network=shared)
         colorizer = Colorizer(view, config.replace(name=f"{name} {d.label()}"), device=device)
         colorizer.flip = d.flip
-        entries.append(EvalEntry(colorizer.name, colorizer, size,
+        entries.append(EvalEntry(colorizer.name, colorizer, d.size or size,
                                  {**info, "decode": {"temperature": d.temperature,
                                                      "boost": d.boost},
                                   "inference": {"flip": d.flip}}))
@@ -174,16 +181,20 @@ def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
 def save_with_decode(source: str | os.PathLike, target: str | os.PathLike, choice: Choice,
                      tuning: dict[str, Any]) -> Path:
     """Copies saved-model folder ``source`` to ``target`` with its ``decode`` settings (and
-    ``inference.flip``) set to the chosen ones and ``tuning`` (what was measured) recorded in
-    its config. Atomic; refuses to write over an existing folder (so never over ``source``)."""
+    ``inference.flip``, and ``working_size`` when the choice names one) set to the chosen ones
+    and ``tuning`` (what was measured) recorded in its config. Atomic; refuses to write over an
+    existing folder (so never over ``source``)."""
     source, target = Path(source), Path(target)
     if target.exists():
         raise InputError(f"{target}: already exists; choose a new folder for the tuned model")
     config = read_config(source)
     decode = {**config.decode, "temperature": choice.decode.temperature,
               "boost": choice.decode.boost}
+    size = choice.decode.size or config.working_size
+    chosen = {**decode, "working_size": size} if choice.decode.size else decode
     config = config.replace(decode=decode, flip=choice.decode.flip, name=target.name,
-                            tuning={**tuning, "chosen": decode, "reason": choice.reason})
+                            working_size=size,
+                            tuning={**tuning, "chosen": chosen, "reason": choice.reason})
     with staged_folder(target) as tmp:
         shutil.copyfile(source / WEIGHTS_FILE, tmp / WEIGHTS_FILE)
         write_config(tmp, config)
