@@ -13,7 +13,8 @@
 # VALIDATION_DIR: scripts/study/validation_folder.py RUN_DIR VALIDATION_DIR
 # DAMAGED_EVAL_DIR: scripts/degrade_eval.py $TINCT_DATA/eval/SET DAMAGED_EVAL_DIR/SET, per set
 # DAMAGED_VALIDATION_DIR: scripts/degrade_eval.py VALIDATION_DIR DAMAGED_VALIDATION_DIR
-# Needs $TINCT_DATA. Set PAUSE_CMD/RESUME_CMD to pause a training run beside it.
+# Needs $TINCT_DATA. Set PAUSE_CMD/RESUME_CMD to pause a training run beside it, and TUNE_GRID
+# to the decode grid's tune options (default below; session 36's adds --sizes 128,160,192,256).
 set -euo pipefail
 MODEL=$1 OUT=$2 VAL=$3 DAMAGED=$4 VAL_DAMAGED=${5:-}
 : "${TINCT_DATA:?set TINCT_DATA to the shared data folder}"
@@ -23,8 +24,9 @@ mkdir -p "$OUT"
 ${PAUSE_CMD:-true}
 trap '${RESUME_CMD:-true}' EXIT
 if [ ! -f "$OUT/cand/config.json" ]; then
-  tinct tune -m "$MODEL" "$VAL" -t 0.38,0.5,0.6,0.8 -b 0,0.2,0.4,0.6,0.8,1.0 --max-dcf 8 \
-    --save "$OUT/cand" -o "$OUT/tune" --no-progress --no-features  # the choice: PSNR, dCF
+  # shellcheck disable=SC2086  # TUNE_GRID is a list of options
+  tinct tune -m "$MODEL" "$VAL" ${TUNE_GRID:--t 0.38,0.5,0.6,0.8 -b 0,0.2,0.4,0.6,0.8,1.0} \
+    --max-dcf 8 --save "$OUT/cand" -o "$OUT/tune" --no-progress --no-features  # PSNR, dCF
 fi
 if [ -n "$VAL_DAMAGED" ] && ! grep -q '"levels": {' "$OUT/cand/config.json"; then
   python "$HERE/scripts/study/choose_levels.py" "$OUT/cand" "$VAL" "$VAL_DAMAGED" \
