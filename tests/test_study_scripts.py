@@ -268,3 +268,34 @@ def test_choose_levels_measures_both_ways_and_records_the_verdict(tiny_classifie
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "choose_levels: error:" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_frontier_sweeps_measure_nine_settings_per_set_and_resume(tiny_classifier_dir, tmp_path):
+    """scripts/study/frontier_sweeps.sh: a decode sweep (3 temperatures x 3 boosts, metrics
+    only) per eval set, each set kept once done."""
+    import os
+
+    from test_evaluate import write_photos
+
+    for name in ("kodak24", "urban100"):
+        write_photos(tmp_path / "data" / "eval" / name, broken=False)
+    out = tmp_path / "frontier"
+    command = ["bash", str(ROOT / "scripts" / "study" / "frontier_sweeps.sh"),
+               str(tiny_classifier_dir), str(out)]
+    env = {**os.environ, "TINCT_DATA": str(tmp_path / "data"), "SETS": "kodak24 urban100"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("kodak24", "urban100"):
+        assert sorted(p.name for p in (out / name).iterdir()) == ["metrics.json",
+                                                                   "per_image.csv"]
+        models = json.loads((out / name / "metrics.json").read_text())["models"]
+        settings = {(m["info"]["decode"]["temperature"], m["info"]["decode"]["boost"])
+                    for m in models if m["name"] != "gray"}
+        assert settings == {(t, b) for t in (0.38, 0.6, 1.0) for b in (0, 0.5, 1.0)}
+        assert len(models) == 10 and {m["working_size"] for m in models[:-1]} == {96}
+    stamps = [(out / n / "metrics.json").stat().st_mtime_ns for n in ("kodak24", "urban100")]
+    (out / "urban100" / "metrics.json").unlink()  # as if the run had stopped before urban100
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (out / "kodak24" / "metrics.json").stat().st_mtime_ns == stamps[0]  # kept
+    assert (out / "urban100" / "metrics.json").stat().st_mtime_ns != stamps[1]  # swept again
