@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             save_pretrained(tuned, out, space=config.space, working_size=config.working_size,
                             name=config.name, description=f"{config.description} ({mix})".strip(),
                             training=training, metrics={},
-                            inference={"flip": config.flip})
+                            inference={"flip": config.flip, "levels": config.levels})
             print(f"alpha {alpha:.2f} -> {out}")
     except (TinctError, ValueError) as exc:
         print(f"interpolate_models: {exc}", file=sys.stderr)

@@ -54,6 +54,8 @@ def model_card(model_config) -> str:
           if config.get("decode") else []),
         *(["| inference | flip averaging (the network also sees the mirror image) |"]
           if model_config.flip else []),
+        *(["| inference | input levels (the network sees the lightness stretched to the full "
+           "range; for faded prints) |"] if model_config.levels else []),
         *([f"| started from | `{t['init_from']}` |"] if t.get("init_from") else []),
         f"| training steps | {t.get('steps')} (batch {t.get('batch_size')} x "
         f"{t.get('world_size')} process(es), {t.get('images_seen')} images seen) |",
@@ -90,7 +92,8 @@ def main() -> None:
                           description=args.description or config.description,
                           training=strip_machine_paths(config.to_dict()["training"]),
                           metrics=strip_machine_paths(metrics),
-                          inference={"flip": config.flip}, dtype=torch.float16)
+                          inference={"flip": config.flip, "levels": config.levels},
+                          dtype=torch.float16)
     _, shipped = load_pretrained(out)
     card = model_card(shipped)
     if args.notes:

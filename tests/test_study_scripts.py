@@ -142,10 +142,11 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
     from safetensors import safe_open
 
     from tinct.evaluation.tune import Choice, Decode, save_with_decode
-    from tinct.inference.checkpoint import load_pretrained
+    from tinct.inference.checkpoint import load_pretrained, read_config, write_config
 
     tuned = save_with_decode(tiny_classifier_dir, tmp_path / "tuned",
-                             Choice(Decode(0.6, 0.25, flip=True), 0, "test"), {})
+                             Choice(Decode(0.6, 0.25, flip=True, size=80), 0, "test"), {})
+    write_config(tuned, read_config(tuned).replace(levels=True))  # as choose_levels.py does
     metrics = tmp_path / "eval.json"
     metrics.write_text(json.dumps({"kodak24": {"psnr": 23.1}}))
     ship = _script("ship_model")
@@ -158,11 +159,13 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
         assert f.get_tensor("head.weight").dtype == torch.float16
     card = (out / "MODEL_CARD.md").read_text()
     assert "T = 0.6, decode-time rebalancing boost 0.25" in card and '"psnr": 23.1' in card
-    assert "| inference | flip averaging" in card
+    assert "| inference | flip averaging" in card and "| inference | input levels" in card
+    assert "| working size | 80 px" in card
     model, config = load_pretrained(out)
     assert (model.temperature, model.boost) == (0.6, 0.25)
     assert config.metrics["eval"] == {"kodak24": {"psnr": 23.1}}
-    assert config.flip is True and config.to_dict()["inference"] == {"flip": True}
+    assert config.working_size == 80 and config.flip is True and config.levels is True
+    assert config.to_dict()["inference"] == {"flip": True, "levels": True}
 
 
 def test_interpolated_models_lie_on_the_line_between_start_and_finetuned(tmp_path, tiny_model,

@@ -50,7 +50,8 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
 
     ``model`` must come from ``create_model`` (it carries ``tinct_spec``). ``dtype`` is the
     storage type of floating-point weights (use ``torch.float16`` to ship compactly).
-    ``inference``: how a ``Colorizer`` should run it (``{"flip": True}``: flip averaging).
+    ``inference``: how a ``Colorizer`` should run it (``{"flip": True}``: flip averaging;
+    ``{"levels": True}``: input levels).
     Returns the folder path.
     """
     spec = getattr(model, "tinct_spec", None)
@@ -65,7 +66,8 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
         chroma_scale=CHROMA_SCALE, working_size=int(working_size),
         output_kind=getattr(model, "output_kind", "regression"),
         decode=(model.decode_settings() if hasattr(model, "decode_settings") else None) or {},
-        flip=bool(inference.pop("flip", False)), name=name or folder.name,
+        flip=bool(inference.pop("flip", False)), levels=bool(inference.pop("levels", False)),
+        name=name or folder.name,
         description=description, training=training or {}, metrics=metrics or {},
         tinct_version=__version__,
         extra={f"inference.{k}": v for k, v in inference.items()})
