@@ -186,6 +186,16 @@ def test_cli_sizes_measures_each_size_and_saves_the_chosen_one(tiny_classifier_d
     assert json.loads((tiny_classifier_dir / "config.json").read_text())["working_size"] == 96
 
 
+def test_cli_size_alone_is_measured_and_saved(tiny_classifier_dir, photos, tmp_path):
+    saved = tmp_path / "tuned"
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                 str(tmp_path / "r"), "-t", "0.5", "--size", "48", "--save", str(saved),
+                 "--no-features", "--workers", "0", "-q", "--no-report"]) == 0
+    measured = json.loads((tmp_path / "r" / "metrics.json").read_text())["models"]
+    assert measured[0]["working_size"] == 48
+    assert json.loads((saved / "config.json").read_text())["working_size"] == 48
+
+
 @pytest.mark.parametrize("sizes", ["0", "64,abc", "12.5", ","])
 def test_cli_refuses_bad_sizes_in_one_line(tiny_classifier_dir, photos, tmp_path, capsys,
                                            sizes):
