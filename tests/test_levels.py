@@ -99,6 +99,15 @@ def test_with_levels_a_faded_scan_gets_the_clean_photos_colour(shipped, photo_L)
     assert with_levels < 0.2 * without  # ...and with levels the two look alike to the network
 
 
+def test_with_levels_gives_a_view_and_leaves_the_colorizer_as_it_was(shipped, photo_L):
+    assert shipped.with_levels(False) is shipped
+    view = shipped.with_levels(True)
+    assert view is not shipped and view.model is shipped.model  # one network, shared
+    assert view.levels is True and shipped.levels is False
+    scan = faded(photo_L)
+    assert not torch.allclose(view.predict_chroma(scan), shipped.predict_chroma(scan))
+
+
 def test_the_output_keeps_the_scans_own_lightness(shipped, photo_L):
     gray = gray_scan(faded(photo_L))
     shipped.levels = True

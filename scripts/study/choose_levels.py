@@ -15,7 +15,6 @@ Exit status 0 either way; 2 for a bad argument.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -28,9 +27,8 @@ from tinct.inference.pipeline import Colorizer
 def psnr_both_ways(model_dir: Path, photos: Path, limit: int | None = None) -> dict[str, float]:
     """Mean PSNR of the model on ``photos`` without and with input levels:
     ``{"off": dB, "on": dB}`` (the network runs twice per photo)."""
-    off = Colorizer.from_pretrained(model_dir)
-    on = copy.copy(off)  # shares the loaded network; only the switch differs
-    off.levels, on.levels = False, True
+    loaded = Colorizer.from_pretrained(model_dir)
+    off, on = loaded.with_levels(False), loaded.with_levels(True)  # one network, shared
     entries = [EvalEntry("off", off), EvalEntry("on", on)]
     results = evaluate_many(entries, photos, features=False, progress=False, limit=limit)
     return {r.name: float(r.summary["psnr"]) for r in results}

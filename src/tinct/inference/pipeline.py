@@ -131,6 +131,15 @@ class Colorizer:
         twin.model = view
         return twin
 
+    def with_levels(self, levels: bool) -> Colorizer:
+        """A colorizer that shares this one's network with input levels on or off (this one
+        when it already is); this colorizer is not changed, as with :meth:`with_decode`."""
+        if bool(levels) == self.levels:
+            return self
+        twin = copy.copy(self)
+        twin.levels = bool(levels)
+        return twin
+
     def decode_settings(self) -> dict[str, float] | None:
         """A colour classifier's decode settings (``temperature``, ``boost``); None for models
         that predict chroma directly or decode inside an exported graph."""

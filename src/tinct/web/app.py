@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
@@ -175,10 +174,7 @@ class ColorizeParams:
         colorizer = pool.get(self.model)
         if self.decode:
             colorizer = colorizer.with_decode(**self.decode)
-        if self.levels is not None and self.levels != colorizer.levels:
-            colorizer = copy.copy(colorizer)
-            colorizer.levels = self.levels
-        return colorizer
+        return colorizer if self.levels is None else colorizer.with_levels(self.levels)
 
 
 class Recolor(BaseModel):
