@@ -281,3 +281,13 @@ def test_no_report_writes_the_data_files_only(photos, tmp_path, capsys):
     rows = [[{k: v for k, v in row.items() if k != "seconds"} for row in _read_csv(d / csv_name)]
             for d in (full, bare)]
     assert rows[1] == rows[0] and len(rows[0]) > 1
+
+
+@pytest.mark.parametrize("option", [["--gallery", "3"], ["--rank-by", "ssim"]])
+def test_gallery_options_with_no_report_are_refused(photos, tmp_path, capsys, option):
+    out = tmp_path / "bare"
+    code = main(["eval", "--model", "gray", "--data", str(photos), "-o", str(out), "--quiet",
+                 "--workers", "0", "--no-features", "--no-report", *option])
+    err = capsys.readouterr().err
+    assert code != 0 and option[0] in err and "--no-report" in err
+    assert "Traceback" not in err and not out.exists()

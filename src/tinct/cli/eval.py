@@ -22,6 +22,8 @@ from tinct.cli.options import (
     working_size,
 )
 
+DEFAULT_GALLERY = 6  # best and worst photos the report shows
+
 DESCRIPTION = """\
 Measure a colorization model the way colorization papers do. Every colour photo under --data
 is reduced to its lightness, colorized at full resolution and compared with the original:
@@ -68,11 +70,12 @@ def add_evaluation_options(p: argparse.ArgumentParser, positional_data: bool = T
                         "size each model was saved with")
     p.add_argument("--limit", type=positive_int, metavar="N",
                    help="evaluate only the first N image files (sorted by path)")
-    p.add_argument("--rank-by", default="psnr", choices=RANKABLE, metavar="METRIC",
-                   help=f"metric that picks the best and worst photos shown (default psnr; "
-                        f"one of {', '.join(RANKABLE)})")
-    p.add_argument("--gallery", type=non_negative_int, default=6, metavar="N",
-                   help="how many best and worst photos to show (default 6)")
+    p.add_argument("--rank-by", choices=RANKABLE, metavar="METRIC",
+                   help=f"metric that picks the best and worst photos the report shows "
+                        f"(default psnr; one of {', '.join(RANKABLE)})")
+    p.add_argument("--gallery", type=non_negative_int, metavar="N",
+                   help=f"how many best and worst photos the report shows (default "
+                        f"{DEFAULT_GALLERY})")
     p.add_argument("--metric-size", type=_metric_size, default=DEFAULT_METRIC_SIZE,
                    metavar="PX",
                    help=f"compare on copies whose longer side is at most PX pixels (default "
@@ -123,6 +126,20 @@ def run(args: argparse.Namespace) -> int:
     return evaluate_and_report(entries, args, kind="eval")
 
 
+def _gallery_choice(args: argparse.Namespace) -> tuple[int, str]:
+    """(gallery size, ranking metric) of the report; --gallery and --rank-by only shape the
+    report's galleries, so asking for them with --no-report is a mistake worth saying."""
+    if args.no_report:
+        asked = [name for name, value in (("--gallery", args.gallery),
+                                          ("--rank-by", args.rank_by)) if value is not None]
+        if asked:
+            raise CLIError(f"{' and '.join(asked)} choose the report's gallery, and "
+                           f"--no-report writes no report; drop one of them")
+        return 0, "psnr"
+    return (DEFAULT_GALLERY if args.gallery is None else args.gallery,
+            args.rank_by or "psnr")
+
+
 def evaluate_and_report(entries, args: argparse.Namespace, kind: str,
                         keep: list | None = None) -> int:
     """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable.
@@ -133,10 +150,11 @@ def evaluate_and_report(entries, args: argparse.Namespace, kind: str,
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise CLIError(f"{output}: exists and is not a folder")
+    gallery_size, rank_by = _gallery_choice(args)
     results = evaluate_many(
         entries, args.data, metric_size=args.metric_size or None, batch_size=args.batch_size,
-        workers=args.workers, limit=args.limit, rank_by=args.rank_by,
-        gallery_size=0 if args.no_report else args.gallery, features=not args.no_features,
+        workers=args.workers, limit=args.limit, rank_by=rank_by,
+        gallery_size=gallery_size, features=not args.no_features,
         device=None if args.device == "auto" else args.device, progress=not args.no_progress)
     if keep is not None:
         keep.extend(results)
