@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -302,3 +303,72 @@ def test_frontier_sweeps_measure_nine_settings_per_set_and_resume(tiny_classifie
     assert again.returncode == 0, again.stderr[-2000:]
     assert (out / "kodak24" / "metrics.json").stat().st_mtime_ns == stamps[0]  # kept
     assert (out / "urban100" / "metrics.json").stat().st_mtime_ns != stamps[1]  # swept again
+
+
+def test_final_candidate_choice_rules(tmp_path):
+    """final_candidate.py's rules: the tuned PSNR is the chosen setting's measured one; the
+    better of best/ and last/ (best/ on a tie); the smallest alpha within 0.2 dB of the best."""
+    final = _script("final_candidate")
+    measured = [{"temperature": 0.38, "boost": 0.0, "working_size": 160, "psnr": 23.1},
+                {"temperature": 0.38, "boost": 0.2, "working_size": 160, "psnr": 22.9}]
+    (tmp_path / "config.json").write_text(json.dumps({"tuning": {
+        "measured": measured, "chosen": {"temperature": 0.38, "boost": 0.2,
+                                         "working_size": 160}}}))
+    assert final.tuned_psnr(tmp_path) == 22.9
+    assert final.best_of({"best": 22.5, "last": 22.7}) == "last"
+    assert final.best_of({"best": 22.5, "last": 22.5}) == "best"
+    assert final.smallest_alpha_within({1.0: 23.0, 0.25: 22.5, 0.5: 22.95, 0.75: 23.1}) == 0.5
+    assert final.smallest_alpha_within({1.0: 23.0, 0.5: 22.79}) == 1.0
+
+
+def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_dir, tmp_path):
+    """scripts/study/final_candidate.py end to end on a run whose best/ and last/ are tiny
+    classifiers: both tuned, the candidate scored by the rule, and when it fails, WiSE-FT with
+    the start model tuned and the chosen mix scored; a second run reuses every step, and a gate
+    above the candidate's validation PSNR scores nothing."""
+    import os
+    import shutil
+
+    from test_evaluate import write_photos
+
+    run = tmp_path / "run"
+    for name in ("best", "last"):
+        shutil.copytree(tiny_classifier_dir, run / name)
+    data = tmp_path / "data"
+    for name in ("everyday", "kodak24", "bsds500-test", "urban100"):
+        write_photos(data / "eval" / name, broken=False)
+        write_photos(tmp_path / "damaged" / name, broken=False)
+    validation = write_photos(tmp_path / "validation", broken=False)
+    out = tmp_path / "final"
+    command = [sys.executable, str(ROOT / "scripts" / "study" / "final_candidate.py"),
+               str(run), str(out), "--validation", str(validation),
+               "--damaged", str(tmp_path / "damaged"), "--start", str(tiny_classifier_dir),
+               "--alphas", "0.5", "--grid", "-t 0.38 -b 0,0.4 --sizes 64,96"]
+    env = {**os.environ, "TINCT_DATA": str(data)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["checkpoints"]) == {"best", "last"} and summary["candidate"] == "best"
+    verdict = json.loads((out / "score-best" / "verdict.json").read_text())
+    assert summary["passes"] == verdict["passes"]
+    # the tuned copy is scored as it is: labelled cand, with the decode tuned on validation
+    tuned = json.loads((out / "score-best" / "cand" / "config.json").read_text())
+    assert tuned["name"] == "cand" and tuned["working_size"] in (64, 96)
+    if not verdict["passes"]:
+        # the start and the run are the same weights here, so every alpha measures the same
+        assert summary["wise"] == {"0.50": summary["checkpoints"]["best"],
+                                   "1.00": summary["checkpoints"]["best"]}
+        assert summary["alpha"] == 0.5 and "wise_passes" in summary
+        mixed = json.loads((out / "score-wise-0.50" / "cand" / "config.json").read_text())
+        assert mixed["training"]["interpolation"]["alpha"] == 0.5
+    candidate_config = out / "score-best" / "cand" / "config.json"
+    stamp = candidate_config.stat().st_mtime_ns
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert candidate_config.stat().st_mtime_ns == stamp  # not tuned again
+
+    gated = subprocess.run([*command[:3], str(tmp_path / "gated"), *command[4:], "--gate", "99"],
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert gated.returncode == 0, gated.stderr[-2000:]
+    assert "not scored" in gated.stdout
+    assert not list((tmp_path / "gated").glob("score-*/verdict.json"))

@@ -1,0 +1,166 @@
+"""Chooses and scores the candidate of a finished v3 run, as docs/v3.md plans it (sessions 33,
+34, 36 and 37), unattended and resumable:
+
+1. the run's ``best/`` and ``last/`` are tuned on the validation photos (``tinct tune`` on the
+   decode grid, ``--max-dcf 8``, metrics only); the one with the higher PSNR at its chosen
+   setting is the candidate;
+2. it is scored by the shipping rule (``score_candidate.sh``), but only if its validation PSNR
+   is above ``--gate`` (the shipped model's own tuned figure);
+3. if it does not pass: WiSE-FT with the model the run started from (``--start``) at each
+   ``--alphas``, each tuned on the same grid; **the smallest alpha whose validation PSNR is
+   within 0.2 dB of the best alpha's** (alpha 1 is the candidate itself) is scored the same way.
+
+    python scripts/study/final_candidate.py RUN_DIR OUT --validation VAL --damaged DAMAGED \\
+        [--damaged-validation VAL_DAMAGED] [--start tinct-base] [--gate 22.43]
+
+Writes ``OUT/summary.json`` (every tuned PSNR, each choice and verdict) and, per model,
+``OUT/score-NAME/`` (``score_candidate.sh``'s folder: the tuned copy ``cand/``, and for a scored
+model ``verdict.md`` and the comparisons). A step
+whose output exists is not run again. Needs ``$TINCT_DATA``; ``PAUSE_CMD``/``RESUME_CMD`` pass
+through to ``score_candidate.sh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = HERE.parent
+DEFAULT_GRID = "-t 0.38,0.6 -b 0,0.2,0.4,0.6,0.8 --sizes 128,160,192,256"
+WITHIN_DB = 0.2  # the shipping rule's own PSNR margin
+
+
+def tuned_psnr(folder: Path) -> float:
+    """Validation PSNR (dB) of the decode setting ``tinct tune --save`` chose for ``folder``."""
+    tuning = json.loads((folder / "config.json").read_text())["tuning"]
+    chosen = tuning["chosen"]
+    for row in tuning["measured"]:
+        if all(row.get(key) == value for key, value in chosen.items()):
+            return float(row["psnr"])
+    raise ValueError(f"{folder}: the chosen setting {chosen} is not among the measured ones")
+
+
+def best_of(psnrs: dict[str, float]) -> str:
+    """The name with the highest PSNR (the first one listed on a tie)."""
+    return max(psnrs, key=lambda name: (psnrs[name], -list(psnrs).index(name)))
+
+
+def smallest_alpha_within(psnrs: dict[float, float], within: float = WITHIN_DB) -> float:
+    """The smallest alpha whose PSNR is within ``within`` dB of the best alpha's: the model
+    closest to the start that keeps the run's gain on the validation photos."""
+    top = max(psnrs.values())
+    return min(alpha for alpha, psnr in psnrs.items() if psnr >= top - within)
+
+
+def tune(model: Path | str, out: Path, validation: Path, grid: str) -> float:
+    """Tunes ``model`` on the validation photos into the saved copy ``out`` (once)."""
+    if not (out / "config.json").exists():
+        subprocess.run(["tinct", "tune", "-m", str(model), str(validation), *grid.split(),
+                        "--max-dcf", "8", "--save", str(out), "-o", f"{out}-tune",
+                        "--no-progress", "--no-features", "--no-report"], check=True)
+    return tuned_psnr(out)
+
+
+def tuned(name: str, args: argparse.Namespace) -> Path:
+    """Where model ``name``'s tuned copy lives: the ``cand`` folder of its score folder, which
+    ``score_candidate.sh`` then scores without tuning it again (and labels ``cand``)."""
+    return args.out / f"score-{name}" / "cand"
+
+
+def score(name: str, args: argparse.Namespace) -> bool:
+    """Scores the tuned copy of ``name`` by the shipping rule (score_candidate.sh); True if it
+    passes."""
+    out = args.out / f"score-{name}"
+    command = ["bash", str(HERE / "score_candidate.sh"), str(out / "cand"), str(out),
+               str(args.validation), str(args.damaged)]
+    if args.damaged_validation:
+        command.append(str(args.damaged_validation))
+    subprocess.run(command, check=True, env={**os.environ, "TUNE_GRID": args.grid})
+    return bool(json.loads((out / "verdict.json").read_text())["passes"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_dir", type=Path, help="finished training run (with best/ and last/)")
+    ap.add_argument("out", type=Path, help="folder for the tuned copies and the scores")
+    ap.add_argument("--validation", type=Path, required=True, help="validation photos")
+    ap.add_argument("--damaged", type=Path, required=True,
+                    help="folder of the eval sets' damaged copies (one folder per set)")
+    ap.add_argument("--damaged-validation", type=Path, help="the validation photos' damaged "
+                                                            "copy (input levels are chosen on it)")
+    ap.add_argument("--start", default="tinct-base", help="the model the run started from "
+                                                          "(WiSE-FT's other end)")
+    ap.add_argument("--alphas", default="0.25,0.5,0.75",
+                    help="WiSE-FT weights of the run, comma-separated (default 0.25,0.5,0.75)")
+    ap.add_argument("--gate", type=float, default=float("-inf"),
+                    help="score only a model whose validation PSNR is above this (dB)")
+    ap.add_argument("--grid", default=DEFAULT_GRID, help=f"tinct tune's decode grid options "
+                                                         f"(default {DEFAULT_GRID!r})")
+    args = ap.parse_args(argv)
+    if "TINCT_DATA" not in os.environ:
+        ap.error("set TINCT_DATA to the shared data folder")
+    checkpoints = [name for name in ("best", "last") if (args.run_dir / name).is_dir()]
+    if not checkpoints:
+        ap.error(f"{args.run_dir}: has neither best/ nor last/")
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"run_dir": str(args.run_dir), "grid": args.grid, "gate": args.gate}
+
+    def save() -> None:
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    psnrs = {name: tune(args.run_dir / name, tuned(name, args), args.validation, args.grid)
+             for name in checkpoints}
+    chosen = best_of(psnrs)
+    summary.update(checkpoints=psnrs, candidate=chosen)
+    save()
+    print(f"candidate: {chosen} ({psnrs[chosen]:.2f} dB on validation; "
+          + ", ".join(f"{n} {p:.2f}" for n, p in psnrs.items()) + ")")
+    if psnrs[chosen] <= args.gate:
+        print(f"not scored: {psnrs[chosen]:.2f} dB is not above the gate ({args.gate:.2f})")
+        return 0
+    summary["passes"] = score(chosen, args)
+    save()
+    if summary["passes"]:
+        print(f"{chosen} passes the shipping rule: {args.out / f'score-{chosen}'}")
+        return 0
+
+    alphas = [float(a) for a in args.alphas.split(",")]
+    mixes = args.out / "wise"
+
+    def mix_folder(alpha: float) -> Path:  # interpolate_models.py's naming
+        return mixes if len(alphas) == 1 else Path(f"{mixes}-a{alpha:.2f}")
+
+    if not all((mix_folder(a) / "config.json").exists() for a in alphas):
+        subprocess.run([sys.executable, str(SCRIPTS / "interpolate_models.py"), args.start,
+                        str(tuned(chosen, args)), str(mixes), *(f"--alpha={a}" for a in alphas)],
+                       check=True)
+    by_alpha = {1.0: psnrs[chosen]}
+    for a in alphas:
+        by_alpha[a] = tune(mix_folder(a), tuned(f"wise-{a:.2f}", args), args.validation,
+                           args.grid)
+    alpha = smallest_alpha_within(by_alpha)
+    summary.update(wise={f"{a:.2f}": p for a, p in sorted(by_alpha.items())}, alpha=alpha)
+    save()
+    print("WiSE-FT on validation: " + ", ".join(f"alpha {a:.2f} {p:.2f} dB"
+                                                 for a, p in sorted(by_alpha.items()))
+          + f"; chosen alpha {alpha:.2f}")
+    if alpha == 1.0:
+        print("alpha 1.00 is the candidate already scored; nothing more to score")
+        return 0
+    if by_alpha[alpha] <= args.gate:
+        print(f"not scored: {by_alpha[alpha]:.2f} dB is not above the gate ({args.gate:.2f})")
+        return 0
+    name = f"wise-{alpha:.2f}"
+    summary["wise_passes"] = score(name, args)
+    save()
+    print(f"{name} {'passes' if summary['wise_passes'] else 'does not pass'} the shipping rule")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
