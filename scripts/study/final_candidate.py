@@ -23,6 +23,7 @@ through to ``score_candidate.sh``.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
 import os
 import subprocess
@@ -43,6 +44,11 @@ def tuned_psnr(folder: Path) -> float:
         if all(row.get(key) == value for key, value in chosen.items()):
             return float(row["psnr"])
     raise ValueError(f"{folder}: the chosen setting {chosen} is not among the measured ones")
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two saved-model folders hold byte-identical weights."""
+    return filecmp.cmp(a / "model.safetensors", b / "model.safetensors", shallow=False)
 
 
 def best_of(psnrs: dict[str, float]) -> str:
@@ -107,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = [name for name in ("best", "last") if (args.run_dir / name).is_dir()]
     if not checkpoints:
         ap.error(f"{args.run_dir}: has neither best/ nor last/")
+    if len(checkpoints) == 2 and same_weights(*(args.run_dir / n for n in checkpoints)):
+        checkpoints = ["best"]  # the lowest validation loss was at the end: one model
     args.out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"run_dir": str(args.run_dir), "grid": args.grid, "gate": args.gate}
 
