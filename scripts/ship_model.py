@@ -1,9 +1,13 @@
 """Copy a trained model into the package as a shipped model, stored compactly (fp16).
 
     python scripts/ship_model.py RUN_DIR/best --name tinct-base [--metrics eval.json]
+    python scripts/ship_model.py SCORE_DIR/cand --scores SCORE_DIR --notes NOTES.md
 
 Writes ``src/tinct/weights/NAME/`` (``config.json`` + fp16 ``model.safetensors``) and a
-``MODEL_CARD.md`` beside them with the training summary and the measured metrics. Run it only
+``MODEL_CARD.md`` beside them with the training summary and the measured metrics. The decode
+setting, working size, input levels and the record of how they were tuned are kept; machine
+paths are not. ``--scores`` records the metrics of a ``scripts/study/score_candidate.sh``
+folder (each eval set, and its damaged copy when scored). Run it only
 when the new model measurably beats the one it replaces: shipped weights stay in git forever.
 """
 
@@ -11,11 +15,21 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
-from tinct.inference.checkpoint import WEIGHTS_DIR, load_pretrained, save_pretrained
+from tinct.inference.checkpoint import (
+    WEIGHTS_DIR,
+    load_pretrained,
+    read_config,
+    save_pretrained,
+    write_config,
+)
+
+SCORED_METRICS = ("psnr", "ssim", "ab_rmse", "auc", "cf_pred", "cf_gt", "dcf",
+                  "fd_effnet_lite2", "semantic_agreement")
 
 
 def _folder_text(folder: dict) -> str:
@@ -28,13 +42,32 @@ def _folder_text(folder: dict) -> str:
 def strip_machine_paths(value):
     """``value`` with every absolute path (a string starting with ``/`` or ``~``) replaced by
     its last component: a shipped config records no paths of the machine it was made on."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # a loaded config's sections are read-only mappings
         return {k: strip_machine_paths(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [strip_machine_paths(v) for v in value]
     if isinstance(value, str) and value[:1] in ("/", "~") and len(value) > 1:
         return Path(value).name
     return value
+
+
+def scored_metrics(score_dir: Path, label: str = "cand") -> dict:
+    """``{set: {metric: value, "n_images": n}}`` of the model ``label`` in each comparison of a
+    ``score_candidate.sh`` folder; a damaged copy's set is named ``SET (damaged)``."""
+    found = {}
+    for path in sorted(score_dir.glob("*/metrics.json")) + sorted(
+            score_dir.glob("damaged/*/metrics.json")):
+        report = json.loads(path.read_text())
+        models = {m["name"]: m for m in report["models"]}
+        if label not in models:
+            continue  # the tune's report, or another model's comparison
+        name = path.parent.name + (" (damaged)" if path.parent.parent.name == "damaged" else "")
+        summary = models[label]["summary"]
+        found[name] = {**{k: summary[k] for k in SCORED_METRICS if k in summary},
+                       "n_images": models[label]["n_images"]}
+    if not found:
+        raise SystemExit(f"ship_model: {score_dir}: no comparison of a model named {label!r}")
+    return found
 
 
 def model_card(model_config) -> str:
@@ -79,7 +112,10 @@ def main() -> None:
     ap.add_argument("model", help="saved-model folder (e.g. RUN_DIR/best)")
     ap.add_argument("--name", default="tinct-base")
     ap.add_argument("--description", default="")
-    ap.add_argument("--metrics", help="JSON file of evaluation metrics to record")
+    source = ap.add_mutually_exclusive_group()
+    source.add_argument("--metrics", help="JSON file of evaluation metrics to record")
+    source.add_argument("--scores", type=Path, metavar="SCORE_DIR",
+                        help="record the metrics of a score_candidate.sh folder")
     ap.add_argument("--notes", help="Markdown file appended to the model card (how choices were "
                                     "made, known weaknesses)")
     args = ap.parse_args()
@@ -87,6 +123,8 @@ def main() -> None:
     metrics = dict(config.to_dict()["metrics"])
     if args.metrics:
         metrics["eval"] = json.loads(Path(args.metrics).read_text())
+    if args.scores:
+        metrics["eval"] = scored_metrics(args.scores, label=config.name)
     out = save_pretrained(model, WEIGHTS_DIR / args.name, space=config.space,
                           working_size=config.working_size, name=args.name,
                           description=args.description or config.description,
@@ -94,6 +132,8 @@ def main() -> None:
                           metrics=strip_machine_paths(metrics),
                           inference={"flip": config.flip, "levels": config.levels},
                           dtype=torch.float16)
+    if config.tuning:
+        write_config(out, read_config(out).replace(tuning=strip_machine_paths(config.tuning)))
     _, shipped = load_pretrained(out)
     card = model_card(shipped)
     if args.notes:

@@ -169,6 +169,52 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
     assert config.to_dict()["inference"] == {"flip": True, "levels": True}
 
 
+def test_ship_model_records_a_score_folder_and_the_tuning(tiny_classifier_dir, tmp_path,
+                                                           monkeypatch):
+    """--scores: each comparison of a score_candidate.sh folder (and its damaged copies) goes
+    into the shipped metrics under the set's name; the tune's own report (no model of the
+    candidate's name) is skipped; the tuning record is kept without the machine's paths."""
+    import sys
+
+    from tinct.evaluation.tune import Choice, Decode, save_with_decode
+    from tinct.inference.checkpoint import load_pretrained
+
+    score = tmp_path / "score"
+    cand = save_with_decode(tiny_classifier_dir, score / "cand",
+                            Choice(Decode(0.38, 0.2, size=64), 0, "test"),
+                            {"data": str(tmp_path / "validation"), "n_images": 3})
+
+    def report(folder: Path, names: list[str], psnr: float) -> None:
+        folder.mkdir(parents=True)
+        models = [{"name": n, "n_images": 5, "summary": {"psnr": psnr + i, "auc": 0.9,
+                                                           "fd_effnet_lite2": 40.0}}
+                  for i, n in enumerate(names)]
+        (folder / "metrics.json").write_text(json.dumps({"models": models}))
+
+    report(score / "tune", ["cand T=0.38", "gray"], 20.0)
+    report(score / "kodak24", ["cand", "tinct-base", "gray"], 23.0)
+    report(score / "damaged" / "kodak24", ["cand", "tinct-base", "gray"], 21.0)
+    ship = _script("ship_model")
+    monkeypatch.setattr(ship, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(sys, "argv", ["ship_model.py", str(cand), "--name", "shipped",
+                                      "--scores", str(score)])
+    ship.main()
+    _, config = load_pretrained(tmp_path / "weights" / "shipped")
+    assert config.metrics["eval"] == {
+        "kodak24": {"psnr": 23.0, "auc": 0.9, "fd_effnet_lite2": 40.0, "n_images": 5},
+        "kodak24 (damaged)": {"psnr": 21.0, "auc": 0.9, "fd_effnet_lite2": 40.0,
+                              "n_images": 5}}
+    assert config.tuning["data"] == "validation" and config.tuning["n_images"] == 3
+    assert config.tuning["chosen"]["working_size"] == 64 and config.working_size == 64
+    shipped_text = (tmp_path / "weights" / "shipped" / "config.json").read_text()
+    assert str(tmp_path) not in shipped_text
+
+    monkeypatch.setattr(sys, "argv", ["ship_model.py", str(cand), "--name", "other",
+                                      "--scores", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit, match="no comparison of a model named 'cand'"):
+        ship.main()
+
+
 def test_interpolated_models_lie_on_the_line_between_start_and_finetuned(tmp_path, tiny_model,
                                                                          capsys):
     """WiSE-FT (scripts/interpolate_models.py): alpha 0 and 1 give back the two models' tensors,
