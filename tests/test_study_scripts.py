@@ -3,6 +3,7 @@ tables name data portably, packed data keeps the split."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import subprocess
@@ -365,6 +366,10 @@ def test_final_candidate_choice_rules(tmp_path):
     assert final.best_of({"best": 22.5, "last": 22.5}) == "best"
     assert final.smallest_alpha_within({1.0: 23.0, 0.25: 22.5, 0.5: 22.95, 0.75: 23.1}) == 0.5
     assert final.smallest_alpha_within({1.0: 23.0, 0.5: 22.79}) == 1.0
+    assert final.alpha_list("0.25,0.5") == [0.25, 0.5]
+    for bad in ("0.5,x", "1.0", "-0.1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="not a list|must be in"):
+            final.alpha_list(bad)
 
 
 def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_dir, tmp_path):

@@ -63,6 +63,17 @@ def smallest_alpha_within(psnrs: dict[float, float], within: float = WITHIN_DB) 
     return min(alpha for alpha, psnr in psnrs.items() if psnr >= top - within)
 
 
+def alpha_list(text: str) -> list[float]:
+    """``0.25,0.5`` -> [0.25, 0.5]; each in [0, 1) (alpha 1 is the run itself)."""
+    try:
+        alphas = [float(a) for a in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not all(0 <= a < 1 for a in alphas):
+        raise argparse.ArgumentTypeError(f"alphas must be in [0, 1): {text!r}")
+    return alphas
+
+
 def tune(model: Path | str, out: Path, validation: Path, grid: str) -> float:
     """Tunes ``model`` on the validation photos into the saved copy ``out`` (once)."""
     if not (out / "config.json").exists():
@@ -101,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                                                             "copy (input levels are chosen on it)")
     ap.add_argument("--start", default="tinct-base", help="the model the run started from "
                                                           "(WiSE-FT's other end)")
-    ap.add_argument("--alphas", default="0.25,0.5,0.75",
-                    help="WiSE-FT weights of the run, comma-separated (default 0.25,0.5,0.75)")
+    ap.add_argument("--alphas", default="0.25,0.5,0.75", type=alpha_list,
+                    help="WiSE-FT weights of the run in [0, 1), comma-separated (default "
+                         "0.25,0.5,0.75)")
     ap.add_argument("--gate", type=float, default=float("-inf"),
                     help="score only a model whose validation PSNR is above this (dB)")
     ap.add_argument("--grid", default=DEFAULT_GRID, help=f"tinct tune's decode grid options "
@@ -137,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{chosen} passes the shipping rule: {args.out / f'score-{chosen}'}")
         return 0
 
-    alphas = [float(a) for a in args.alphas.split(",")]
+    alphas = args.alphas
     mixes = args.out / "wise"
 
     def mix_folder(alpha: float) -> Path:  # interpolate_models.py's naming
