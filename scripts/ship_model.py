@@ -20,13 +20,7 @@ from pathlib import Path
 
 import torch
 
-from tinct.inference.checkpoint import (
-    WEIGHTS_DIR,
-    load_pretrained,
-    read_config,
-    save_pretrained,
-    write_config,
-)
+from tinct.inference.checkpoint import WEIGHTS_DIR, load_pretrained, save_pretrained
 
 SCORED_METRICS = ("psnr", "ssim", "ab_rmse", "auc", "cf_pred", "cf_gt", "dcf",
                   "fd_effnet_lite2", "semantic_agreement")
@@ -131,9 +125,7 @@ def main() -> None:
                           training=strip_machine_paths(config.to_dict()["training"]),
                           metrics=strip_machine_paths(metrics),
                           inference={"flip": config.flip, "levels": config.levels},
-                          dtype=torch.float16)
-    if config.tuning:
-        write_config(out, read_config(out).replace(tuning=strip_machine_paths(config.tuning)))
+                          tuning=strip_machine_paths(config.tuning), dtype=torch.float16)
     _, shipped = load_pretrained(out)
     card = model_card(shipped)
     if args.notes:

@@ -45,14 +45,14 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
                     working_size: int = 256, name: str | None = None,
                     description: str = "", training: dict | None = None,
                     metrics: dict | None = None, inference: dict | None = None,
-                    dtype: torch.dtype = torch.float32) -> Path:
+                    tuning: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
     """Writes ``model`` as a saved-model folder, atomically (a complete folder or none).
 
     ``model`` must come from ``create_model`` (it carries ``tinct_spec``). ``dtype`` is the
     storage type of floating-point weights (use ``torch.float16`` to ship compactly).
     ``inference``: how a ``Colorizer`` should run it (``{"flip": True}``: flip averaging;
-    ``{"levels": True}``: input levels).
-    Returns the folder path.
+    ``{"levels": True}``: input levels). ``tuning``: how the decode setting was chosen (what
+    ``tinct tune --save`` records). Returns the folder path.
     """
     spec = getattr(model, "tinct_spec", None)
     if spec is None:
@@ -69,7 +69,7 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
         flip=bool(inference.pop("flip", False)), levels=bool(inference.pop("levels", False)),
         name=name or folder.name,
         description=description, training=training or {}, metrics=metrics or {},
-        tinct_version=__version__,
+        tuning=tuning or {}, tinct_version=__version__,
         extra={f"inference.{k}": v for k, v in inference.items()})
     state = {k: _storage_tensor(v.detach(), dtype).contiguous().cpu()
              for k, v in model.state_dict().items()}
