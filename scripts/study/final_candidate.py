@@ -97,8 +97,15 @@ def score(name: str, args: argparse.Namespace) -> bool:
                str(args.validation), str(args.damaged)]
     if args.damaged_validation:
         command.append(str(args.damaged_validation))
-    subprocess.run(command, check=True, env={**os.environ, "TUNE_GRID": args.grid})
+    subprocess.run(command, check=True)  # the copy is tuned already: no grid needed
     return bool(json.loads((out / "verdict.json").read_text())["passes"])
+
+
+def above_gate(psnr: float, gate: float) -> bool:
+    """Whether a tuned model's validation PSNR earns it a scoring (says so when not)."""
+    if psnr <= gate:
+        print(f"not scored: {psnr:.2f} dB is not above the gate ({gate:.2f})")
+    return psnr > gate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     save()
     print(f"candidate: {chosen} ({psnrs[chosen]:.2f} dB on validation; "
           + ", ".join(f"{n} {p:.2f}" for n, p in psnrs.items()) + ")")
-    if psnrs[chosen] <= args.gate:
-        print(f"not scored: {psnrs[chosen]:.2f} dB is not above the gate ({args.gate:.2f})")
+    if not above_gate(psnrs[chosen], args.gate):
         return 0
     summary["passes"] = score(chosen, args)
     save()
@@ -172,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if alpha == 1.0:
         print("alpha 1.00 is the candidate already scored; nothing more to score")
         return 0
-    if by_alpha[alpha] <= args.gate:
-        print(f"not scored: {by_alpha[alpha]:.2f} dB is not above the gate ({args.gate:.2f})")
+    if not above_gate(by_alpha[alpha], args.gate):
         return 0
     name = f"wise-{alpha:.2f}"
     summary["wise_passes"] = score(name, args)
