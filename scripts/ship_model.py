@@ -45,23 +45,57 @@ def strip_machine_paths(value):
     return value
 
 
+def comparisons(score_dir: Path) -> dict[str, dict[str, dict]]:
+    """``{set: {model name: model entry}}`` of each ``metrics.json`` in a ``score_candidate.sh``
+    folder (the tune's report included); a damaged copy's set is named ``SET (damaged)``."""
+    found = {}
+    for path in sorted(score_dir.glob("*/metrics.json")) + sorted(
+            score_dir.glob("damaged/*/metrics.json")):
+        name = path.parent.name + (" (damaged)" if path.parent.parent.name == "damaged" else "")
+        found[name] = {m["name"]: m for m in json.loads(path.read_text())["models"]}
+    return found
+
+
 def scored_metrics(score_dir: Path, label: str = "cand") -> dict:
     """``{set: {metric: value, "n_images": n}}`` of the model ``label`` in each comparison of a
     ``score_candidate.sh`` folder; a damaged copy's set is named ``SET (damaged)``."""
     found = {}
-    for path in sorted(score_dir.glob("*/metrics.json")) + sorted(
-            score_dir.glob("damaged/*/metrics.json")):
-        report = json.loads(path.read_text())
-        models = {m["name"]: m for m in report["models"]}
+    for name, models in comparisons(score_dir).items():
         if label not in models:
             continue  # the tune's report, or another model's comparison
-        name = path.parent.name + (" (damaged)" if path.parent.parent.name == "damaged" else "")
         summary = models[label]["summary"]
         found[name] = {**{k: summary[k] for k in SCORED_METRICS if k in summary},
                        "n_images": models[label]["n_images"]}
     if not found:
         raise SystemExit(f"ship_model: {score_dir}: no comparison of a model named {label!r}")
     return found
+
+
+README_SETS = ("kodak24", "bsds500-test", "urban100", "everyday")
+README_COLUMNS = (("PSNR (dB) ↑", "psnr", "{:.2f}"), ("SSIM ↑", "ssim", "{:.4f}"),
+                  ("ab RMSE ↓", "ab_rmse", "{:.2f}"), ("AuC ↑", "auc", "{:.4f}"),
+                  ("dCF ↓", "dcf", "{:.2f}"), ("FD ↓", "fd_effnet_lite2", "{:.2f}"),
+                  ("semantic agreement ↑", "semantic_agreement", "{:.3f}"))
+
+
+def readme_table(score_dir: Path, rows: dict[str, str], damaged: bool = False) -> str:
+    """The README's model table (Markdown) from a ``score_candidate.sh`` folder: per eval set,
+    one row per model of ``rows`` (``{name in the reports: label in the table}``; the first
+    label is set in bold). ``damaged`` tabulates the damaged copies instead. Sets that were not
+    scored are left out."""
+    found = comparisons(score_dir)
+    header = "| eval set (photos) | model | " + " | ".join(c[0] for c in README_COLUMNS) + " |"
+    lines = [header, "|---|---|" + "---|" * len(README_COLUMNS)]
+    for set_name in README_SETS:
+        models = found.get(set_name + (" (damaged)" if damaged else ""))
+        if not models or not all(name in models for name in rows):
+            continue
+        for i, (name, label) in enumerate(rows.items()):
+            first = f"{set_name} ({models[name]['n_images']})" if i == 0 else ""
+            cells = [fmt.format(models[name]["summary"][key]) for _, key, fmt in README_COLUMNS]
+            shown = f"**{label}**" if i == 0 else label
+            lines.append(f"| {first} | {shown} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def model_card(model_config) -> str:
@@ -110,6 +144,8 @@ def main() -> None:
     source.add_argument("--metrics", help="JSON file of evaluation metrics to record")
     source.add_argument("--scores", type=Path, metavar="SCORE_DIR",
                         help="record the metrics of a score_candidate.sh folder")
+    ap.add_argument("--previous", default="v2",
+                    help="what the README table calls the model it replaces (default: v2)")
     ap.add_argument("--notes", help="Markdown file appended to the model card (how choices were "
                                     "made, known weaknesses)")
     args = ap.parse_args()
@@ -133,6 +169,12 @@ def main() -> None:
     (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     size = (out / "model.safetensors").stat().st_size / 2**20
     print(f"shipped {out} ({size:.1f} MiB)")
+    if args.scores:  # the README's table, to paste: the new model, the one it replaces, gray
+        rows = {config.name: args.name, "tinct-base": f"{args.previous} (previous)",
+                "gray": "gray"}
+        for damaged in (False, True):
+            print(f"\n{'damaged copies' if damaged else 'eval sets'}:\n"
+                  + readme_table(args.scores, rows, damaged=damaged))
 
 
 if __name__ == "__main__":

@@ -171,10 +171,11 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
 
 
 def test_ship_model_records_a_score_folder_and_the_tuning(tiny_classifier_dir, tmp_path,
-                                                           monkeypatch):
+                                                           monkeypatch, capsys):
     """--scores: each comparison of a score_candidate.sh folder (and its damaged copies) goes
     into the shipped metrics under the set's name; the tune's own report (no model of the
-    candidate's name) is skipped; the tuning record is kept without the machine's paths."""
+    candidate's name) is skipped; the tuning record is kept without the machine's paths; the
+    README's model tables are printed."""
     import sys
 
     from tinct.evaluation.tune import Choice, Decode, save_with_decode
@@ -187,9 +188,10 @@ def test_ship_model_records_a_score_folder_and_the_tuning(tiny_classifier_dir, t
 
     def report(folder: Path, names: list[str], psnr: float) -> None:
         folder.mkdir(parents=True)
-        models = [{"name": n, "n_images": 5, "summary": {"psnr": psnr + i, "auc": 0.9,
-                                                           "fd_effnet_lite2": 40.0}}
-                  for i, n in enumerate(names)]
+        models = [{"name": n, "n_images": 5, "summary": {
+            "psnr": psnr + i, "auc": 0.9, "fd_effnet_lite2": 40.0, "ssim": 0.93,
+            "ab_rmse": 20.0, "dcf": 7.0 + i, "semantic_agreement": 0.6}}
+            for i, n in enumerate(names)]
         (folder / "metrics.json").write_text(json.dumps({"models": models}))
 
     report(score / "tune", ["cand T=0.38", "gray"], 20.0)
@@ -201,10 +203,17 @@ def test_ship_model_records_a_score_folder_and_the_tuning(tiny_classifier_dir, t
                                       "--scores", str(score)])
     ship.main()
     _, config = load_pretrained(tmp_path / "weights" / "shipped")
-    assert config.metrics["eval"] == {
-        "kodak24": {"psnr": 23.0, "auc": 0.9, "fd_effnet_lite2": 40.0, "n_images": 5},
-        "kodak24 (damaged)": {"psnr": 21.0, "auc": 0.9, "fd_effnet_lite2": 40.0,
-                              "n_images": 5}}
+    common = {"auc": 0.9, "fd_effnet_lite2": 40.0, "ssim": 0.93, "ab_rmse": 20.0,
+              "semantic_agreement": 0.6, "n_images": 5}
+    assert config.metrics["eval"] == {"kodak24": {"psnr": 23.0, "dcf": 7.0, **common},
+                                      "kodak24 (damaged)": {"psnr": 21.0, "dcf": 7.0, **common}}
+    # the README's tables, clean and damaged: the new model in bold, the one it replaces, gray
+    printed = capsys.readouterr().out
+    clean, damaged = printed.split("damaged copies:")
+    row = "| kodak24 (5) | **shipped** | 23.00 | 0.9300 | 20.00 | 0.9000 | 7.00 | 40.00 | 0.600 |"
+    assert row in clean
+    assert "|  | v2 (previous) | 24.00 |" in clean and "|  | gray | 25.00 |" in clean
+    assert "| kodak24 (5) | **shipped** | 21.00 |" in damaged and "bsds500-test" not in printed
     assert config.tuning["data"] == "validation" and config.tuning["n_images"] == 3
     assert config.tuning["chosen"]["working_size"] == 64 and config.working_size == 64
     shipped_text = (tmp_path / "weights" / "shipped" / "config.json").read_text()
