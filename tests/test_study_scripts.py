@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,13 @@ def test_pack_data_keeps_the_training_split_in_parts(tmp_path):
     train, val = split_files(scan_folders([FolderSpec("set")], root=root).files, 0.3, root)
     assert val and sorted(p.stem for p in packed) == sorted(Path(f).stem for f, _ in train)
     assert sum(p.stat().st_size for p in packed) == sum(parts)
+    # --square keeps each photo's centre square only (all the training cache uses)
+    pack_data = _script("pack_data")
+    squares = pack_data.pack(config, tmp_path / "squares", side=48, quality=80, part_mib=1,
+                             square=True)
+    square_files = sorted((tmp_path / "squares").rglob("*.jpg"))
+    assert len(square_files) == len(packed) and sum(squares) < sum(parts)
+    assert all(Image.open(p).size == (48, 48) for p in square_files)
 
 
 def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifier_dir, tmp_path,
@@ -287,6 +295,11 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
         scenes = load_config(ROOT / "configs" / "tinct-base-v3-scenes.yaml")
         assert cfg.model.init_from == "~/tinct-runs/v3s/last" and cfg.run.steps == 40000
         assert (cfg.data, cfg.loss, cfg.optim) == (scenes.data, scenes.loss, scenes.optim)
+    elif recipe == "tinct-base-v3-device.yaml":  # the long recipe in GPU-sized batches
+        long = load_config(ROOT / "configs" / "tinct-base-v3-long.yaml")
+        assert cfg.loss == long.loss and cfg.data.folders == long.data.folders
+        assert cfg.data.degrade == long.data.degrade and cfg.optim.freeze == long.optim.freeze
+        assert (cfg.run.batch_size, cfg.run.device, cfg.data.workers) == (128, "cuda", 14)
     elif recipe.startswith("tinct-base-v3"):
         assert cfg.model.init_from == "tinct-base" and cfg.data.cache
     if recipe == "tinct-base-v3-mixed.yaml":
@@ -433,3 +446,50 @@ def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_di
     assert gated.returncode == 0, gated.stderr[-2000:]
     assert "not scored" in gated.stdout
     assert not list((tmp_path / "gated").glob("score-*/verdict.json"))
+
+
+def test_device_train_merges_the_carried_parts_trains_and_returns_fp16_models(
+        photo_root, tiny_classifier_dir, tmp_path):
+    """scripts/device_train.sh train, as on a lent GPU machine but on the CPU with a tiny
+    classifier: the carried parts are merged into one pool, the cache is built, the device
+    recipe trains from the carried (fp16) start weights, and $OUT gets best/ and last/ as fp16
+    saved models that load, with metrics.csv and the log, within the tool's limits on returned
+    files."""
+    import shutil
+
+    from safetensors import safe_open
+
+    from tinct.inference.checkpoint import load_pretrained
+
+    pack, work, out = tmp_path / "pack", tmp_path / "work", tmp_path / "out"
+    for k, folder in enumerate(["a", "b"]):  # one folder per part, as pack_data.py writes them
+        shutil.copytree(photo_root / folder, pack / f"part-{k}" / folder)
+    # the start weights travel as fp16 (device_train.sh pack sends them so)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "device_train_export.py"), "--model",
+                    str(tiny_classifier_dir), str(pack / "init")], check=True)
+    env = {**os.environ, "DEVICE_PACK": str(pack), "DEVICE_WORK": str(work), "OUT": str(out)}
+    overrides = ['--data.folders=[{"path": "a"}, {"path": "b"}]', "--data.size=64",
+                 "--data.cache_side=80", "--data.workers=0", "--data.val_fraction=0.2",
+                 '--model.args={"decoder_channels": [32, 16, 16]}', "--loss.prior_images=4",
+                 "--run.steps=4", "--run.batch_size=2", "--run.eval_every=2", "--run.log_every=1",
+                 "--run.device=cpu", "--run.precision=fp32", "--optim.warmup_steps=2"]
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "device_train.sh"), "train", "300",
+                           *overrides], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    n_photos = len(list((photo_root / "a").iterdir())) + len(list((photo_root / "b").iterdir()))
+    assert f"pool: {n_photos} photos; start weights: yes" in done.stdout
+    returned = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert returned == ["best/config.json", "best/model.safetensors", "last/config.json",
+                        "last/model.safetensors", "metrics.csv", "train.log"]
+    for name in ("best", "last"):
+        with safe_open(str(out / name / "model.safetensors"), "pt") as f:
+            assert f.get_tensor("head.weight").dtype == torch.float16
+        model, config = load_pretrained(out / name)
+        assert config.training["init_from"] == str(work / "init")
+    train_rows = [r for r in (out / "metrics.csv").read_text().splitlines() if ",train," in r]
+    assert len(train_rows) == 4 and (work / "cache").is_dir()
+    # a second call merges again without losing what the first carried
+    (pack / "part-0").rename(tmp_path / "gone")
+    again = subprocess.run(["bash", str(ROOT / "scripts" / "device_train.sh"), "merge"], env=env,
+                           capture_output=True, text=True, check=True)
+    assert f"pool: {n_photos} photos" in again.stdout
