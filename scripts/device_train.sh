@@ -26,7 +26,7 @@ export PYTHONPATH=$HERE/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 merge() {  # every carried part and the start weights into $WORK (parts already there stay)
   mkdir -p "$WORK/data"
   for part in "$PACK"/part-*; do
-    [ -d "$part" ] && cp -r "$part"/. "$WORK/data/"
+    if [ -d "$part" ]; then cp -r "$part"/. "$WORK/data/"; fi
   done
   if [ -d "$PACK/init" ]; then rm -rf "$WORK/init" && cp -r "$PACK/init" "$WORK/init"; fi
   echo "pool: $(find "$WORK/data" -type f | wc -l) photos; start weights:" \
@@ -56,5 +56,5 @@ case ${1:-} in
     echo "training exited with $status (124: stopped at the time limit, models saved)"
     python3 "$HERE/scripts/device_train_export.py" "$WORK/run" "${OUT:?no \$OUT}" ;;
   *)
-    sed -n 2,16p "$0" >&2; exit 2 ;;
+    sed -n "2,/^set -euo/p" "$0" | sed "$ d" >&2; exit 2 ;;
 esac
