@@ -23,6 +23,13 @@ MAX_FILE_BYTES = 16 * 2**20
 LOG_LINES = 200
 
 
+def copy_atomic(source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` under a temporary name, then renamed."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
 def export_model(folder: Path, out: Path) -> int:
     """``folder``'s saved model into ``out`` with fp16 weights; returns the weights' bytes."""
     weights = {name: (t.half() if t.is_floating_point() else t).contiguous()
@@ -31,7 +38,7 @@ def export_model(folder: Path, out: Path) -> int:
     tmp = out / ".model.safetensors.tmp"
     save_file(weights, str(tmp))
     os.replace(tmp, out / "model.safetensors")
-    shutil.copyfile(folder / "config.json", out / "config.json")
+    copy_atomic(folder / "config.json", out / "config.json")
     size = (out / "model.safetensors").stat().st_size
     if size > MAX_FILE_BYTES:
         raise SystemExit(f"device_train_export: {out}/model.safetensors is {size / 2**20:.1f} "
@@ -58,11 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         size = export_model(args.run_dir / name, args.out / name)
         print(f"{args.out / name}: {size / 2**20:.1f} MiB (fp16)")
     if (args.run_dir / "metrics.csv").exists():
-        shutil.copyfile(args.run_dir / "metrics.csv", args.out / "metrics.csv")
+        copy_atomic(args.run_dir / "metrics.csv", args.out / "metrics.csv")
     log = args.run_dir / "train.log"
     if log.exists():
         lines = log.read_text(errors="replace").splitlines()[-LOG_LINES:]
-        (args.out / "train.log").write_text("\n".join(lines) + "\n")
+        tmp = args.out / ".train.log.tmp"
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, args.out / "train.log")
     return 0
 
 
