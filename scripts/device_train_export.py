@@ -13,32 +13,20 @@ and ``OUT/train.log`` (its last 200 lines). Called by ``scripts/device_train.sh 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+import torch
+
+from tinct.fileio import atomic_write_text
+from tinct.inference.checkpoint import copy_pretrained
 
 MAX_FILE_BYTES = 16 * 2**20
 LOG_LINES = 200
 
 
-def copy_atomic(source: Path, target: Path) -> None:
-    """``source`` copied to ``target`` under a temporary name, then renamed."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
 def export_model(folder: Path, out: Path) -> int:
     """``folder``'s saved model into ``out`` with fp16 weights; returns the weights' bytes."""
-    weights = {name: (t.half() if t.is_floating_point() else t).contiguous()
-               for name, t in load_file(str(folder / "model.safetensors")).items()}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".model.safetensors.tmp"
-    save_file(weights, str(tmp))
-    os.replace(tmp, out / "model.safetensors")
-    copy_atomic(folder / "config.json", out / "config.json")
+    copy_pretrained(folder, out, torch.float16)
     size = (out / "model.safetensors").stat().st_size
     if size > MAX_FILE_BYTES:
         raise SystemExit(f"device_train_export: {out}/model.safetensors is {size / 2**20:.1f} "
@@ -65,13 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         size = export_model(args.run_dir / name, args.out / name)
         print(f"{args.out / name}: {size / 2**20:.1f} MiB (fp16)")
     if (args.run_dir / "metrics.csv").exists():
-        copy_atomic(args.run_dir / "metrics.csv", args.out / "metrics.csv")
+        atomic_write_text(args.out / "metrics.csv", (args.run_dir / "metrics.csv").read_text())
     log = args.run_dir / "train.log"
     if log.exists():
         lines = log.read_text(errors="replace").splitlines()[-LOG_LINES:]
-        tmp = args.out / ".train.log.tmp"
-        tmp.write_text("\n".join(lines) + "\n")
-        os.replace(tmp, args.out / "train.log")
+        atomic_write_text(args.out / "train.log", "\n".join(lines) + "\n")
     return 0
 
 

@@ -17,6 +17,7 @@ from tinct.inference.checkpoint import (
     FORMAT_VERSION,
     WEIGHTS_FILE,
     ModelLoadError,
+    copy_pretrained,
     installed_models,
     load_pretrained,
     read_config,
@@ -237,6 +238,30 @@ def test_fp16_storage_keeps_values_float16_cannot_hold(tmp_path):
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, model.eval()(x), atol=2e-2, rtol=2e-2)
 
+
+
+def test_copy_pretrained_stores_fp16_by_the_same_rule_and_keeps_the_config(tmp_path):
+    """A saved model copied as fp16: floating weights in float16 except what float16 cannot
+    hold, the config byte for byte, and the copy loads and computes as the original."""
+    from safetensors.torch import load_file
+
+    model = small_cnn()
+    name, norm = next((n, m) for n, m in model.named_modules()
+                      if isinstance(m, torch.nn.BatchNorm2d))
+    norm.running_var.fill_(2.5e5)
+    source = save_pretrained(model, tmp_path / "fp32", description="kept as it is")
+    copy = copy_pretrained(source, tmp_path / "copy")
+    stored = load_file(str(copy / WEIGHTS_FILE))
+    big = f"{name}.running_var"
+    assert stored[big].dtype == torch.float32
+    assert all(v.dtype == torch.float16 for k, v in stored.items()
+               if v.is_floating_point() and k != big)
+    assert (copy / CONFIG_FILE).read_bytes() == (source / CONFIG_FILE).read_bytes()
+    assert (copy / WEIGHTS_FILE).stat().st_size < (source / WEIGHTS_FILE).stat().st_size
+    loaded, _ = load_pretrained(copy)
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model.eval()(x), atol=2e-2, rtol=2e-2)
 
 # --------------------------------------------------------------------------- lookup
 

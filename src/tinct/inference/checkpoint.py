@@ -79,6 +79,20 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     return folder
 
 
+def copy_pretrained(source: str | os.PathLike, target: str | os.PathLike,
+                    dtype: torch.dtype = torch.float16) -> Path:
+    """Copies saved-model folder ``source`` to ``target`` with its floating-point weights
+    stored in ``dtype`` (as :func:`save_pretrained` stores them: a tensor that the cast would
+    overflow keeps float32) and its config unchanged. Atomic; returns ``target``."""
+    source, target = Path(source), Path(target)
+    state = {k: _storage_tensor(v, dtype).contiguous()
+             for k, v in load_file(str(source / WEIGHTS_FILE)).items()}
+    with staged_folder(target) as tmp:
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
+        shutil.copyfile(source / CONFIG_FILE, tmp / CONFIG_FILE)
+    return target
+
+
 def write_config(folder: Path, config: ModelConfig) -> None:
     """Writes a saved model's ``config.json`` into ``folder`` (atomically: an existing one is
     replaced whole or not at all)."""
