@@ -7,6 +7,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,29 @@ def test_every_planned_run_is_a_valid_training_config(plan, tmp_path):
         assert cfg.run.name == name and cfg.run.batch_size == 16
         assert cfg.run.steps in (200, 250)  # the budget (3200 / 16), or a fine-tune's own
         assert "{runs}" not in cfg.model.init_from
+
+
+def test_encoder_plan_trains_each_encoder_from_imagenet_with_its_early_blocks_frozen(tmp_path):
+    """configs/encoders-v3.yaml: Lite0 and Lite2 on v3's recipe, the same images, from ImageNet
+    weights (not from a tinct model), each with exactly its stride-2 and stride-4 blocks frozen."""
+    from tinct.models.registry import create_model
+    from tinct.train.loop import freeze_parameters
+
+    commands = _driver().train_commands(ROOT / "configs" / "encoders-v3.yaml", tmp_path, None, None)
+    assert [name for name, _ in commands] == ["classifier-lite0", "classifier-lite2"]
+    for name, args in commands:
+        cfg = load_config(Path(args[args.index("--config") + 1]), _overrides(args))
+        assert cfg.model.init_from == "" and cfg.model.args["pretrained"] is True
+        assert cfg.run.steps == 3000 and cfg.data.degrade == 0.4 and cfg.loss.rebalance == 1.0
+        model = create_model(cfg.model.architecture, **{**cfg.model.args, "pretrained": False})
+        encoder = model.backbone.encoder
+        assert encoder.variant == int(name[-1])
+        freeze_parameters(model, cfg.optim.freeze)
+        frozen_blocks = {int(m.group(1)) for n, p in model.named_parameters()
+                         if not p.requires_grad
+                         and (m := re.match(r"backbone\.encoder\._blocks\.(\d+)\.", n))}
+        # the stride-4 tap is the last block of the second stage
+        assert frozen_blocks == set(range(encoder._tap_index[1] + 1))
 
 
 def test_plan_budget_runs_placeholder_and_resume(tmp_path):
