@@ -324,6 +324,13 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
         assert cfg.loss == long.loss and cfg.data.folders == long.data.folders
         assert cfg.data.degrade == long.data.degrade and cfg.optim.freeze == long.optim.freeze
         assert (cfg.run.batch_size, cfg.run.device, cfg.data.workers) == (128, "cuda", 14)
+    elif recipe == "tinct-base-v3-scales.yaml":  # the long run's end at the scales it runs at
+        long = load_config(ROOT / "configs" / "tinct-base-v3-long.yaml")
+        assert cfg.model.init_from == "~/tinct-runs/v3L/last" and cfg.data.cache != long.data.cache
+        assert (cfg.loss, cfg.optim, cfg.data.folders) == (long.loss, long.optim, long.data.folders)
+        smallest, largest = cfg.data.crop_scale
+        assert cfg.data.cache_side * smallest ** 0.5 >= cfg.data.size  # no crop is upsampled
+        assert cfg.data.size / smallest ** 0.5 >= 256 and largest == 1.0  # photos span to 256+
     elif recipe.startswith("tinct-base-v3"):
         assert cfg.model.init_from == "tinct-base" and cfg.data.cache
     if recipe == "tinct-base-v3-mixed.yaml":
