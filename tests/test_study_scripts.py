@@ -315,17 +315,16 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
     decoded cache."""
     cfg = load_config(ROOT / "configs" / recipe)
     assert cfg.run.steps > 0 and cfg.data.folders
+    long = load_config(ROOT / "configs" / "tinct-base-v3-long.yaml")
     if recipe == "tinct-base-v3-long.yaml":
         scenes = load_config(ROOT / "configs" / "tinct-base-v3-scenes.yaml")
         assert cfg.model.init_from == "~/tinct-runs/v3s/last" and cfg.run.steps == 40000
         assert (cfg.data, cfg.loss, cfg.optim) == (scenes.data, scenes.loss, scenes.optim)
     elif recipe == "tinct-base-v3-device.yaml":  # the long recipe in GPU-sized batches
-        long = load_config(ROOT / "configs" / "tinct-base-v3-long.yaml")
         assert cfg.loss == long.loss and cfg.data.folders == long.data.folders
         assert cfg.data.degrade == long.data.degrade and cfg.optim.freeze == long.optim.freeze
         assert (cfg.run.batch_size, cfg.run.device, cfg.data.workers) == (128, "cuda", 14)
     elif recipe == "tinct-base-v3-scales.yaml":  # the long run's end at the scales it runs at
-        long = load_config(ROOT / "configs" / "tinct-base-v3-long.yaml")
         assert cfg.model.init_from == "~/tinct-runs/v3L/last" and cfg.data.cache != long.data.cache
         assert (cfg.loss, cfg.optim, cfg.data.folders) == (long.loss, long.optim, long.data.folders)
         smallest, largest = cfg.data.crop_scale
