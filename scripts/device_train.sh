@@ -15,10 +15,11 @@
 # INIT: the saved model to start from (default ~/tinct-runs/v3L/best). `pack` needs
 # $TINCT_DATA; the parts hold the training split of configs/tinct-base-v3-device.yaml's folders
 # as 160-px centre squares (the cache's own crop), so the validation photos stay here.
-# DEVICE_WORK (default /tmp/tinct-device) is where the pool, cache and run live there.
+# DEVICE_WORK (default /tmp/tinct-device) is where the pool, cache and run live there;
+# DEVICE_CONFIG (default configs/tinct-base-v3-device.yaml) is the recipe both ends use.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-CONFIG=$HERE/configs/tinct-base-v3-device.yaml
+CONFIG=${DEVICE_CONFIG:-$HERE/configs/tinct-base-v3-device.yaml}
 PACK=${DEVICE_PACK:-$HERE/.device}
 WORK=${DEVICE_WORK:-/tmp/tinct-device}
 export PYTHONPATH=$HERE/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1

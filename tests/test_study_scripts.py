@@ -479,25 +479,37 @@ def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_di
     assert not list((tmp_path / "gated").glob("score-*/verdict.json"))
 
 
-def test_device_train_merges_the_carried_parts_trains_and_returns_fp16_models(
+def test_device_train_packs_merges_the_carried_parts_trains_and_returns_fp16_models(
         photo_root, tiny_classifier_dir, tmp_path):
-    """scripts/device_train.sh train, as on a lent GPU machine but on the CPU with a tiny
-    classifier: the carried parts are merged into one pool, the cache is built, the device
-    recipe trains from the carried (fp16) start weights, and $OUT gets best/ and last/ as fp16
-    saved models that load, with metrics.csv and the log, within the tool's limits on returned
-    files."""
-    import shutil
-
+    """scripts/device_train.sh end to end, as on a lent GPU machine but on the CPU with a tiny
+    classifier: `pack` writes the start weights as fp16 and the training split as centre
+    squares in parts; `train` merges the parts into one pool, builds the cache, trains the
+    device recipe from the carried weights, and $OUT gets best/ and last/ as fp16 saved models
+    that load, with metrics.csv and the log, within the tool's limits on returned files."""
+    from PIL import Image
     from safetensors import safe_open
 
     from tinct.inference.checkpoint import load_pretrained
+    from tinct.train.data import FolderSpec, scan_folders, split_files
 
     pack, work, out = tmp_path / "pack", tmp_path / "work", tmp_path / "out"
-    for k, folder in enumerate(["a", "b"]):  # one folder per part, as pack_data.py writes them
-        shutil.copytree(photo_root / folder, pack / f"part-{k}" / folder)
-    # the start weights travel as fp16 (device_train.sh pack sends them so)
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "device_train_export.py"), "--model",
-                    str(tiny_classifier_dir), str(pack / "init")], check=True)
+    recipe = tmp_path / "device.yaml"  # the device recipe on the two test folders
+    recipe.write_text(f"extends: {ROOT / 'configs' / 'tinct-base-v3-device.yaml'}\n"
+                      "data: {folders: [{path: a}, {path: b}], val_fraction: 0.2}\n")
+    packed = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "device_train.sh"), "pack", str(tiny_classifier_dir)],
+        env={**os.environ, "DEVICE_PACK": str(pack), "DEVICE_CONFIG": str(recipe),
+             "TINCT_DATA": str(photo_root), "PART_MIB": "0.01"},
+        capture_output=True, text=True)
+    assert packed.returncode == 0, packed.stdout[-2000:] + packed.stderr[-2000:]
+    with safe_open(str(pack / "init" / "model.safetensors"), "pt") as f:
+        assert f.get_tensor("head.weight").dtype == torch.float16
+    photos = sorted(pack.glob("part-*/*/*.jpg"))
+    assert len(list(pack.glob("part-*"))) > 1  # cut into parts of at most PART_MIB
+    train_split = [Path(f).stem for spec in ("a", "b") for f, _ in split_files(
+        scan_folders([FolderSpec(str(photo_root / spec))]).files, 0.2, photo_root)[0]]
+    assert sorted(p.stem for p in photos) == sorted(train_split)  # validation photos stay
+    assert all(Image.open(p).size == (80, 80) for p in photos)  # 96 x 80 -> centre square
     env = {**os.environ, "DEVICE_PACK": str(pack), "DEVICE_WORK": str(work), "OUT": str(out)}
     overrides = ['--data.folders=[{"path": "a"}, {"path": "b"}]', "--data.size=64",
                  "--data.cache_side=80", "--data.workers=0", "--data.val_fraction=0.2",
@@ -507,7 +519,7 @@ def test_device_train_merges_the_carried_parts_trains_and_returns_fp16_models(
     done = subprocess.run(["bash", str(ROOT / "scripts" / "device_train.sh"), "train", "300",
                            *overrides], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    n_photos = len(list((photo_root / "a").iterdir())) + len(list((photo_root / "b").iterdir()))
+    n_photos = len(photos)
     assert f"pool: {n_photos} photos; start weights: yes" in done.stdout
     returned = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert returned == ["best/config.json", "best/model.safetensors", "last/config.json",
