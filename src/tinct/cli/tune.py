@@ -8,6 +8,7 @@ import argparse
 from tinct.cli import CLIError
 from tinct.cli.eval import add_evaluation_options, evaluate_and_report
 from tinct.cli.options import add_model_option, positive_float, working_size
+from tinct.evaluation.metric_info import METRICS
 
 DESCRIPTION = """\
 A colour classifier (architecture 'classifier') turns its per-pixel colour distribution into
@@ -25,7 +26,10 @@ pass (the network runs once per photo and working size), writes a side-by-side r
 'tinct compare', and picks the setting with the best PSNR among those whose colourfulness gap
 dCF is at most --max-dcf (or, when none is that colourful, the smallest dCF). --flip both also
 measures every setting with flip averaging (the network sees each photo and its mirror image,
-and the two are averaged).
+and the two are averaged). PSNR does not see everything: with --prefer, PSNR only shortlists
+the settings within --within dB of the best one (dCF limit as before), and the preferred
+metrics choose among them, in order (e.g. --prefer semantic_agreement,fd_effnet_lite2: the
+share of photos whose ImageNet class survives, then the Fréchet distance).
 With --save it writes a copy of the model that decodes with the chosen setting (and runs at the
 chosen working size); the original is kept."""
 
@@ -33,10 +37,15 @@ EPILOG = """\
 examples:
   tinct tune val/ -m runs/cls/best -o tune-report/ --save runs/cls/tuned
   tinct tune val/ -m runs/cls/best -o r/ --temperatures 0.4,0.8 --boosts 0,0.5,1 --max-dcf 6
-  tinct tune val/ -m runs/cls/best -o r/ --boosts 0,0.4 --sizes 160,256 --no-report"""
+  tinct tune val/ -m runs/cls/best -o r/ --boosts 0,0.4 --sizes 160,256 --no-report
+  tinct tune val/ -m runs/cls/best -o r/ --boosts 0,0.4 --prefer semantic_agreement --within 0.2"""
 
+FEATURE_KEYS = {"fd_effnet_lite2", "semantic_agreement"}
 DEFAULT_TEMPERATURES = (0.38, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)
 DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
+DEFAULT_WITHIN_DB = 0.2  # --prefer's PSNR margin: about what one photo in 100 moves a mean
+PREFERABLE = tuple(key for key, info in METRICS.items()
+                   if info.better and key not in ("psnr", "dcf", "seconds"))
 
 
 def add_parser(subparsers) -> None:
@@ -60,10 +69,27 @@ def add_parser(subparsers) -> None:
                         "network time): measure without it (default), with it, or both ways")
     p.add_argument("--max-dcf", type=positive_float, default=DEFAULT_MAX_DCF, metavar="D",
                    help="largest colourfulness gap to ground truth accepted (default %(default)g)")
+    p.add_argument("--prefer", metavar="METRIC[,METRIC]", type=preferred_metrics, default=(),
+                   help="choose among the settings within --within dB of the best PSNR by these "
+                        f"metrics, in order (any of: {', '.join(PREFERABLE)})")
+    p.add_argument("--within", type=positive_float, default=DEFAULT_WITHIN_DB, metavar="DB",
+                   help="PSNR margin of the --prefer shortlist (default %(default)g dB)")
     p.add_argument("--save", metavar="MODEL_DIR",
                    help="write the model with the chosen settings to this new folder")
     add_evaluation_options(p)
     p.set_defaults(func=run)
+
+
+def preferred_metrics(text: str) -> tuple[str, ...]:
+    """argparse type: ``"semantic_agreement, fd_effnet_lite2"`` -> the keys, in order; each
+    must be a metric with a better direction."""
+    keys = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [key for key in keys if key not in PREFERABLE]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown) or 'nothing'}: not a metric to prefer (any of: "
+            f"{', '.join(PREFERABLE)})")
+    return keys
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -96,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else [args.size]
     settings = [Decode(t, b, f, s) for s in sizes for f in flips for b in boosts
                 for t in temperatures]
+    if args.prefer and args.no_features and FEATURE_KEYS.intersection(args.prefer):
+        raise CLIError(f"--prefer {','.join(args.prefer)}: FD and semantic agreement need the "
+                       "feature metrics; drop --no-features")
     if args.save and Path(args.save).exists():
         raise CLIError(f"{args.save}: already exists; choose a new folder for the tuned model")
     device = None if args.device == "auto" else args.device
@@ -103,15 +132,17 @@ def run(args: argparse.Namespace) -> int:
     entries.append(load_entry(GrayBaseline.name))
     results = []
     status = evaluate_and_report(entries, args, kind="compare", keep=results)
-    choice = choose_decode(settings, results[:-1], args.max_dcf)
+    choice = choose_decode(settings, results[:-1], args.max_dcf, args.prefer, args.within)
     print(f"\nchosen: {choice.decode.label()}: {choice.reason}")
     if args.save:
         tuning = {"data": str(args.data), "n_images": results[0].n_images,
                   "max_dcf": args.max_dcf,
+                  **({"prefer": list(args.prefer), "within": args.within} if args.prefer else {}),
                   "measured": [{"temperature": d.temperature, "boost": d.boost,
                                 "flip": d.flip, "working_size": d.size or results[i].working_size,
                                 "psnr": r.summary["psnr"], "dcf": r.summary["dcf"],
-                                "ab_rmse": r.summary["ab_rmse"]}
+                                "ab_rmse": r.summary["ab_rmse"],
+                                **{key: r.summary.get(key) for key in args.prefer}}
                                for i, (d, r) in enumerate(zip(settings, results[:-1],
                                                               strict=True))]}
         saved = save_with_decode(folder, args.save, choice, tuning)

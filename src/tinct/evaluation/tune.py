@@ -17,8 +17,11 @@ rendering and the metrics repeat). :func:`choose_decode` applies the rule: the b
 the settings whose colourfulness gap dCF is at most
 ``max_dcf`` (too gray a result is the commonest complaint about colorizers); when none is that
 colourful, the one with the smallest dCF (``tinct tune``'s default limit is 4, the
-target set for the shipped model). :func:`save_with_decode` writes a copy of the
-saved model with the chosen settings (atomically; the original folder is never changed).
+target set for the shipped model). With ``prefer``, PSNR only shortlists: among the settings
+within ``within`` dB of that best PSNR (and within the dCF limit), the best by the preferred
+metrics in order wins, e.g. semantic agreement and then FD, which PSNR does not see.
+:func:`save_with_decode` writes a copy of the saved model with the chosen settings
+(atomically; the original folder is never changed).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from tinct.errors import InputError
-from tinct.evaluation.evaluate import EvalEntry, EvalResult, describe_model
+from tinct.evaluation.evaluate import METRICS, EvalEntry, EvalResult, describe_model
 from tinct.inference.checkpoint import (
     WEIGHTS_FILE,
     read_config,
@@ -162,13 +165,25 @@ class Choice:
 
 
 def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
-                  max_dcf: float) -> Choice:
-    """The best PSNR among settings with ``dcf <= max_dcf``; else the smallest dCF."""
+                  max_dcf: float, prefer: Sequence[str] = (), within: float = 0.2) -> Choice:
+    """The best PSNR among settings with ``dcf <= max_dcf``; else the smallest dCF.
+
+    ``prefer``: summary metric keys (e.g. ``("semantic_agreement", "fd_effnet_lite2")``); when
+    given, the settings with ``dcf <= max_dcf`` and PSNR at most ``within`` dB below the best
+    one are ranked by these metrics in order (each the way it is better), then by PSNR.
+    Raises ``InputError`` when a preferred metric was not measured."""
     if len(settings) != len(results) or not results:
         raise InputError("need one evaluation result per decode setting")
     dcf = [r.summary["dcf"] for r in results]
     psnr = [r.summary["psnr"] for r in results]
     ok = [i for i, d in enumerate(dcf) if d <= max_dcf]
+    if ok and prefer:
+        near = [j for j in ok if psnr[j] >= max(psnr[k] for k in ok) - within]
+        i = max(near, key=lambda j: (*(_oriented(results[j], key) for key in prefer), psnr[j]))
+        names = ", then ".join(METRICS[key].label for key in prefer)
+        return Choice(settings[i], i, f"best {names} among the {len(near)} setting(s) within "
+                      f"{within:g} dB of the best PSNR with dCF <= {max_dcf:g} "
+                      f"(PSNR {psnr[i]:.2f} dB, dCF {dcf[i]:.2f})")
     if ok:
         i = max(ok, key=lambda j: psnr[j])
         return Choice(settings[i], i, f"best PSNR ({psnr[i]:.2f} dB) among the "
@@ -176,6 +191,15 @@ def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
     i = min(range(len(dcf)), key=lambda j: dcf[j])
     return Choice(settings[i], i, f"no setting reached dCF <= {max_dcf:g}; the "
                   f"smallest dCF ({dcf[i]:.2f}, PSNR {psnr[i]:.2f} dB)")
+
+
+def _oriented(result: EvalResult, key: str) -> float:
+    """``result``'s summary ``key`` signed so that larger is better."""
+    value = result.summary.get(key)
+    if value is None:
+        raise InputError(f"{key} was not measured, so it cannot choose the decode (it needs "
+                         "the feature metrics: drop --no-features)")
+    return value if METRICS[key].better == "higher" else -value
 
 
 def save_with_decode(source: str | os.PathLike, target: str | os.PathLike, choice: Choice,
