@@ -419,6 +419,16 @@ def test_final_candidate_choice_rules(tmp_path):
     assert final.smallest_alpha_within({1.0: 23.0, 0.25: 22.5, 0.5: 22.95, 0.75: 23.1}) == 0.5
     assert final.smallest_alpha_within({1.0: 23.0, 0.5: 22.79}) == 1.0
     assert final.alpha_list("0.25,0.5") == [0.25, 0.5]
+    # metrics only by default; --prefer asks tune for the features and passes the margin on
+    plain = final.tune_command("m", tmp_path / "c", tmp_path / "val", "-t 0.38 -b 0,0.2")
+    assert "--no-features" in plain and "--prefer" not in plain
+    assert plain[plain.index("--max-dcf") + 1] == "8"
+    assert plain[4:9] == [str(tmp_path / "val"), "-t", "0.38", "-b", "0,0.2"]
+    chosen = final.tune_command("m", tmp_path / "c", tmp_path / "val", "-t 0.38",
+                                prefer="semantic_agreement,fd_effnet_lite2")
+    assert "--no-features" not in chosen
+    assert chosen[chosen.index("--prefer") + 1] == "semantic_agreement,fd_effnet_lite2"
+    assert chosen[chosen.index("--within") + 1] == "0.2"
     for bad in ("0.5,x", "1.0", "-0.1"):
         with pytest.raises(argparse.ArgumentTypeError, match="not a list|must be in"):
             final.alpha_list(bad)

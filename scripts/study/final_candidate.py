@@ -2,8 +2,9 @@
 34, 36 and 37), unattended and resumable:
 
 1. the run's ``best/`` and ``last/`` are tuned on the validation photos (``tinct tune`` on the
-   decode grid, ``--max-dcf 8``, metrics only); the one with the higher PSNR at its chosen
-   setting is the candidate;
+   decode grid, ``--max-dcf 8``, metrics only; with ``--prefer``, the feature metrics too, and
+   they choose among the settings within 0.2 dB of the best PSNR, docs/v3.md session 40); the
+   one with the higher PSNR at its chosen setting is the candidate;
 2. it is scored by the shipping rule (``score_candidate.sh``), but only if its validation PSNR
    is above ``--gate`` (the shipped model's own tuned figure);
 3. if it does not pass: WiSE-FT with the model the run started from (``--start``) at each
@@ -11,7 +12,8 @@
    within 0.2 dB of the best alpha's** (alpha 1 is the candidate itself) is scored the same way.
 
     python scripts/study/final_candidate.py RUN_DIR OUT --validation VAL --damaged DAMAGED \\
-        [--damaged-validation VAL_DAMAGED] [--start tinct-base] [--gate 22.43]
+        [--damaged-validation VAL_DAMAGED] [--start tinct-base] [--gate 22.43] \\
+        [--prefer semantic_agreement,fd_effnet_lite2]
 
 Writes ``OUT/summary.json`` (every tuned PSNR, each choice and verdict) and, per model,
 ``OUT/score-NAME/`` (``score_candidate.sh``'s folder: the tuned copy ``cand/``, and for a scored
@@ -74,12 +76,21 @@ def alpha_list(text: str) -> list[float]:
     return alphas
 
 
-def tune(model: Path | str, out: Path, validation: Path, grid: str) -> float:
+def tune_command(model: Path | str, out: Path, validation: Path, grid: str,
+                 prefer: str | None = None) -> list[str]:
+    """``tinct tune``'s command line for one model: metrics only (PSNR, dCF), or with
+    ``prefer`` (e.g. ``semantic_agreement,fd_effnet_lite2``) the feature metrics too, which
+    then choose among the settings within 0.2 dB of the best PSNR."""
+    choice = ["--prefer", prefer, "--within", str(WITHIN_DB)] if prefer else ["--no-features"]
+    return ["tinct", "tune", "-m", str(model), str(validation), *grid.split(), "--max-dcf", "8",
+            "--save", str(out), "-o", f"{out}-tune", "--no-progress", "--no-report", *choice]
+
+
+def tune(model: Path | str, out: Path, validation: Path, grid: str,
+         prefer: str | None = None) -> float:
     """Tunes ``model`` on the validation photos into the saved copy ``out`` (once)."""
     if not (out / "config.json").exists():
-        subprocess.run(["tinct", "tune", "-m", str(model), str(validation), *grid.split(),
-                        "--max-dcf", "8", "--save", str(out), "-o", f"{out}-tune",
-                        "--no-progress", "--no-features", "--no-report"], check=True)
+        subprocess.run(tune_command(model, out, validation, grid, prefer), check=True)
     return tuned_psnr(out)
 
 
@@ -126,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="score only a model whose validation PSNR is above this (dB)")
     ap.add_argument("--grid", default=DEFAULT_GRID, help=f"tinct tune's decode grid options "
                                                          f"(default {DEFAULT_GRID!r})")
+    ap.add_argument("--prefer", metavar="METRIC[,METRIC]",
+                    help="tinct tune --prefer: these metrics choose among the settings within "
+                         "0.2 dB of the best validation PSNR (default: the best PSNR)")
     args = ap.parse_args(argv)
     if "TINCT_DATA" not in os.environ:
         ap.error("set TINCT_DATA to the shared data folder")
@@ -135,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(checkpoints) == 2 and same_weights(*(args.run_dir / n for n in checkpoints)):
         checkpoints = ["best"]  # the lowest validation loss was at the end: one model
     args.out.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"run_dir": str(args.run_dir), "grid": args.grid, "gate": args.gate}
+    summary: dict = {"run_dir": str(args.run_dir), "grid": args.grid, "gate": args.gate,
+                     "prefer": args.prefer}
 
     def save() -> None:
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
-    psnrs = {name: tune(args.run_dir / name, tuned(name, args), args.validation, args.grid)
-             for name in checkpoints}
+    psnrs = {name: tune(args.run_dir / name, tuned(name, args), args.validation, args.grid,
+                        args.prefer) for name in checkpoints}
     chosen = best_of(psnrs)
     summary.update(checkpoints=psnrs, candidate=chosen)
     save()
@@ -168,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     by_alpha = {1.0: psnrs[chosen]}
     for a in alphas:
         by_alpha[a] = tune(mix_folder(a), tuned(f"wise-{a:.2f}", args), args.validation,
-                           args.grid)
+                           args.grid, args.prefer)
     alpha = smallest_alpha_within(by_alpha)
     summary.update(wise={f"{a:.2f}": p for a, p in sorted(by_alpha.items())}, alpha=alpha)
     save()
