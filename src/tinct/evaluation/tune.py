@@ -178,7 +178,8 @@ def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
     psnr = [r.summary["psnr"] for r in results]
     ok = [i for i, d in enumerate(dcf) if d <= max_dcf]
     if ok and prefer:
-        near = [j for j in ok if psnr[j] >= max(psnr[k] for k in ok) - within]
+        floor = max(psnr[j] for j in ok) - within
+        near = [j for j in ok if psnr[j] >= floor]
         i = max(near, key=lambda j: (*(_oriented(results[j], key) for key in prefer), psnr[j]))
         names = ", then ".join(METRICS[key].label for key in prefer)
         return Choice(settings[i], i, f"best {names} among the {len(near)} setting(s) within "
