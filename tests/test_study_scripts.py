@@ -330,6 +330,13 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
         smallest, largest = cfg.data.crop_scale
         assert cfg.data.cache_side * smallest ** 0.5 >= cfg.data.size  # no crop is upsampled
         assert cfg.data.size / smallest ** 0.5 >= 256 and largest == 1.0  # photos span to 256+
+    elif recipe == "tinct-base-v3-fixres.yaml":  # the scales run's end on crops it runs at
+        scales = load_config(ROOT / "configs" / "tinct-base-v3-scales.yaml")
+        assert cfg.model.init_from == "~/tinct-runs/v3x/last"
+        assert cfg.data.cache == scales.data.cache
+        assert (cfg.loss, cfg.data.folders) == (long.loss, long.data.folders)
+        assert cfg.data.size > long.data.size and cfg.optim.lr == long.optim.lr
+        assert cfg.data.cache_side * cfg.data.crop_scale[0] ** 0.5 >= cfg.data.size
     elif recipe.startswith("tinct-base-v3"):
         assert cfg.model.init_from == "tinct-base" and cfg.data.cache
     if recipe == "tinct-base-v3-mixed.yaml":
