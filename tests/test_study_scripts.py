@@ -330,9 +330,10 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
         smallest, largest = cfg.data.crop_scale
         assert cfg.data.cache_side * smallest ** 0.5 >= cfg.data.size  # no crop is upsampled
         assert cfg.data.size / smallest ** 0.5 >= 256 and largest == 1.0  # photos span to 256+
-    elif recipe == "tinct-base-v3-fixres.yaml":  # the scales run's end on crops it runs at
+    elif recipe.startswith("tinct-base-v3-fixres"):  # fine-tunes on the crops it runs at
         scales = load_config(ROOT / "configs" / "tinct-base-v3-scales.yaml")
-        assert cfg.model.init_from == "~/tinct-runs/v3x/last"
+        start = {"tinct-base-v3-fixres.yaml": "v3x", "tinct-base-v3-fixres256.yaml": "v3f"}
+        assert cfg.model.init_from == f"~/tinct-runs/{start[recipe]}/last"
         assert cfg.data.cache == scales.data.cache
         assert (cfg.loss, cfg.data.folders) == (long.loss, long.data.folders)
         assert cfg.data.size > long.data.size and cfg.optim.lr == long.optim.lr
