@@ -8,7 +8,7 @@ import argparse
 from tinct.cli import CLIError
 from tinct.cli.eval import add_evaluation_options, evaluate_and_report
 from tinct.cli.options import add_model_option, positive_float, working_size
-from tinct.evaluation.metric_info import METRICS
+from tinct.evaluation.metric_info import FEATURE_KEYS, METRICS
 
 DESCRIPTION = """\
 A colour classifier (architecture 'classifier') turns its per-pixel colour distribution into
@@ -40,7 +40,6 @@ examples:
   tinct tune val/ -m runs/cls/best -o r/ --boosts 0,0.4 --sizes 160,256 --no-report
   tinct tune val/ -m runs/cls/best -o r/ --boosts 0,0.4 --prefer semantic_agreement --within 0.2"""
 
-FEATURE_KEYS = {"fd_effnet_lite2", "semantic_agreement"}
 DEFAULT_TEMPERATURES = (0.38, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)
 DEFAULT_MAX_DCF = 4.0  # colourfulness gap; gray photos score about 35-40
 DEFAULT_WITHIN_DB = 0.2  # --prefer's PSNR margin: the shipping rule's own (docs/v3.md)
@@ -122,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else [args.size]
     settings = [Decode(t, b, f, s) for s in sizes for f in flips for b in boosts
                 for t in temperatures]
-    if args.prefer and args.no_features and FEATURE_KEYS.intersection(args.prefer):
+    if args.prefer and args.no_features and set(FEATURE_KEYS).intersection(args.prefer):
         raise CLIError(f"--prefer {','.join(args.prefer)}: FD and semantic agreement need the "
                        "feature metrics; drop --no-features")
     if args.save and Path(args.save).exists():

@@ -64,5 +64,7 @@ METRICS: dict[str, MetricInfo] = {m.key: m for m in _METRIC_LIST}
 PER_IMAGE_KEYS = ("ab_mse", "ab_rmse", "acc_2.5", "acc_5", "acc_10", "acc_20", "auc", "psnr",
                   "ssim", "cf_pred", "cf_gt")
 SUMMARY_KEYS = tuple(m.key for m in _METRIC_LIST)
+FEATURE_KEYS = ("fd_effnet_lite2", "semantic_agreement")
+"""Set-level metrics computed from EfficientNet-Lite2 features (skipped with ``--no-features``)."""
 RANKABLE = tuple(k for k in PER_IMAGE_KEYS if METRICS[k].better)
 """Per-image metrics a gallery can be ranked by."""

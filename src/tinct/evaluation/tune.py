@@ -38,7 +38,8 @@ import torch
 import torch.nn as nn
 
 from tinct.errors import InputError
-from tinct.evaluation.evaluate import METRICS, EvalEntry, EvalResult, describe_model
+from tinct.evaluation.evaluate import EvalEntry, EvalResult, describe_model
+from tinct.evaluation.metric_info import METRICS
 from tinct.inference.checkpoint import (
     WEIGHTS_FILE,
     read_config,
