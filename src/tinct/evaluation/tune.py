@@ -165,22 +165,32 @@ class Choice:
     reason: str
 
 
+def shortlist(results: Sequence[EvalResult], max_dcf: float, within: float) -> list[int]:
+    """Indices of the settings ``prefer`` chooses among: ``dcf <= max_dcf`` and PSNR at most
+    ``within`` dB below the best such one (empty when no setting is that colourful). Needs only
+    PSNR and dCF, so it can be found before the feature metrics are measured."""
+    ok = [i for i, r in enumerate(results) if r.summary["dcf"] <= max_dcf]
+    if not ok:
+        return []
+    floor = max(results[j].summary["psnr"] for j in ok) - within
+    return [j for j in ok if results[j].summary["psnr"] >= floor]
+
+
 def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
                   max_dcf: float, prefer: Sequence[str] = (), within: float = 0.2) -> Choice:
     """The best PSNR among settings with ``dcf <= max_dcf``; else the smallest dCF.
 
     ``prefer``: summary metric keys (e.g. ``("semantic_agreement", "fd_effnet_lite2")``); when
-    given, the settings with ``dcf <= max_dcf`` and PSNR at most ``within`` dB below the best
-    one are ranked by these metrics in order (each the way it is better), then by PSNR.
-    Raises ``InputError`` when a preferred metric was not measured."""
+    given, the settings of :func:`shortlist` are ranked by these metrics in order (each the way
+    it is better), then by PSNR; only they need the preferred metrics measured.
+    Raises ``InputError`` when a preferred metric of a shortlisted setting was not measured."""
     if len(settings) != len(results) or not results:
         raise InputError("need one evaluation result per decode setting")
     dcf = [r.summary["dcf"] for r in results]
     psnr = [r.summary["psnr"] for r in results]
     ok = [i for i, d in enumerate(dcf) if d <= max_dcf]
-    if ok and prefer:
-        floor = max(psnr[j] for j in ok) - within
-        near = [j for j in ok if psnr[j] >= floor]
+    near = shortlist(results, max_dcf, within)
+    if near and prefer:
         i = max(near, key=lambda j: (*(_oriented(results[j], key) for key in prefer), psnr[j]))
         names = ", then ".join(METRICS[key].label for key in prefer)
         return Choice(settings[i], i, f"best {names} among the {len(near)} setting(s) within "
