@@ -22,17 +22,17 @@ sweeps the working size (the longer side the network sees): a network trained on
 can be confident and wrong at a larger size, where things look bigger than in training.
 
 This measures the model at every combination of --temperatures, --boosts and --sizes in one
-pass (the network runs once per photo and working size), writes a side-by-side report like
-'tinct compare', and picks the setting with the best PSNR among those whose colourfulness gap
-dCF is at most --max-dcf (or, when none is that colourful, the smallest dCF). --flip both also
-measures every setting with flip averaging (the network sees each photo and its mirror image,
-and the two are averaged). PSNR does not see everything: with --prefer, PSNR only shortlists
-the settings within --within dB of the best one (dCF limit as before), and the preferred
-metrics choose among them, in order (e.g. --prefer semantic_agreement,fd_effnet_lite2: the
-share of photos whose ImageNet class survives, then the Fréchet distance). PSNR and dCF do not
-depend on those, so the grid is first measured without them and only the shortlist is measured
-again with them (about 3x faster on a 50-setting grid; the choice is the same); --all-features
-measures them for every setting.
+pass (the network runs once per photo and working size; --prefer adds a second pass), writes a
+side-by-side report like 'tinct compare', and picks the setting with the best PSNR among those
+whose colourfulness gap dCF is at most --max-dcf (or, when none is that colourful, the smallest
+dCF). --flip both also measures every setting with flip averaging (the network sees each photo
+and its mirror image, and the two are averaged). PSNR does not see everything: with --prefer,
+PSNR only shortlists the settings within --within dB of the best one (dCF limit as before), and
+the preferred metrics choose among them, in order (e.g. --prefer
+semantic_agreement,fd_effnet_lite2: the share of photos whose ImageNet class survives, then the
+Fréchet distance). PSNR and dCF do not depend on those, so the grid is first measured without
+them and only the shortlist is measured again with them (about 3x faster on a 50-setting grid;
+the choice is the same); --all-features measures them for every setting.
 With --save it writes a copy of the model that decodes with the chosen setting (and runs at the
 chosen working size); the original is kept."""
 
