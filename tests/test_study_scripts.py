@@ -451,6 +451,7 @@ def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_di
     import shutil
 
     from test_evaluate import write_photos
+    from tinct.evaluation import features
 
     run = tmp_path / "run"
     for name in ("best", "last"):
@@ -490,11 +491,23 @@ def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_di
     assert again.returncode == 0, again.stderr[-2000:]
     assert candidate_config.stat().st_mtime_ns == stamp  # not tuned again
 
-    gated = subprocess.run([*command[:3], str(tmp_path / "gated"), *command[4:], "--gate", "99"],
-                           env=env, capture_output=True, text=True, timeout=900)
+    # with --prefer (when the feature weights are installed) the tune records the preference
+    prefer = (["--prefer", "semantic_agreement,fd_effnet_lite2"]
+              if features.efficientnet_lite_weights_path(2) is not None else [])
+    gated = subprocess.run([*command[:3], str(tmp_path / "gated"), *command[4:], "--gate", "99",
+                            *prefer], env=env, capture_output=True, text=True, timeout=900)
     assert gated.returncode == 0, gated.stderr[-2000:]
     assert "not scored" in gated.stdout
     assert not list((tmp_path / "gated").glob("score-*/verdict.json"))
+    if prefer:
+        tuning = json.loads((tmp_path / "gated" / "score-best" / "cand" / "config.json")
+                            .read_text())["tuning"]
+        assert tuning["prefer"] == ["semantic_agreement", "fd_effnet_lite2"]
+        assert tuning["within"] == 0.2 and tuning["features_for"] == "shortlist"
+        colourful = [row for row in tuning["measured"] if row["dcf"] <= 8]
+        floor = max((row["psnr"] for row in colourful), default=0) - 0.2
+        assert [row["semantic_agreement"] is not None for row in tuning["measured"]] == [
+            row["dcf"] <= 8 and row["psnr"] >= floor for row in tuning["measured"]]
 
 
 def test_device_train_packs_merges_the_carried_parts_trains_and_returns_fp16_models(
