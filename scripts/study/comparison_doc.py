@@ -9,7 +9,7 @@ dCF, FD, semantic agreement per model, one row of charts per report) and
 ``OUT/images/NAME_samples.jpg`` (a few Kodak photos through every model of the first report)
 and, with ``--frontier``, ``OUT/images/NAME_frontier.png`` (PSNR against colourfulness, for
 ``tinct tune`` sweeps: where each decode setting lies between faithful and colourful; one
-chart per photo set).
+chart per photo set, two a row).
 """
 
 from __future__ import annotations
@@ -113,13 +113,17 @@ def frontier(reports: list[dict], path: Path) -> None:
     by_set: dict[str, list[dict]] = {}
     for report in reports:
         by_set.setdefault(set_name(report), []).append(report)
-    fig, axes = plt.subplots(1, len(by_set), figsize=(7.5 * len(by_set), 4.6), squeeze=False)
+    cols = min(2, len(by_set))  # two charts a row, so four sets stay readable in a page
+    rows = -(-len(by_set) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols, 4.6 * rows), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     names = list(dict.fromkeys(family(m["name"]) for r in reports for m in r["models"]
                                if m["name"] != "gray"))
-    for ax, (name, group) in zip(axes[0], by_set.items(), strict=True):
+    for ax, (name, group) in zip(axes.flat, by_set.items(), strict=False):
         _frontier_chart(ax, name, group, {n: colours[i % len(colours)]
                                           for i, n in enumerate(names)})
+    for ax in axes.flat[len(by_set):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
