@@ -167,6 +167,13 @@ def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifie
     doc = _script("comparison_doc")
     assert [doc.family(n) for n in ("v2 T=0.6 b=0.5", "last-T1.3", "unet-lite0")] == [
         "v2", "last", "unet-lite0"]
+    # three photo sets: two charts a row, so two rows of two (one left empty)
+    from PIL import Image
+    report_json = json.loads((report / "metrics.json").read_text())
+    three = [{**report_json, "data_dir": f"/data/eval/set{i}"} for i in range(3)]
+    doc.frontier(three, out / "three.png")
+    one_width, one_height = Image.open(out / "images" / "t_frontier.png").size
+    assert Image.open(out / "three.png").size == (2 * one_width, 2 * one_height)
 
 
 def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path, monkeypatch):
