@@ -304,3 +304,15 @@ def test_cli_refuses_a_preference_it_cannot_measure(tiny_classifier_dir, photos,
     assert status in (1, 2)
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r" / "metrics.json").exists()
+
+
+def test_cli_prefer_without_features_records_that_none_were_measured(tiny_classifier_dir,
+                                                                      photos, tmp_path):
+    saved = tmp_path / "tuned"
+    assert main(["tune", "-m", str(tiny_classifier_dir), "--data", str(photos), "-o",
+                 str(tmp_path / "r"), "-t", "0.3,2.5", "--max-dcf", "1000", "--prefer", "ssim",
+                 "--save", str(saved), "--no-features", "--no-report", "--workers", "0",
+                 "-q"]) == 0
+    tuning = json.loads((saved / "config.json").read_text())["tuning"]
+    assert tuning["prefer"] == ["ssim"] and tuning["features_for"] == "none"
+    assert all(row["ssim"] is not None for row in tuning["measured"])

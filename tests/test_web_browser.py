@@ -623,7 +623,8 @@ def test_colour_hints_are_placed_picked_moved_undone_saved_and_loaded(
         bad = tmp_path / "bad.json"
         bad.write_text('{"x": 1}')
         card.locator(".hint-load-file").set_input_files(str(bad))
-        assert "bad.json" in card.locator(".error").inner_text()
+        # the file is read asynchronously: wait for the card to say so (up to 10 s)
+        sync_api.expect(card.locator(".error")).to_contain_text("bad.json", timeout=10_000)
         assert card.locator(".hint-mark").count() == 1
 
 

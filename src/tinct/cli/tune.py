@@ -135,8 +135,12 @@ def run(args: argparse.Namespace) -> int:
     device = None if args.device == "auto" else args.device
     folder, entries = decode_entries(args.model, settings, device=device)
     gray = load_entry(GrayBaseline.name)
-    features_for = ("all" if args.all_features or not set(FEATURE_KEYS) & set(args.prefer)
-                    else "shortlist")
+    if args.no_features:
+        features_for = "none"
+    elif args.all_features or not set(FEATURE_KEYS) & set(args.prefer):
+        features_for = "all"
+    else:
+        features_for = "shortlist"
     if features_for == "shortlist":
         results = measure_features_on_shortlist(entries, gray, args)
     else:
