@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else [args.size]
     settings = [Decode(t, b, f, s) for s in sizes for f in flips for b in boosts
                 for t in temperatures]
-    if args.prefer and args.no_features and set(FEATURE_KEYS).intersection(args.prefer):
+    prefers_features = bool(set(FEATURE_KEYS) & set(args.prefer))
+    if prefers_features and args.no_features:
         raise CLIError(f"--prefer {','.join(args.prefer)}: FD and semantic agreement need the "
                        "feature metrics; drop --no-features")
     if args.save and Path(args.save).exists():
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     gray = load_entry(GrayBaseline.name)
     if args.no_features:
         features_for = "none"
-    elif args.all_features or not set(FEATURE_KEYS) & set(args.prefer):
+    elif args.all_features or not prefers_features:
         features_for = "all"
     else:
         features_for = "shortlist"

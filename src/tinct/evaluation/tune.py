@@ -189,8 +189,8 @@ def choose_decode(settings: Sequence[Decode], results: Sequence[EvalResult],
     dcf = [r.summary["dcf"] for r in results]
     psnr = [r.summary["psnr"] for r in results]
     ok = [i for i, d in enumerate(dcf) if d <= max_dcf]
-    near = shortlist(results, max_dcf, within)
-    if near and prefer:
+    near = shortlist(results, max_dcf, within) if prefer else []
+    if near:
         i = max(near, key=lambda j: (*(_oriented(results[j], key) for key in prefer), psnr[j]))
         names = ", then ".join(METRICS[key].label for key in prefer)
         return Choice(settings[i], i, f"best {names} among the {len(near)} setting(s) within "
