@@ -137,6 +137,45 @@ def test_pack_data_keeps_the_training_split_in_parts(tmp_path):
     assert all(Image.open(p).size == (48, 48) for p in square_files)
 
 
+def test_validation_folder_links_a_capped_sample_or_every_photo_under_chosen_folders(tmp_path,
+                                                                                   capsys):
+    from PIL import Image
+    from skimage import data
+
+    from tinct.train.data import FolderSpec, scan_folders, split_files
+
+    root = tmp_path / "photos"
+    for i, name in enumerate(["astronaut", "coffee", "chelsea", "rocket", "cat"]):
+        for flip in range(4):
+            sub = root / "set" / ("x" if i % 2 else "y")
+            sub.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(getattr(data, name)()[::8, ::8]).rotate(90 * flip, expand=True).save(
+                sub / f"{name}{flip}.png")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(f"data: {{root: {root}, folders: [{{path: set}}], "
+                                     "val_fraction: 0.5}\n")
+    _, val = split_files(scan_folders([FolderSpec("set")], root=root).files, 0.5, root)
+    held_out = sorted(Path(f) for f, _ in val)
+    in_y = [p for p in held_out if p.parent.name == "y"]
+    assert len(held_out) > 2 and 0 < len(in_y) < len(held_out)
+    script = _script("validation_folder")
+    out = tmp_path / "val"
+    # the default: the first --per-folder photos of each config folder, in path order
+    assert script.main([str(run), str(out), "--per-folder", "2"]) == 0
+    links = sorted(out.iterdir())
+    assert [p.name for p in links] == [f"set__{p.name}" for p in held_out[:2]]
+    assert all(p.resolve() == q.resolve() for p, q in zip(links, held_out[:2], strict=True))
+    # --under keeps only the photos under a sub-folder; --per-folder 0 takes all of them,
+    # and the links of the earlier build that are not among them are removed
+    assert script.main([str(run), str(out), "--under", "set/y", "--per-folder", "0"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"set__{p.name}" for p in in_y)
+    assert f"set/y: {len(in_y)} validation photos" in capsys.readouterr().out
+    # a folder that is not under the data root is a one-line error
+    assert script.main([str(run), str(out), "--under", "set/z"]) == 2
+    assert "set/z: no such folder under the data root" in capsys.readouterr().err
+
+
 def test_comparison_doc_tables_name_data_portably(tiny_model_dir, tiny_classifier_dir, tmp_path,
                                                    monkeypatch):
     import json
