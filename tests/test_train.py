@@ -152,6 +152,125 @@ def test_tinct_train_with_the_mixed_objective_end_to_end(photo_root, tmp_path):
     assert out.size == (32, 24)
 
 
+def test_distillation_loss_is_zero_at_the_teacher_and_pulls_toward_it():
+    from tinct.train import losses
+
+    torch.manual_seed(0)
+    teacher = torch.randn(2, 7, 4, 5)
+    assert float(losses.distillation_loss(teacher.clone(), teacher)) == pytest.approx(0, abs=1e-6)
+    student = torch.randn(2, 7, 4, 5, requires_grad=True)
+    before = losses.distillation_loss(student, teacher)
+    assert float(before.detach()) > 0.1
+    before.backward()
+    with torch.no_grad():
+        student -= 1.0 * student.grad
+    assert float(losses.distillation_loss(student.detach(), teacher)) < float(before.detach())
+    with pytest.raises(ValueError, match="do not match"):
+        losses.distillation_loss(student, teacher[:, :5])
+
+
+def _kl_to(teacher, student, L) -> float:
+    from tinct.train import losses
+
+    student.eval()
+    with torch.no_grad():
+        return float(losses.distillation_loss(student(L), teacher(L)))
+
+
+def test_distillation_keeps_a_classifier_near_its_teacher(photo_root, tiny_classifier_dir):
+    """loss.distill: trained on the same photos from the teacher's own weights, the runs with
+    the term stay nearer the teacher's colour distributions than the run without, the more
+    so the larger its weight."""
+    from tinct.inference import checkpoint
+
+    L, chroma = training_batch(photo_root)
+    teacher, _ = checkpoint.load_pretrained(tiny_classifier_dir)
+    drift, logs = {}, {}
+    for weight in (0, 5, 50):
+        cfg = load_config(None, ["loss.kind=ce", "model.architecture=classifier",
+                                 f"loss.distill={weight}",
+                                 f"loss.distill_from={tiny_classifier_dir}"])
+        student, _ = checkpoint.load_pretrained(tiny_classifier_dir)
+        assert _kl_to(teacher, student, L) == pytest.approx(0, abs=1e-6)
+        objective = build_objective(cfg, student, torch.device("cpu"))
+        assert (objective.teacher is not None) == bool(weight)
+        opt = torch.optim.Adam(student.parameters(), lr=1e-2)
+        student.train()
+        logs[weight] = [objective.step(student, opt, L, chroma, s, None) for s in range(8)]
+        drift[weight] = _kl_to(teacher, student, L)
+    assert "distill" not in logs[0][0] and all(np.isfinite(e["distill"]) for e in logs[50])
+    # the larger the weight, the nearer the teacher
+    assert drift[0] > 0.005 and drift[0] > 1.5 * drift[5] > 15 * drift[50]
+    # the teacher is not trained
+    fresh, _ = checkpoint.load_pretrained(tiny_classifier_dir)
+    assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(),
+                                                 fresh.state_dict().values(), strict=True))
+
+
+def test_distillation_is_refused_where_it_cannot_apply(photo_root, tiny_classifier_dir,
+                                                       tiny_model_dir):
+    cpu = torch.device("cpu")
+    classifier = ["loss.kind=ce", "model.architecture=classifier", "loss.distill=1"]
+    with pytest.raises(ValueError, match="needs loss.distill_from"):
+        build_objective(load_config(None, classifier),
+                        create_model("classifier", decoder_channels=[32, 16, 16]), cpu)
+    with pytest.raises(ValueError, match="is a regression model"):
+        build_objective(load_config(None, ["model.architecture=unet", "loss.distill=1",
+                                           f"loss.distill_from={tiny_classifier_dir}"]),
+                        create_model("unet", **TINY_UNET), cpu)
+    from tinct.inference.checkpoint import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="automatic colour classifier"):
+        build_objective(load_config(None, [*classifier, f"loss.distill_from={tiny_model_dir}"]),
+                        create_model("classifier", decoder_channels=[32, 16, 16]), cpu)
+    # a student with other colour bins (a 16-colour k-means palette) cannot learn the
+    # teacher's 261-bin distributions
+    student = create_model("classifier", decoder_channels=[32, 16, 16], bins="kmeans",
+                           num_colors=16)
+    objective = build_objective(
+        load_config(None, [*classifier, f"loss.distill_from={tiny_classifier_dir}"]), student, cpu)
+    L, chroma = training_batch(photo_root, n=2)
+    with pytest.raises(ValueError, match="colour bins differ"):
+        objective.step(student, torch.optim.Adam(student.parameters()), L, chroma, 0, None)
+
+
+def test_tinct_train_distils_from_a_saved_teacher_and_resumes_an_older_run(
+        photo_root, tiny_classifier_dir, tmp_path):
+    """`tinct train --loss.distill=...`: the term is logged in metrics.csv and recorded in
+    the saved model; a run whose metrics.csv was begun without that column resumes into it
+    with its own columns."""
+    from tinct.cli import main
+
+    overrides = [o for o in tiny_train_overrides(photo_root, 3)
+                 if not o.startswith(("model.architecture", "model.args"))]
+    run = tmp_path / "distil"
+    args = ["train", "--run-dir", str(run), "--no-progress", *[f"--{o}" for o in overrides],
+            "--model.architecture=classifier", '--model.args={"decoder_channels": [32, 16, 16]}',
+            "--loss.kind=ce", f"--model.init_from={tiny_classifier_dir}", "--loss.distill=2",
+            f"--loss.distill_from={tiny_classifier_dir}"]
+    assert main(args) == 0
+    with open(run / "metrics.csv", newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["split"] == "train"]
+    assert len(rows) == 3 and all(float(row["distill"]) >= 0 for row in rows)
+    # it starts at the teacher's weights: near it (not 0: in training, BatchNorm uses the
+    # batch's statistics, the teacher its running ones)
+    assert float(rows[0]["distill"]) < 0.5
+    config = json.loads((run / "last" / "config.json").read_text())
+    assert config["training"]["loss"]["distill"] == 2.0
+    # an older run's file, without the column, keeps its header and row width on resume
+    lines = (run / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    drop = header.index("distill")
+    (run / "metrics.csv").write_text("".join(
+        ",".join(c for i, c in enumerate(line.split(",")) if i != drop) + "\n"
+        for line in lines))
+    assert main(["train", "--resume", str(run), "--no-progress", "--run.steps=5"]) == 0
+    with open(run / "metrics.csv", newline="") as f:
+        table = list(csv.reader(f))
+    assert "distill" not in table[0] and {len(r) for r in table} == {len(header) - 1}
+    assert [int(r[0]) for r in table[1:] if r[2] == "train"] == [1, 2, 3, 4, 5]
+
+
 def test_gan_objective_pretrains_then_adversarial(photo_root):
     cfg = load_config(None, ["model.architecture=pix2pix", "loss.gan_pretrain_steps=5"])
     torch.manual_seed(0)

@@ -51,6 +51,11 @@ class LossConfig:
                                      # chroma (annealed mean) against the truth, which
                                      # pays for how far a wrong colour is (0 = off)
     prior_images: int = 2000         # classifier: photos used to estimate the colour prior
+    distill: float = 0.0             # classifier: weight of a term that keeps the predicted
+                                     # colour distributions near a teacher's (learning
+                                     # without forgetting; 0 = off)
+    distill_from: str = ""           # the teacher: a saved classifier (name or folder) with
+                                     # the same colour bins, e.g. tinct-base
     adversarial: bool = False        # train a regression model against a PatchGAN too (GAN
                                      # fine-tuning, e.g. with model.init_from); pix2pix always is
     gan_weight: float = 1.0          # GAN: adversarial weight (reconstruction: `l1_weight`)

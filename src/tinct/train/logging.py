@@ -18,7 +18,7 @@ from tqdm import tqdm
 from tinct import color
 
 COLUMNS = ("step", "epoch", "split", "loss", "lr", "images_per_s", "ab_rmse", "sat_pred",
-           "sat_true", "g_adv", "d_loss", "time", "ab_rmse_hinted")
+           "sat_true", "g_adv", "d_loss", "time", "ab_rmse_hinted", "distill")
 
 
 class RunLogger:
@@ -27,11 +27,15 @@ class RunLogger:
         self.csv_path = run_dir / "metrics.csv"
         self.last_val: dict | None = None
         self._tb = None
+        self.columns = COLUMNS
         if not enabled:
             return
         if not self.csv_path.exists() or not resume:
             with open(self.csv_path, "w", newline="") as f:
                 csv.writer(f).writerow(COLUMNS)
+        else:  # a resumed run keeps its file's columns (a run begun by an older tinct)
+            with open(self.csv_path, newline="") as f:
+                self.columns = tuple(next(csv.reader(f), COLUMNS))
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -67,7 +71,7 @@ class RunLogger:
         row = {"step": step, "epoch": epoch, "split": split, "time": int(time.time()),
                **values}
         with open(self.csv_path, "a", newline="") as f:
-            csv.writer(f).writerow([_fmt(row.get(c, "")) for c in COLUMNS])
+            csv.writer(f).writerow([_fmt(row.get(c, "")) for c in self.columns])
         if self._tb is not None:
             for key, value in values.items():
                 self._tb.add_scalar(f"{split}/{key}", value, step)

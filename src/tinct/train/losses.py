@@ -55,6 +55,23 @@ def classification_loss(logits: torch.Tensor, chroma: torch.Tensor, centres: tor
     return per_pixel.mean()
 
 
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
+                      ) -> torch.Tensor:
+    """KL(teacher || student) of the per-pixel colour distributions, averaged over pixels:
+    0 when the student predicts the teacher's distributions, and its gradient pulls the
+    student's toward them (learning without forgetting, Li & Hoiem 2016).
+
+    ``student_logits``, ``teacher_logits`` ``(B, Q, h, w)`` over the same ``Q`` bins.
+    Returns a scalar (nats).
+    """
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"teacher logits {tuple(teacher_logits.shape)} do not match the "
+                         f"student's {tuple(student_logits.shape)}")
+    log_t = F.log_softmax(teacher_logits.float(), dim=1)
+    log_s = F.log_softmax(student_logits.float(), dim=1)
+    return (log_t.exp() * (log_t - log_s)).sum(dim=1).mean()
+
+
 def soft_targets(chroma: torch.Tensor, centres: torch.Tensor, size, sigma: float = 5.0):
     """Chroma ``(B, 2, H, W)`` -> soft-encoded bins ``(B, Q, *size)`` at the logits' size."""
     return quantization.soft_encode(resize_target(chroma, size), centres, sigma=sigma)

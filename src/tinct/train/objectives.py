@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from tinct import color
+from tinct.inference import checkpoint
 from tinct.models import quantization
 from tinct.models.gan import PatchDiscriminator
 from tinct.models.hints import sample_true_hints
@@ -24,8 +25,28 @@ def _unwrap(net: nn.Module) -> nn.Module:
     return net.module if hasattr(net, "module") else net
 
 
+def load_teacher(name_or_path: str, device: torch.device, channels_last: bool = False
+                 ) -> nn.Module:
+    """The saved classifier a run keeps its colour distributions near (``loss.distill``):
+    frozen, in eval mode, float32 on ``device``. ``checkpoint.ModelLoadError`` when it is not
+    an automatic colour classifier."""
+    if not name_or_path:
+        raise ValueError("loss.distill needs loss.distill_from: the teacher model, "
+                         "e.g. --loss.distill_from=tinct-base")
+    folder = checkpoint.resolve_model(name_or_path)
+    teacher, _ = checkpoint.load_pretrained(folder, device)
+    if (getattr(teacher, "output_kind", None) != "classification"
+            or getattr(teacher, "accepts_hints", False)):
+        raise checkpoint.ModelLoadError(
+            f"{folder}: loss.distill_from must be an automatic colour classifier")
+    teacher.requires_grad_(False)
+    return teacher.to(memory_format=torch.channels_last) if channels_last else teacher
+
+
 class Objective:
     """Regression objective (L1 / L2 / Huber) with an optional colorfulness term."""
+
+    teacher: nn.Module | None = None  # loss.distill's teacher (classifiers only)
 
     def __init__(self, cfg: TrainConfig, model: nn.Module, device: torch.device):
         self.cfg, self.device = cfg, device
@@ -64,11 +85,27 @@ class Objective:
         with autocast(self.device, amp_dtype):
             out = net(L) if hints is None else net(L, hints)
         loss = self.loss(net, out, chroma)
+        logged = {}
+        if self.teacher is not None:
+            kept = self.distillation(net, L, out, amp_dtype)
+            loss = loss + self.cfg.loss.distill * kept
+            logged["distill"] = float(kept.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._clip(net)
         optimizer.step()
-        return {"loss": float(loss.detach())}
+        return {"loss": float(loss.detach()), **logged}
+
+    def distillation(self, net, L: torch.Tensor, out: torch.Tensor, amp_dtype) -> torch.Tensor:
+        """KL divergence of the student's colour distributions ``out`` ``(B, Q, h, w)``
+        from the teacher's on the same input ``L`` (``losses.distillation_loss``)."""
+        with torch.no_grad(), autocast(self.device, amp_dtype):
+            target = self.teacher(L)
+        student_centres = _unwrap(net).centres
+        if not torch.equal(self.teacher.centres.to(student_centres), student_centres):
+            raise ValueError("loss.distill_from: the teacher's colour bins differ from the "
+                             "model's; the teacher must use the same bins")
+        return losses.distillation_loss(out, target)
 
     def _clip(self, net) -> None:
         if self.cfg.optim.grad_clip:
@@ -94,6 +131,11 @@ class ClassificationObjective(Objective):
     on the decoded chroma (the annealed mean at the model's temperature, network units), so a
     wrong colour costs more the further it is from the truth (a mixed objective).
     """
+
+    def __init__(self, cfg, model, device):
+        super().__init__(cfg, model, device)
+        if cfg.loss.distill:
+            self.teacher = load_teacher(cfg.loss.distill_from, device, cfg.run.channels_last)
 
     def prepare(self, train_set, log) -> None:
         model = self.model_ref
@@ -201,6 +243,9 @@ def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) ->
         obj: Objective = ClassificationObjective(cfg, model, device)
     elif kind == "ce":
         raise ValueError(f"loss.kind=ce needs a classifier model, not {cfg.model.architecture!r}")
+    elif cfg.loss.distill:
+        raise ValueError("loss.distill keeps a classifier's colour distributions near a "
+                         f"teacher's; {cfg.model.architecture} is a regression model")
     elif cfg.loss.regression:
         raise ValueError("loss.regression mixes a regression term into a classifier's loss; "
                          f"{cfg.model.architecture} is a regression model already")
