@@ -157,6 +157,8 @@ def test_cached_dataset_gives_training_samples_with_damaged_input(pool, tmp_path
     assert torch.equal(a["chroma"], b["chroma"])  # the target stays the clean colour
     assert not torch.equal(a["L"], b["L"]) and float(b["L"].abs().max()) <= 1
     assert torch.equal(damaged[3]["L"], b["L"])  # deterministic per (seed, epoch, position)
+    # the undamaged input comes along, for a distillation teacher
+    assert "L_clean" not in a and torch.equal(b["L_clean"], a["L"])
 
 
 def test_training_from_the_cache_end_to_end(pool, tmp_path, capsys):

@@ -201,6 +201,13 @@ def test_distillation_keeps_a_classifier_near_its_teacher(photo_root, tiny_class
     assert "distill" not in logs[0][0] and all(np.isfinite(e["distill"]) for e in logs[50])
     # the larger the weight, the nearer the teacher
     assert drift[0] > 0.005 and drift[0] > 1.5 * drift[5] > 15 * drift[50]
+    # the teacher sees clean_L (the undamaged input) where the step is given it, else L
+    seen = []
+    objective.teacher.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    frozen = torch.optim.SGD(student.parameters(), lr=0)
+    objective.step(student, frozen, L, chroma, 0, None, clean_L=torch.flip(L, [-1]))
+    objective.step(student, frozen, L, chroma, 0, None)
+    assert torch.equal(seen[0], torch.flip(L, [-1])) and torch.equal(seen[1], L)
     # the teacher is not trained
     fresh, _ = checkpoint.load_pretrained(tiny_classifier_dir)
     assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(),

@@ -293,12 +293,14 @@ class ColorizationDataset(Dataset):
                 im = im.transpose(Image.FLIP_LEFT_RIGHT)
             rgb = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
         L, chroma = color.to_lightness_chroma(rgb, self.space)
-        if self.degrade and rng.random() < self.degrade:
-            from tinct.train.degrade import degrade_lightness
+        item = {"chroma": chroma, "index": torch.tensor(index)}
+        if self.degrade:  # the clean input too, for a teacher (loss.distill)
+            item["L_clean"] = color.normalize_lightness(L)
+            if rng.random() < self.degrade:
+                from tinct.train.degrade import degrade_lightness
 
-            L = degrade_lightness(L, rng)  # the input is damaged; the target stays clean
-        return {"L": color.normalize_lightness(L), "chroma": chroma,
-                "index": torch.tensor(index)}
+                L = degrade_lightness(L, rng)  # the input is damaged; the target stays clean
+        return {"L": color.normalize_lightness(L), **item}
 
     def _open(self, index: int) -> Image.Image:
         """Photo ``index``: from the decoded pool when there is one, else its file."""

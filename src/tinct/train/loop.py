@@ -234,9 +234,15 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
                 group["lr"] = lr_at(p.step, cfg) * group.get("lr_scale", 1.0)
             L = batch["L"].to(device, non_blocking=True)
             chroma = batch["chroma"].to(device, non_blocking=True)
+            clean_L = None
+            if state.objective.teacher is not None and "L_clean" in batch:
+                clean_L = batch["L_clean"].to(device, non_blocking=True)
             if cfg.run.channels_last:
                 L = L.contiguous(memory_format=torch.channels_last)
-            losses = state.objective.step(net, state.optimizer, L, chroma, p.step, amp_dtype)
+                if clean_L is not None:
+                    clean_L = clean_L.contiguous(memory_format=torch.channels_last)
+            losses = state.objective.step(net, state.optimizer, L, chroma, p.step, amp_dtype,
+                                          clean_L=clean_L)
             if state.ema is not None:
                 state.ema.update_parameters(state.model)
             p.step += 1

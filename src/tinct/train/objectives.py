@@ -80,14 +80,18 @@ class Objective:
         return sample_true_hints(color.normalize_chroma(chroma, self.scale), d.hints_share,
                                  d.hints_mean, d.hints_patch)
 
-    def step(self, net, optimizer, L, chroma, step: int, amp_dtype) -> dict[str, float]:
+    def step(self, net, optimizer, L, chroma, step: int, amp_dtype,
+             clean_L: torch.Tensor | None = None) -> dict[str, float]:
+        """One optimizer step on inputs ``L`` ``(B, 1, H, W)`` (network units, old-print
+        damage applied to some) and true ``chroma`` ``(B, 2, H, W)``; ``clean_L`` is ``L``
+        before the damage, what ``loss.distill``'s teacher sees (default ``L``)."""
         hints = self.hints_for(net, chroma)
         with autocast(self.device, amp_dtype):
             out = net(L) if hints is None else net(L, hints)
         loss = self.loss(net, out, chroma)
         logged = {}
         if self.teacher is not None:
-            kept = self.distillation(net, L, out, amp_dtype)
+            kept = self.distillation(net, L if clean_L is None else clean_L, out, amp_dtype)
             loss = loss + self.cfg.loss.distill * kept
             logged["distill"] = float(kept.detach())
         optimizer.zero_grad(set_to_none=True)
@@ -98,7 +102,8 @@ class Objective:
 
     def distillation(self, net, L: torch.Tensor, out: torch.Tensor, amp_dtype) -> torch.Tensor:
         """KL divergence of the student's colour distributions ``out`` ``(B, Q, h, w)``
-        from the teacher's on the same input ``L`` (``losses.distillation_loss``)."""
+        from the teacher's on ``L``, the same photos undamaged: the teacher's best guess of
+        their colours (``losses.distillation_loss``)."""
         with torch.no_grad(), autocast(self.device, amp_dtype):
             target = self.teacher(L)
         student_centres = _unwrap(net).centres
@@ -197,7 +202,7 @@ class GANObjective(Objective):
         self.disc.load_state_dict(state["disc"])
         self.d_opt.load_state_dict(state["d_opt"])
 
-    def step(self, net, optimizer, L, chroma, step, amp_dtype):
+    def step(self, net, optimizer, L, chroma, step, amp_dtype, clean_L=None):
         if step < self.cfg.loss.gan_pretrain_steps:
             return super().step(net, optimizer, L, chroma, step, amp_dtype)
         with autocast(self.device, amp_dtype):
