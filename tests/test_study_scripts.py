@@ -499,6 +499,23 @@ def test_final_candidate_choice_rules(tmp_path):
             final.alpha_list(bad)
 
 
+def test_scene_score_is_the_best_psnr_no_fainter_than_the_limit():
+    score = _script("final_candidate").scene_score
+
+    def report(*points):
+        return {"models": [{"name": name, "summary": {"psnr": psnr, "cf_pred": 30 + gap,
+                                                      "cf_gt": 30}}
+                           for name, psnr, gap in points]}
+
+    sweep = report(("m T=1", 23.0, -15.0), ("m T=0.6", 22.5, -5.0), ("m b=0.5", 22.0, 1.0),
+                   ("gray", 24.0, -30.0))
+    # the faint setting's higher PSNR (and gray's) does not count
+    assert score(sweep) == {"psnr": 22.5, "gap": -5.0, "setting": "m T=0.6"}
+    assert score(sweep, min_gap=-20) == {"psnr": 23.0, "gap": -15.0, "setting": "m T=1"}
+    assert score(report(("m T=1", 23.0, -15.0), ("m T=0.6", 22.5, -9.0))) == {
+        "psnr": None, "gap": -9.0, "setting": "m T=0.6"}
+
+
 def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_dir, tmp_path):
     """scripts/study/final_candidate.py end to end on a run whose best/ and last/ are the same
     tiny classifier: tuned once, the candidate scored by the rule, and when it fails, WiSE-FT with
@@ -552,10 +569,17 @@ def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_di
     prefer = (["--prefer", "semantic_agreement,fd_effnet_lite2"]
               if features.efficientnet_lite_weights_path(2) is not None else [])
     gated = subprocess.run([*command[:3], str(tmp_path / "gated"), *command[4:], "--gate", "99",
-                            *prefer], env=env, capture_output=True, text=True, timeout=900)
+                            "--scenes", str(validation), *prefer],
+                           env=env, capture_output=True, text=True, timeout=900)
     assert gated.returncode == 0, gated.stderr[-2000:]
     assert "not scored" in gated.stdout
     assert not list((tmp_path / "gated").glob("score-*/verdict.json"))
+    # --scenes: the candidate's 9-setting sweep on the scene photos and its scene score
+    sweep = json.loads((tmp_path / "gated" / "scenes-best" / "metrics.json").read_text())
+    assert len(sweep["models"]) == 10 and sweep["models"][-1]["name"] == "gray"
+    result = json.loads((tmp_path / "gated" / "summary.json").read_text())
+    assert result["scenes"] == {"best": _script("final_candidate").scene_score(sweep)}
+    assert result["scene_min_gap"] == -6.0 and "scene score of best" in gated.stdout
     if prefer:
         tuning = json.loads((tmp_path / "gated" / "score-best" / "cand" / "config.json")
                             .read_text())["tuning"]

@@ -12,9 +12,14 @@
    ``--alphas``, each tuned on the same grid; **the smallest alpha whose validation PSNR is
    within 0.2 dB of the best alpha's** (alpha 1 is the candidate itself) is scored the same way.
 
+With ``--scenes`` (a folder of held-out scene photos, docs/v3.md session 43), every tuned model
+also gets its **scene score**, reported and not used to choose: the best PSNR on those photos
+among the 9 settings T in {0.38, 0.6, 1} x b in {0, 0.5, 1} (at its chosen working size) whose
+colourfulness is no more than ``SCENE_MIN_GAP`` below the photos'.
+
     python scripts/study/final_candidate.py RUN_DIR OUT --validation VAL --damaged DAMAGED \\
         [--damaged-validation VAL_DAMAGED] [--start tinct-base] [--gate 22.43] \\
-        [--prefer semantic_agreement,fd_effnet_lite2]
+        [--prefer semantic_agreement,fd_effnet_lite2] [--scenes SCENES]
 
 Writes ``OUT/summary.json`` (every tuned PSNR, each choice and verdict) and, per model,
 ``OUT/score-NAME/`` (``score_candidate.sh``'s folder: the tuned copy ``cand/``, and for a scored
@@ -37,6 +42,8 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE.parent
 DEFAULT_GRID = "-t 0.38,0.6 -b 0,0.2,0.4,0.6,0.8 --sizes 128,160,192,256"
 WITHIN_DB = 0.2  # the shipping rule's own PSNR margin
+SCENE_GRID = "-t 0.38,0.6,1.0 -b 0,0.5,1.0"  # the frontier sweep's settings
+SCENE_MIN_GAP = -6.0  # v2's faintest setting on the scene photos is 5.4 below them
 
 
 def tuned_psnr(folder: Path) -> float:
@@ -113,6 +120,36 @@ def score(name: str, args: argparse.Namespace) -> bool:
     return bool(json.loads((out / "verdict.json").read_text())["passes"])
 
 
+def scene_score(report: dict, min_gap: float = SCENE_MIN_GAP) -> dict:
+    """The best PSNR of a decode sweep's ``metrics.json`` among its settings whose signed
+    colourfulness gap (CF of predictions minus CF of the photos) is at least ``min_gap``:
+    ``{"psnr", "gap", "setting"}``; gray is not a setting. When every setting is fainter,
+    ``psnr`` is None and the others describe the most colourful setting."""
+    points = [(m["summary"]["psnr"], m["summary"]["cf_pred"] - m["summary"]["cf_gt"], m["name"])
+              for m in report["models"] if m["name"] != "gray"]
+    eligible = [p for p in points if p[1] >= min_gap]
+    if not eligible:
+        _, gap, name = max(points, key=lambda p: p[1])
+        return {"psnr": None, "gap": round(gap, 3), "setting": name}
+    psnr, gap, name = max(eligible)
+    return {"psnr": round(psnr, 4), "gap": round(gap, 3), "setting": name}
+
+
+def scenes(name: str, args: argparse.Namespace) -> dict | None:
+    """The scene score of ``name``'s tuned copy on ``--scenes`` (swept once), or None."""
+    if args.scenes is None:
+        return None
+    out = args.out / f"scenes-{name}"
+    if not (out / "metrics.json").exists():
+        subprocess.run(["tinct", "tune", "-m", str(tuned(name, args)), str(args.scenes),
+                        *SCENE_GRID.split(), "-o", str(out), "--no-progress", "--no-report",
+                        "--no-features"], check=True)
+    result = scene_score(json.loads((out / "metrics.json").read_text()))
+    shown = "every setting fainter" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
+    print(f"scene score of {name}: {shown} (gap {result['gap']:.1f})")
+    return result
+
+
 def above_gate(psnr: float, gate: float) -> bool:
     """Whether a tuned model's validation PSNR earns it a scoring (says so when not)."""
     if psnr <= gate:
@@ -141,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefer", metavar="METRIC[,METRIC]",
                     help="tinct tune --prefer: these metrics choose among the settings within "
                          "0.2 dB of the best validation PSNR (default: the best PSNR)")
+    ap.add_argument("--scenes", type=Path, help="held-out scene photos: each tuned model's "
+                                                    "scene score is reported (not used to "
+                                                    "choose)")
     args = ap.parse_args(argv)
     if "TINCT_DATA" not in os.environ:
         ap.error("set TINCT_DATA to the shared data folder")
@@ -160,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                         args.prefer) for name in checkpoints}
     chosen = best_of(psnrs)
     summary.update(checkpoints=psnrs, candidate=chosen)
+    if args.scenes is not None:
+        summary["scene_min_gap"] = SCENE_MIN_GAP
+        summary["scenes"] = {name: scenes(name, args) for name in checkpoints}
     save()
     print(f"candidate: {chosen} ({psnrs[chosen]:.2f} dB on validation; "
           + ", ".join(f"{n} {p:.2f}" for n, p in psnrs.items()) + ")")
@@ -187,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                            args.grid, args.prefer)
     alpha = smallest_alpha_within(by_alpha)
     summary.update(wise={f"{a:.2f}": p for a, p in sorted(by_alpha.items())}, alpha=alpha)
+    if args.scenes is not None:
+        summary["scenes"].update({f"wise-{a:.2f}": scenes(f"wise-{a:.2f}", args) for a in alphas})
     save()
     print("WiSE-FT on validation: " + ", ".join(f"alpha {a:.2f} {p:.2f} dB"
                                                  for a, p in sorted(by_alpha.items()))
