@@ -258,6 +258,16 @@ def test_tinct_train_distils_from_a_saved_teacher_and_resumes_an_older_run(
     assert main(args) == 0
     with open(run / "metrics.csv", newline="") as f:
         rows = [row for row in csv.DictReader(f) if row["split"] == "train"]
+    # a loss the model cannot train with is a one-line error, not a traceback
+    refused = subprocess.run([sys.executable, "-m", "tinct", "train", "--run-dir",
+                              str(tmp_path / "refused"), "--no-progress",
+                              *[f"--{o}" for o in tiny_train_overrides(photo_root, 1)],
+                              "--loss.distill=1", f"--loss.distill_from={tiny_classifier_dir}"],
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "tinct train: error: loss.distill keeps a classifier's colour distributions near a "
+        "teacher's; unet is a regression model")
     assert len(rows) == 3 and all(float(row["distill"]) >= 0 for row in rows)
     # it starts at the teacher's weights: near it (not 0: in training, BatchNorm uses the
     # batch's statistics, the teacher its running ones)

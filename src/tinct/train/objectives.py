@@ -18,7 +18,7 @@ from tinct.models.gan import PatchDiscriminator
 from tinct.models.hints import sample_true_hints
 from tinct.runtime import autocast
 from tinct.train import losses
-from tinct.train.config import TrainConfig
+from tinct.train.config import ConfigError, TrainConfig
 
 
 def _unwrap(net: nn.Module) -> nn.Module:
@@ -31,7 +31,7 @@ def load_teacher(name_or_path: str, device: torch.device, channels_last: bool = 
     frozen, in eval mode, float32 on ``device``. ``checkpoint.ModelLoadError`` when it is not
     an automatic colour classifier."""
     if not name_or_path:
-        raise ValueError("loss.distill needs loss.distill_from: the teacher model, "
+        raise ConfigError("loss.distill needs loss.distill_from: the teacher model, "
                          "e.g. --loss.distill_from=tinct-base")
     folder = checkpoint.resolve_model(name_or_path)
     teacher, _ = checkpoint.load_pretrained(folder, device)
@@ -108,7 +108,7 @@ class Objective:
             target = self.teacher(L)
         student_centres = _unwrap(net).centres
         if not torch.equal(self.teacher.centres.to(student_centres), student_centres):
-            raise ValueError("loss.distill_from: the teacher's colour bins differ from the "
+            raise ConfigError("loss.distill_from: the teacher's colour bins differ from the "
                              "model's; the teacher must use the same bins")
         return losses.distillation_loss(out, target)
 
@@ -236,26 +236,27 @@ class GANObjective(Objective):
 
 
 def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) -> Objective:
-    """The objective that fits the model family and ``loss.kind``."""
+    """The objective that fits the model family and ``loss.kind``; ``ConfigError`` (a
+    one-line message) for a loss the model cannot train with."""
     kind = cfg.loss.kind
     if getattr(model, "output_kind", "regression") == "classification":
         if kind != "ce":
-            raise ValueError(f"{cfg.model.architecture} is a classifier: set loss.kind=ce "
+            raise ConfigError(f"{cfg.model.architecture} is a classifier: set loss.kind=ce "
                              f"(got {kind!r})")
         if cfg.loss.adversarial:
-            raise ValueError("loss.adversarial needs a regression model; "
+            raise ConfigError("loss.adversarial needs a regression model; "
                              f"{cfg.model.architecture} is a classifier")
         obj: Objective = ClassificationObjective(cfg, model, device)
     elif kind == "ce":
-        raise ValueError(f"loss.kind=ce needs a classifier model, not {cfg.model.architecture!r}")
+        raise ConfigError(f"loss.kind=ce needs a classifier model, not {cfg.model.architecture!r}")
     elif cfg.loss.distill:
-        raise ValueError("loss.distill keeps a classifier's colour distributions near a "
+        raise ConfigError("loss.distill keeps a classifier's colour distributions near a "
                          f"teacher's; {cfg.model.architecture} is a regression model")
     elif cfg.loss.regression:
-        raise ValueError("loss.regression mixes a regression term into a classifier's loss; "
+        raise ConfigError("loss.regression mixes a regression term into a classifier's loss; "
                          f"{cfg.model.architecture} is a regression model already")
     elif kind not in losses.REGRESSION_LOSSES:
-        raise ValueError(f"unknown loss.kind {kind!r}; choose l1, l2, huber or ce")
+        raise ConfigError(f"unknown loss.kind {kind!r}; choose l1, l2, huber or ce")
     elif cfg.model.architecture == "pix2pix" or cfg.loss.adversarial:
         obj = GANObjective(cfg, model, device)
     else:
