@@ -237,8 +237,11 @@ def test_distillation_is_refused_where_it_cannot_apply(photo_root, tiny_classifi
     objective = build_objective(
         load_config(None, [*classifier, f"loss.distill_from={tiny_classifier_dir}"]), student, cpu)
     L, chroma = training_batch(photo_root, n=2)
+    calls = []
+    objective.teacher.register_forward_pre_hook(lambda module, args: calls.append(1))
     with pytest.raises(ValueError, match="colour bins differ"):
         objective.step(student, torch.optim.Adam(student.parameters()), L, chroma, 0, None)
+    assert calls == []  # refused before the teacher's forward pass
 
 
 def test_tinct_train_distils_from_a_saved_teacher_and_resumes_an_older_run(

@@ -47,6 +47,7 @@ class Objective:
     """Regression objective (L1 / L2 / Huber) with an optional colorfulness term."""
 
     teacher: nn.Module | None = None  # loss.distill's teacher (classifiers only)
+    _teacher_bins_checked = False     # its colour bins were compared with the model's
 
     def __init__(self, cfg: TrainConfig, model: nn.Module, device: torch.device):
         self.cfg, self.device = cfg, device
@@ -104,12 +105,14 @@ class Objective:
         """KL divergence of the student's colour distributions ``out`` ``(B, Q, h, w)``
         from the teacher's on ``L``, the same photos undamaged: the teacher's best guess of
         their colours (``losses.distillation_loss``)."""
+        if not self._teacher_bins_checked:  # once: the bins do not change after step 0
+            student_centres = _unwrap(net).centres
+            if not torch.equal(self.teacher.centres.to(student_centres), student_centres):
+                raise ConfigError("loss.distill_from: the teacher's colour bins differ from "
+                                 "the model's; the teacher must use the same bins")
+            self._teacher_bins_checked = True
         with torch.no_grad(), autocast(self.device, amp_dtype):
             target = self.teacher(L)
-        student_centres = _unwrap(net).centres
-        if not torch.equal(self.teacher.centres.to(student_centres), student_centres):
-            raise ConfigError("loss.distill_from: the teacher's colour bins differ from the "
-                             "model's; the teacher must use the same bins")
         return losses.distillation_loss(out, target)
 
     def _clip(self, net) -> None:
