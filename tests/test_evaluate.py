@@ -62,6 +62,7 @@ def test_identity_model_gives_ideal_values(identity_and_gray):
     assert s["seconds"] >= 0
     if HAVE_WEIGHTS:
         assert s["semantic_agreement"] == 1.0
+        assert [r["same_class"] for r in identity_and_gray[0].records] == [1] * 5
         assert s["fd_effnet_lite2"] == pytest.approx(0.0, abs=1e-2)
         assert identity_and_gray[0].features_note is None
 
@@ -78,6 +79,9 @@ def test_gray_baseline_has_no_colour_and_dcf_equals_truth_colourfulness(identity
     if HAVE_WEIGHTS:
         assert gray.summary["fd_effnet_lite2"] > 1.0
         assert 0 <= gray.summary["semantic_agreement"] <= 1
+        # each photo's verdict is recorded; their mean is the summary
+        kept = [r["same_class"] for r in gray.records]
+        assert set(kept) <= {0, 1} and np.mean(kept) == gray.summary["semantic_agreement"]
     stats = gray.stats["psnr"]
     assert stats["count"] == 5 and stats["std"] > 0
 

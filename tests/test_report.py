@@ -111,6 +111,7 @@ def test_eval_cli_end_to_end(photos, tmp_path, capsys):
     mean_cf_gt = sum(float(r["cf_gt"]) for r in gray_rows) / len(gray_rows)
     assert gray["dcf"] == pytest.approx(mean_cf_gt, rel=1e-5)
     assert all(math.isfinite(float(r["psnr"])) for r in rows)
+    assert {r["same_class"] for r in rows} == {""}  # features off: no class verdicts
 
     html = (out / "report.html").read_text()
     assert external_references(html) == []

@@ -392,8 +392,14 @@ class _Accumulator:
 
     def add_features(self, pred_feats: torch.Tensor, pred_top1: torch.Tensor,
                      truth_top1: torch.Tensor) -> None:
+        """The ImageNet features ``(B, D)`` and top-1 classes ``(B,)`` of the batch's
+        colorized photos (the last ``B`` added) and of their originals ``(B,)``; each photo's
+        record gets ``same_class`` (1 where its class survived the colorization, else 0)."""
         self.pred_moments.update(pred_feats)
-        self.same_class += int((pred_top1 == truth_top1).sum())
+        kept = (pred_top1 == truth_top1).tolist()
+        for record, same in zip(self.records[-len(kept):], kept, strict=True):
+            record["same_class"] = int(same)
+        self.same_class += sum(kept)
 
     def summary(self, truth_moments: FeatureMoments | None) -> dict[str, float | None]:
         out: dict[str, float | None] = {k: self.stats.mean(k) for k in PER_IMAGE_KEYS}

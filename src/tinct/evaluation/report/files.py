@@ -53,7 +53,9 @@ def metrics_document(results: Sequence[EvalResult], kind: str,
     return json.dumps(_clean(doc), indent=2, ensure_ascii=False) + "\n"
 
 
-CSV_COLUMNS = ("model", "image", "width", "height", *PER_IMAGE_KEYS, "seconds")
+CSV_COLUMNS = ("model", "image", "width", "height", *PER_IMAGE_KEYS, "same_class", "seconds")
+"""``same_class``: 1 where the photo's ImageNet class survived the colorization, 0 where it
+did not, empty without the feature network (the mean of the column is semantic agreement)."""
 
 
 def per_image_csv(results: Sequence[EvalResult]) -> str:
