@@ -33,15 +33,23 @@ def _folder_text(folder: dict) -> str:
     return f"{folder['path']} x{folder.get('weight', 1)}"
 
 
+CHECKPOINT_NAMES = ("best", "last")  # a run folder's checkpoints (tinct train)
+
+
 def strip_machine_paths(value):
     """``value`` with every absolute path (a string starting with ``/`` or ``~``) replaced by
-    its last component: a shipped config records no paths of the machine it was made on."""
+    its last component, or by ``RUN/best`` / ``RUN/last`` for a run's checkpoint (so a card
+    still says which run a model started from): a shipped config records no paths of the
+    machine it was made on."""
     if isinstance(value, Mapping):  # a loaded config's sections are read-only mappings
         return {k: strip_machine_paths(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [strip_machine_paths(v) for v in value]
     if isinstance(value, str) and value[:1] in ("/", "~") and len(value) > 1:
-        return Path(value).name
+        path = Path(value)
+        if path.name in CHECKPOINT_NAMES and path.parent.name not in ("", "~"):
+            return f"{path.parent.name}/{path.name}"
+        return path.name
     return value
 
 

@@ -248,6 +248,16 @@ def test_ship_model_stores_fp16_with_a_model_card(tiny_classifier_dir, tmp_path,
     assert config.to_dict()["inference"] == {"flip": True, "levels": True}
 
 
+def test_ship_model_strips_machine_paths_but_keeps_a_runs_checkpoint_name():
+    strip = _script("ship_model").strip_machine_paths
+    recorded = {"init_from": "~/tinct-runs/v3f2/last", "root": "/home/alice/photos",
+                "folders": [{"path": "train/faces"}, "/data/best"], "teacher": "tinct-base"}
+    assert strip(recorded) == {"init_from": "v3f2/last", "root": "photos",
+                               "folders": [{"path": "train/faces"}, "data/best"],
+                               "teacher": "tinct-base"}
+    assert strip("/best") == "best" and strip("~/last") == "last"
+
+
 def test_ship_model_records_a_score_folder_and_the_tuning(tiny_classifier_dir, tmp_path,
                                                            monkeypatch, capsys):
     """--scores: each comparison of a score_candidate.sh folder (and its damaged copies) goes
