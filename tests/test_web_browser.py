@@ -142,6 +142,12 @@ def test_upload_slide_and_download(server, page, gray_photos, screenshots, works
     with archive.open(names[0]) as f:
         assert Image.open(io.BytesIO(f.read())).size == PHOTO_SIZE
 
+    # every card's buttons fit inside it (wrapped, not clipped): clicking one at the edge does
+    # not scroll the card's content sideways
+    fits = page.locator(".card").evaluate_all(
+        "cards => cards.map(c => [c.scrollWidth <= c.clientWidth, c.scrollLeft])")
+    assert fits == [[True, 0], [True, 0]]
+
     card.locator(".slider").fill("55")  # for the screenshot: mostly colour, some original
     page.mouse.move(0, 0)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
