@@ -306,9 +306,38 @@ def test_menus_say_what_they_do(server, page):
     assert any(text == "tiny-unet" and title == "untrained test model"
                for text, title in options)
     page.select_option("#model", "tiny-classifier")
-    assert page.inner_text("#size option >> nth=0") == "Model default (96 px)"
+    assert page.inner_text("#size option >> nth=0") == "Default (96 px)"
     assert "original's full detail is always kept" in page.get_attribute(
         "label:has(#size)", "title").replace("\n", " ")
+
+
+# How much narrower each option menu is than its longest choice needs (0 when it fits): a
+# copy of the menu sized to its content is measured beside it.
+_MENU_SHORTFALL = """sels => sels.map(s => {
+  const copy = s.cloneNode(true);
+  copy.style.width = "max-content";
+  copy.selectedIndex = s.selectedIndex;
+  s.parentElement.append(copy);
+  const need = copy.getBoundingClientRect().width;
+  copy.remove();
+  return [s.id, Math.max(0, Math.round(need - s.getBoundingClientRect().width))];
+})"""
+
+
+@pytest.mark.parametrize("width", [1100, 800, 375])
+def test_option_menus_show_their_longest_choice(server, browser, width):
+    """No option menu cuts its text ("Model default (256 px)" was cut at 1,100 px when the five
+    menus shared one row in equal columns), at a desktop, a tablet and a phone width."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("#model option[value]", state="attached")
+    page.evaluate("document.getElementById('options').open = true")
+    shortfall = page.locator(".controls select").evaluate_all(_MENU_SHORTFALL)
+    assert len(shortfall) == 5 and all(px == 0 for _, px in shortfall), shortfall
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()
 
 
 def test_phone_width_has_no_horizontal_scroll(server, browser):

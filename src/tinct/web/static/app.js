@@ -42,7 +42,7 @@ async function init() {
     }));
     const sizes = new Map(info.models.map((m) => [m.name, m.working_size]));
     const showDefaultSize = () => {
-      el("size").options[0].textContent = `Model default (${sizes.get(select.value)} px)`;
+      el("size").options[0].textContent = `Default (${sizes.get(select.value)} px)`;
     };
     select.addEventListener("change", showDefaultSize);
     showDefaultSize();
