@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE.parent
 DEFAULT_GRID = "-t 0.38,0.6 -b 0,0.2,0.4,0.6,0.8 --sizes 128,160,192,256"
 WITHIN_DB = 0.2  # the shipping rule's own PSNR margin
-SCENE_GRID = "-t 0.38,0.6,1.0 -b 0,0.5,1.0"  # the frontier sweep's settings
+SCENE_GRID = (HERE / "frontier_grid.txt").read_text().strip()  # frontier_sweeps.sh's too
 SCENE_MIN_GAP = -6.0  # v2's faintest setting on the scene photos is 5.4 below them
 
 
