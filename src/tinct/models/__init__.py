@@ -2,7 +2,7 @@
 of the classifiers. Importing this package registers every family.
 """
 
-from tinct.models import classifier, cnn, gan, resnet_decoder, unet  # noqa: F401
+from tinct.models import classifier, cnn, ensemble, gan, resnet_decoder, unet  # noqa: F401
 from tinct.models.base import ColorizationNet  # noqa: I001 - after the registry, on purpose
 from tinct.models.registry import (
     UnknownModelError,
