@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         first, config = loaded[0]
         ensemble = create_model("classifier_ensemble", members=specs, weights=args.weights,
                                 scales=args.scales, temperature=first.temperature)
-        for member, (model, _) in zip(ensemble.members, loaded):
+        for member, (model, _) in zip(ensemble.members, loaded, strict=True):
             member.load_state_dict(model.state_dict())
         ensemble.set_decode(**first.decode_settings())
         mix = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
-                        for n, w, s in zip(names, args.weights, args.scales))
+                        for n, w, s in zip(names, args.weights, args.scales, strict=True))
         save_pretrained(ensemble, out, space=config.space, working_size=config.working_size,
                         name=Path(out).name,
                         description=f"colour distributions averaged at decode: {mix}",

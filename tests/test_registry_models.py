@@ -36,6 +36,9 @@ SMALL_ARGS: dict[str, dict] = {
     "classifier": {"decoder_channels": (16, 8, 8)},
     "pix2pix": {"ngf": 4, "num_downs": 5},
     "resnet_decoder": {"depth": 18, "stages": 1},
+    "classifier_ensemble": {
+        "members": [{"architecture": "classifier", "args": {"decoder_channels": (16, 8, 8)}}] * 2,
+        "weights": [0.6, 0.4], "scales": [1.0, 0.75]},
 }
 
 # further configurations worth covering: (id, architecture, args)

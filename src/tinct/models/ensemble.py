@@ -42,6 +42,7 @@ class ClassifierEnsemble(DecodeSettings, ColorizationNet):
     size_multiple = 1  # each member pads its own input
     output_stride = 4
     output_kind = "classification"
+    made_from_saved_models = True  # trained members are mixed; the trainer refuses it
 
     def __init__(self, members: Sequence[ColorClassifier], weights: Sequence[float],
                  scales: Sequence[float], temperature: float):
@@ -70,12 +71,16 @@ class ClassifierEnsemble(DecodeSettings, ColorizationNet):
         self.temperature = float(temperature)
         self.boost = 0.0
 
+    @property
+    def num_bins(self) -> int:
+        return self.members[0].num_bins
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]
         s = self.output_stride
         grid = (-(-H // s), -(-W // s))
         mixed = None
-        for member, weight, scale in zip(self.members, self.weights, self.scales):
+        for member, weight, scale in zip(self.members, self.weights, self.scales, strict=True):
             if weight == 0:
                 continue
             seen = x if scale == 1 else F.interpolate(

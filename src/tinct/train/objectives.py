@@ -242,6 +242,9 @@ def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) ->
     """The objective that fits the model family and ``loss.kind``; ``ConfigError`` (a
     one-line message) for a loss the model cannot train with."""
     kind = cfg.loss.kind
+    if getattr(model, "made_from_saved_models", False):
+        raise ConfigError(f"{cfg.model.architecture} is made from saved models "
+                          "(scripts/make_ensemble.py), not trained; train its members")
     if getattr(model, "output_kind", "regression") == "classification":
         if kind != "ce":
             raise ConfigError(f"{cfg.model.architecture} is a classifier: set loss.kind=ce "
