@@ -69,7 +69,8 @@ def hint_curve(colorizer, data_dir: str | os.PathLike, counts: Sequence[int] = D
     """Colorizes every colour photo of ``data_dir`` (the first ``limit``, sorted) once per hint
     count with :func:`true_color_hints` and averages PSNR and AuC per count. ``colorizer``:
     any :class:`~tinct.inference.pipeline.Colorizer` (every model honours hints). Photos that
-    look gray or cannot be read are skipped and listed."""
+    look gray or cannot be read are skipped and listed by their place under the set's
+    folder (``everyday/x.jpg``), not by this machine's path."""
     root = Path(data_dir)
     paths = sorted(list_images(root))[:limit]
     counts = sorted(set(int(c) for c in counts))
@@ -77,13 +78,14 @@ def hint_curve(colorizer, data_dir: str | os.PathLike, counts: Sequence[int] = D
     used, skipped = 0, []
     for path in tqdm(paths, desc=f"hints {root.name}", unit="photo", disable=not progress):
         name = path.relative_to(root).as_posix()
+        label = f"{root.name}/{name}"  # no machine paths in a shared result
         try:
             image = read_image(path)
         except ImageReadError as exc:
-            skipped.append(str(exc))
+            skipped.append(str(exc).replace(str(path), label))
             continue
         if not image.was_color:
-            skipped.append(f"{path}: looks gray")
+            skipped.append(f"{label}: looks gray")
             continue
         truth = metric_copy(image.to_float(), metric_size)
         every = true_color_hints(image.pixels, max(counts), photo_seed(name, seed))
