@@ -134,6 +134,28 @@ def test_the_trainer_refuses_an_ensemble_in_one_line():
         build_objective(cfg, ens, torch.device("cpu"))
 
 
+@torch.no_grad()
+def test_a_one_member_ensemble_is_a_distillation_teacher_at_its_own_scale(tmp_path):
+    """loss.distill_from can name an ensemble: a teacher that sees the crop at its own scale
+    (docs/v3.md, session 46) pulls the student toward its distributions there."""
+    from tinct.train import losses
+    from tinct.train.config import load_config
+    from tinct.train.objectives import build_objective
+
+    old = member(1)
+    teacher = ensemble_of([old], [1.0], [0.6])
+    folder = checkpoint.save_pretrained(teacher, tmp_path / "teacher", working_size=96)
+    cfg = load_config(None, ["model.architecture=classifier", "loss.kind=ce", "loss.distill=1",
+                             f"loss.distill_from={folder}"])
+    student = member(0)
+    objective = build_objective(cfg, student, torch.device("cpu"))
+    x = lightness(80, 80, seed=4)
+    out = student(x)
+    kept = objective.distillation(student, x, out, None)
+    torch.testing.assert_close(kept, losses.distillation_loss(out, teacher(x)))
+    assert abs(float(kept) - float(losses.distillation_loss(out, old(x)))) > 1e-3
+
+
 def _make_ensemble_script():
     path = ROOT / "scripts" / "make_ensemble.py"
     spec = importlib.util.spec_from_file_location("make_ensemble", path)

@@ -75,6 +75,12 @@ class ClassifierEnsemble(DecodeSettings, ColorizationNet):
     def num_bins(self) -> int:
         return self.members[0].num_bins
 
+    @property
+    def centres(self) -> torch.Tensor:
+        """The shared colour bins ``(Q, 2)`` in colour-space units (what a distillation
+        teacher is checked by)."""
+        return self.members[0].centres
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         H, W = x.shape[-2:]
         s = self.output_stride
