@@ -402,6 +402,13 @@ def test_every_shipped_recipe_is_a_valid_training_config(recipe):
         # the teacher is v2's file, named: "tinct-base" has meant v3 since the ship
         assert cfg.loss.distill > 0 and cfg.loss.distill_from == "~/tinct-eval/v2-model"
         assert {**vars(cfg.loss), "distill": 0.0, "distill_from": ""} == vars(long.loss)
+    elif recipe == "tinct-base-v3-distil-own-size.yaml":  # v2 taught at its own scale
+        distil = load_config(ROOT / "configs" / "tinct-base-v3-distil.yaml")
+        assert cfg.loss.distill_from == "~/tinct-eval/v2-own-size"
+        assert {**vars(cfg.loss), "distill_from": ""} == {**vars(distil.loss), "distill_from": ""}
+        assert (cfg.data, cfg.optim, cfg.run, cfg.model) == (distil.data, distil.optim,
+                                                             distil.run, distil.model)
+        assert "--scales 0.67" in (ROOT / "configs" / recipe).read_text()
     elif recipe.startswith("tinct-base-v3"):
         assert cfg.model.init_from == "tinct-base" and cfg.data.cache
     if recipe == "tinct-base-v3-mixed.yaml":
