@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from tinct.errors import TinctError
-from tinct.inference.checkpoint import load_pretrained, resolve_model, save_pretrained
+from tinct.inference.checkpoint import load_pretrained, resolve_model, save_like
 
 
 def interpolate_state(start: dict[str, torch.Tensor], finetuned: dict[str, torch.Tensor],
@@ -75,10 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             mix = f"weights interpolated {1 - alpha:.2f} x {start_name} + {alpha:.2f} x the run"
             training = {**config.training, "interpolation": {"start": start_name,
                                                               "alpha": alpha}}
-            save_pretrained(tuned, out, space=config.space, working_size=config.working_size,
-                            name=config.name, description=f"{config.description} ({mix})".strip(),
-                            training=training, metrics={},
-                            inference={"flip": config.flip, "levels": config.levels})
+            save_like(tuned, out, config, description=f"{config.description} ({mix})".strip(),
+                      training=training, metrics={}, tuning={})
             print(f"alpha {alpha:.2f} -> {out}")
     except (TinctError, ValueError) as exc:
         print(f"interpolate_models: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from tinct.errors import TinctError
-from tinct.inference.checkpoint import load_pretrained, resolve_model, save_pretrained
+from tinct.inference.checkpoint import load_pretrained, resolve_model, save_like
 from tinct.models import create_model
 
 
@@ -57,13 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         ensemble.set_decode(**first.decode_settings())
         mix = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
                         for n, w, s in zip(names, args.weights, args.scales, strict=True))
-        save_pretrained(ensemble, out, space=config.space, working_size=config.working_size,
-                        name=Path(out).name,
-                        description=f"colour distributions averaged at decode: {mix}",
-                        training={"ensemble": {"members": [Path(n).name for n in names],
-                                               "weights": args.weights,
-                                               "scales": args.scales}},
-                        inference={"flip": config.flip, "levels": config.levels})
+        members = {"members": [Path(n).name for n in names], "weights": args.weights,
+                   "scales": args.scales}
+        save_like(ensemble, out, config, name=Path(out).name,
+                  description=f"colour distributions averaged at decode: {mix}",
+                  training={"ensemble": members}, metrics={}, tuning={})
         print(f"{mix} -> {out}")
     except (TinctError, ValueError) as exc:
         print(f"make_ensemble: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from tinct.inference.checkpoint import WEIGHTS_DIR, load_pretrained, save_pretrained
+from tinct.inference.checkpoint import WEIGHTS_DIR, load_pretrained, save_like
 
 SCORED_METRICS = ("psnr", "ssim", "ab_rmse", "auc", "cf_pred", "cf_gt", "dcf",
                   "fd_effnet_lite2", "semantic_agreement")
@@ -163,13 +163,11 @@ def main() -> None:
         metrics["eval"] = json.loads(Path(args.metrics).read_text())
     if args.scores:
         metrics["eval"] = scored_metrics(args.scores, label=config.name)
-    out = save_pretrained(model, WEIGHTS_DIR / args.name, space=config.space,
-                          working_size=config.working_size, name=args.name,
-                          description=args.description or config.description,
-                          training=strip_machine_paths(config.to_dict()["training"]),
-                          metrics=strip_machine_paths(metrics),
-                          inference={"flip": config.flip, "levels": config.levels},
-                          tuning=strip_machine_paths(config.tuning), dtype=torch.float16)
+    out = save_like(model, WEIGHTS_DIR / args.name, config, name=args.name,
+                    description=args.description or config.description,
+                    training=strip_machine_paths(config.to_dict()["training"]),
+                    metrics=strip_machine_paths(metrics),
+                    tuning=strip_machine_paths(config.tuning), dtype=torch.float16)
     _, shipped = load_pretrained(out)
     card = model_card(shipped)
     if args.notes:

@@ -263,6 +263,27 @@ def test_copy_pretrained_stores_fp16_by_the_same_rule_and_keeps_the_config(tmp_p
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model.eval()(x), atol=2e-2, rtol=2e-2)
 
+
+def test_save_like_keeps_how_the_source_runs_and_takes_changes(tmp_path):
+    """A model saved like another keeps its space, working size, flip, levels, name and
+    records; a change given replaces just that."""
+    source = save_pretrained(small_cnn(), tmp_path / "source", space="luv", working_size=96,
+                             description="the source", training={"steps": 7},
+                             metrics={"eval": {"x": {"psnr": 23.0}}},
+                             inference={"flip": True, "levels": True})
+    model, config = load_pretrained(source)
+    same = checkpoint.save_like(model, tmp_path / "same", config).joinpath(CONFIG_FILE)
+    changed = checkpoint.save_like(model, tmp_path / "changed", config, metrics={},
+                                   name="other", dtype=torch.float16)
+    kept = json.loads(same.read_text())
+    original = json.loads((source / CONFIG_FILE).read_text())
+    assert kept == original
+    new = checkpoint.read_config(changed)
+    assert (new.name, new.metrics, new.space, new.working_size, new.flip, new.levels) == (
+        "other", {}, "luv", 96, True, True)
+    assert new.training == {"steps": 7} and new.description == "the source"
+    assert (changed / WEIGHTS_FILE).stat().st_size < (source / WEIGHTS_FILE).stat().st_size
+
 # --------------------------------------------------------------------------- lookup
 
 

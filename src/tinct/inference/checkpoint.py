@@ -79,6 +79,22 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike, *, space: str =
     return folder
 
 
+def save_like(model: nn.Module, folder: str | os.PathLike, config: ModelConfig,
+              **changes: Any) -> Path:
+    """Writes ``model`` as :func:`save_pretrained` does, keeping what ``config`` (the saved
+    model it was made from) says of how to run it: its colour space, working size, flip
+    averaging and input levels, name, description, training record, metrics and tuning.
+    ``changes``: any of :func:`save_pretrained`'s keyword arguments, replacing what
+    ``config`` gives (e.g. ``metrics={}`` for a changed model whose scores no longer hold).
+    Returns the folder path."""
+    plain = config.to_dict()
+    kept = dict(space=config.space, working_size=config.working_size, name=config.name,
+                description=config.description, training=plain.get("training", {}),
+                metrics=plain.get("metrics", {}), tuning=plain.get("tuning", {}),
+                inference={"flip": config.flip, "levels": config.levels})
+    return save_pretrained(model, folder, **{**kept, **changes})
+
+
 def copy_pretrained(source: str | os.PathLike, target: str | os.PathLike,
                     dtype: torch.dtype = torch.float16) -> Path:
     """Copies saved-model folder ``source`` to ``target`` with its floating-point weights
