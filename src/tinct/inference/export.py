@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from tinct.errors import InputError
 from tinct.fileio import new_file_mode
 from tinct.inference.checkpoint import ModelLoadError, load_pretrained, resolve_model
 from tinct.inference.model_config import ModelConfig
@@ -64,7 +65,12 @@ def export_onnx(name_or_path: str | os.PathLike | None, out: str | os.PathLike,
     file is replaced. Returns ``out`` as a Path.
     """
     onnx = _import("onnx")
-    model, config = load_pretrained(resolve_model(name_or_path))
+    folder = resolve_model(name_or_path)
+    model, config = load_pretrained(folder)
+    reason = getattr(model, "no_export_reason", None)
+    if reason:
+        raise InputError(f"{folder}: a {config.architecture} model cannot be exported to ONNX "
+                         f"({reason}); run it with tinct itself")
     model.eval()
     m = model.size_multiple
     side = -(-config.working_size // m) * m

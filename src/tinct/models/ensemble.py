@@ -31,18 +31,19 @@ class ClassifierEnsemble(DecodeSettings, ColorizationNet):
 
     ``forward``: normalized lightness ``(B, 1, H, W)`` in [-1, 1] -> log mixed probabilities
     ``(B, Q, ceil(H/4), ceil(W/4))``: member ``i`` sees the input resized by ``scales[i]``
-    (bilinear, antialiased), its softmax is resized to the ensemble's output grid (bilinear,
-    which keeps each pixel's distribution summing to 1), and the distributions are mixed with
-    ``weights`` (summing to 1). ``decode``: the first member's annealed mean (its colour bins
-    and saved prior, for the boost) at the ensemble's ``temperature`` and ``boost``; a
-    softmax of log probabilities at ``T`` is the mixed distribution sharpened by ``1/T``, as
-    for one classifier's logits.
+    (bilinear, antialiased; sides rounded down), its softmax is resized to the ensemble's
+    output grid (bilinear, which keeps each pixel's distribution summing to 1), and the
+    distributions are mixed with ``weights`` (summing to 1). ``decode``: the first member's
+    annealed mean (its colour bins and saved prior, for the boost) at the ensemble's
+    ``temperature`` and ``boost``; a softmax of log probabilities at ``T`` is the mixed
+    distribution sharpened by ``1/T``, as for one classifier's logits.
     """
 
     size_multiple = 1  # each member pads its own input
     output_stride = 4
     output_kind = "classification"
     made_from_saved_models = True  # trained members are mixed; the trainer refuses it
+    no_export_reason = "ONNX has no antialiased resizing for the members' scales"
 
     def __init__(self, members: Sequence[ColorClassifier], weights: Sequence[float],
                  scales: Sequence[float], temperature: float):
@@ -90,8 +91,7 @@ class ClassifierEnsemble(DecodeSettings, ColorizationNet):
             if weight == 0:
                 continue
             seen = x if scale == 1 else F.interpolate(
-                x, size=(max(1, round(H * scale)), max(1, round(W * scale))),
-                mode="bilinear", antialias=True, align_corners=False)
+                x, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
             p = F.softmax(member(seen).float(), dim=1)
             if tuple(p.shape[-2:]) != grid:
                 p = F.interpolate(p, size=grid, mode="bilinear", align_corners=False)
