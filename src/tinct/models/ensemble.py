@@ -112,7 +112,9 @@ class ClassifierEnsemble(DecodeSettings, ColorizationNet):
 def classifier_ensemble(members: Sequence[dict[str, Any]], weights: Sequence[float],
                         scales: Sequence[float], temperature: float = 0.38
                         ) -> ClassifierEnsemble:
-    """Colour classifiers averaged at decode, each at its own scale of the working size.
+    """Colour classifiers averaged at decode, each at its own scale of the working size
+    (made from saved models by scripts/make_ensemble.py, not trained).
+
     ``members``: each ``{"architecture": "classifier", "args": {...}}`` as a saved model's
     ``config.json`` records it; ``weights``: the mixing weights (sum 1); ``scales``: each
     member's input size relative to the working size (e.g. 0.75 for 192 px at 256)."""
