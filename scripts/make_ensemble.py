@@ -50,11 +50,14 @@ def main(argv: list[str] | None = None) -> int:
                   "args": {**m.tinct_spec["args"], "pretrained": False}}
                  for m, _ in loaded]
         first, config = loaded[0]
+        decode = first.decode_settings()  # None for a network that predicts colour directly
+        if decode is None:
+            raise ValueError(f"{names[0]}: not a colour classifier; every member must be one")
         ensemble = create_model("classifier_ensemble", members=specs, weights=args.weights,
-                                scales=args.scales, temperature=first.temperature)
+                                scales=args.scales, temperature=decode["temperature"])
         for member, (model, _) in zip(ensemble.members, loaded, strict=True):
             member.load_state_dict(model.state_dict())
-        ensemble.set_decode(**first.decode_settings())
+        ensemble.set_decode(**decode)
         mix = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
                         for n, w, s in zip(names, args.weights, args.scales, strict=True))
         members = {"members": [Path(n).name for n in names], "weights": args.weights,

@@ -200,3 +200,12 @@ def test_make_ensemble_saves_a_model_that_colorizes(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("make_ensemble: ") and "colour bins" in err and "\n" not in err
     assert not (tmp_path / "bad").exists()
+    # a network that predicts colour directly cannot be a member, first or not
+    unet = checkpoint.save_pretrained(create_model("unet", decoder_channels=(16, 16, 8, 8)),
+                                      tmp_path / "unet", working_size=64)
+    for pair in ([unet, first], [first, unet]):
+        assert script.main([*map(str, pair), str(tmp_path / "bad"), "--weights", "0.5,0.5",
+                            "--scales", "1,1"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("make_ensemble: ") and "colour classifier" in err
+        assert "\n" not in err and not (tmp_path / "bad").exists()
