@@ -5,8 +5,10 @@
 Writes ``OUT``, a saved-model folder of architecture ``classifier_ensemble``
 (:mod:`tinct.models.ensemble`): each member sees the photo at its scale of the working size
 (``--scales``; 0.75 at 256 px is 192 px), and the members' per-pixel colour distributions are
-mixed with ``--weights`` before the annealed mean. The first member gives the working size, the
-decode setting (its colour bins, prior and T / boost) and the inference options; tune the
+mixed with ``--weights`` before the annealed mean: their weighted arithmetic mean
+(``--mix mean``, the default) or normalized weighted geometric mean (``--mix geometric``).
+The first member gives the working size, the decode setting (its colour bins, prior and
+T / boost) and the inference options; tune the
 ensemble's own setting with ``tinct tune OUT -d VALIDATION --save``, on the validation split,
 never on the eval sets. The members must be colour classifiers with the same colour bins.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from tinct.errors import TinctError
 from tinct.inference.checkpoint import load_pretrained, resolve_model, save_like
 from tinct.models import create_model
+from tinct.models.ensemble import MIXES
 
 
 def number_list(text: str) -> list[float]:
@@ -40,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="mixing weight of each member (summing to 1)")
     parser.add_argument("--scales", type=number_list, required=True,
                         help="each member's input size relative to the working size")
+    parser.add_argument("--mix", choices=MIXES, default="mean",
+                        help="mix the distributions by their weighted arithmetic mean or "
+                             "their weighted geometric mean (default: %(default)s)")
     args = parser.parse_args(argv)
     if len(args.members) < 2:
         parser.error("give at least one member and the output folder")
@@ -54,16 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         if decode is None:
             raise ValueError(f"{names[0]}: not a colour classifier; every member must be one")
         ensemble = create_model("classifier_ensemble", members=specs, weights=args.weights,
-                                scales=args.scales, temperature=decode["temperature"])
+                                scales=args.scales, temperature=decode["temperature"],
+                                mix=args.mix)
         for member, (model, _) in zip(ensemble.members, loaded, strict=True):
             member.load_state_dict(model.state_dict())
         ensemble.set_decode(**decode)
         mix = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
                         for n, w, s in zip(names, args.weights, args.scales, strict=True))
         members = {"members": [Path(n).name for n in names], "weights": args.weights,
-                   "scales": args.scales}
+                   "scales": args.scales, "mix": args.mix}
         save_like(ensemble, out, config, name=Path(out).name,
-                  description=f"colour distributions averaged at decode: {mix}",
+                  description=f"colour distributions averaged ({args.mix}) at decode: {mix}",
                   training={"ensemble": members}, metrics={}, tuning={})
         print(f"{mix} -> {out}")
     except (TinctError, ValueError) as exc:

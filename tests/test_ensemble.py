@@ -38,12 +38,13 @@ def member(seed: int, **args):
     return model
 
 
-def ensemble_of(members, weights, scales, temperature=0.38) -> ClassifierEnsemble:
+def ensemble_of(members, weights, scales, temperature=0.38, mix="mean"
+                ) -> ClassifierEnsemble:
     """An ensemble built through the registry (so it can be saved) with these members'
     weights."""
     spec = [{"architecture": "classifier", "args": SMALL}] * len(members)
     model = create_model("classifier_ensemble", members=spec, weights=weights, scales=scales,
-                         temperature=temperature)
+                         temperature=temperature, mix=mix)
     for mine, theirs in zip(model.members, members, strict=True):
         mine.load_state_dict(theirs.state_dict())
     return model.eval()
@@ -67,12 +68,38 @@ def test_the_mix_is_the_weighted_mean_of_the_members_distributions():
 
 
 @torch.no_grad()
-def test_one_member_at_full_weight_decodes_as_that_member():
+def test_the_geometric_mix_is_the_normalized_weighted_product_and_sharper():
+    """mix="geometric": log p = log_softmax(sum_i w_i log p_i), member 2's log-probabilities
+    brought to the grid from its own scale; where the members disagree it stays sharper
+    (lower entropy) than the arithmetic mean."""
+    a, b = member(0), member(1)
+    x = lightness(96, 128, seed=5)
+    geometric = ensemble_of([a, b], [0.6, 0.4], [1.0, 0.75], mix="geometric")
+    small = F.interpolate(x, size=(72, 96), mode="bilinear", antialias=True,
+                          align_corners=False)
+    log_b = F.interpolate(F.log_softmax(b(small), 1), size=(24, 32), mode="bilinear",
+                          align_corners=False)
+    expected = F.log_softmax(0.6 * F.log_softmax(a(x), 1) + 0.4 * log_b, 1)
+    out = geometric(x)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(1, 24, 32), rtol=1e-5, atol=1e-5)
+    mean = ensemble_of([a, b], [0.6, 0.4], [1.0, 0.75])(x)
+
+    def entropy(log_p):
+        return -(log_p.exp() * log_p).sum(1).mean()
+
+    assert entropy(out) < entropy(mean) - 0.05
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("mix", ["mean", "geometric"])
+def test_one_member_at_full_weight_decodes_as_that_member(mix):
     """softmax(log p / T + bias) = softmax(logits / T + bias): an ensemble that gives one
-    member all the weight colours as that member at every temperature and boost."""
+    member all the weight colours as that member at every temperature and boost, whichever
+    the mix."""
     a, b = member(0), member(1)
     x = lightness(64, 48, seed=1)
-    ens = ensemble_of([a, b], [1.0, 0.0], [1.0, 0.5])
+    ens = ensemble_of([a, b], [1.0, 0.0], [1.0, 0.5], mix=mix)
     for temperature, boost in [(0.38, 0.0), (0.6, 0.4), (1.0, 1.0)]:
         ens.set_decode(temperature, boost)
         expected = a.decode(a(x), temperature=temperature, boost=boost)
@@ -118,10 +145,14 @@ def test_decode_settings_views_and_boost():
     ([{"architecture": "classifier", "args": SMALL}] * 2, [0.5, 0.6], [1, 1], "sum to 1"),
     ([{"architecture": "classifier", "args": SMALL}] * 2, [0.5, 0.5], [1, 0], r"\(0, 4\]"),
     ([{"architecture": "classifier", "args": SMALL}] * 2, [1.0], [1, 1], "one weight"),
+    ([{"architecture": "classifier", "args": SMALL}] * 2, [0.5, 0.5], [1, 1],
+     "mix must be one of mean, geometric, got 'median'"),
 ])
 def test_bad_ensembles_are_refused(members, weights, scales, message):
+    mix = "median" if "mix" in message else "mean"
     with pytest.raises(ValueError, match=message):
-        create_model("classifier_ensemble", members=members, weights=weights, scales=scales)
+        create_model("classifier_ensemble", members=members, weights=weights, scales=scales,
+                     mix=mix)
 
 
 def test_the_trainer_refuses_an_ensemble_in_one_line():
@@ -185,6 +216,13 @@ def test_make_ensemble_saves_a_model_that_colorizes(tmp_path, capsys):
     mixed = np.asarray(Colorizer.from_pretrained(out, device="cpu").colorize(photo))
     alone = np.asarray(new.colorize(photo))
     assert mixed.shape == photo.shape and np.abs(mixed.astype(int) - alone).mean() > 0.5
+    # the geometric mix is recorded in the saved config and colours the photo otherwise
+    assert script.main([str(first), str(second), str(tmp_path / "geo"), "--weights", "0.6,0.4",
+                        "--scales", "1,0.75", "--mix", "geometric"]) == 0
+    geo = checkpoint.read_config(tmp_path / "geo")
+    assert geo.model_args["mix"] == "geometric" and config.model_args["mix"] == "mean"
+    sharp = np.asarray(Colorizer.from_pretrained(tmp_path / "geo", device="cpu").colorize(photo))
+    assert np.abs(sharp.astype(int) - mixed).mean() > 0.2
 
     solo = tmp_path / "solo"
     assert script.main([str(first), str(second), str(solo), "--weights", "1,0",
