@@ -19,7 +19,12 @@ almost constant colour (no flicker to remove); this one responds strongly to its
 unsteady colorizer does, so it is a hard test of the temporal method. Re-run with
 ``--model tinct-base`` (or a saved-model folder) once a trained model exists.
 
+``--key-intervals 2,4`` adds the new film path at those key-frame intervals (runs
+``keyframes-yuv-k2``, ``keyframes-yuv-k4``; the default interval is 8): the trade of network
+time for colour that follows the footage more closely.
+
     python bench/video_quality.py [--model NAME_OR_FOLDER] [--size 320x240] [--clips 8]
+        [--key-intervals 2,4]
 """
 
 from __future__ import annotations
@@ -121,9 +126,30 @@ def real_clips() -> list[tuple[str, Path, list[int]]]:
             if (data / name).is_file()]
 
 
-def _mean(rows: list[dict], keys=("flicker", "pred_change", "gt_change", "psnr", "ssim",
-                                  "dcf")) -> dict[str, dict[str, float]]:
-    return {m: {k: float(np.mean([r[m][k] for r in rows])) for k in keys} for m in RUNS}
+def _mean(rows: list[dict], runs: dict, keys=("flicker", "pred_change", "gt_change", "psnr",
+                                             "ssim", "dcf")) -> dict[str, dict[str, float]]:
+    return {m: {k: float(np.mean([r[m][k] for r in rows])) for k in keys} for m in runs}
+
+
+def with_key_intervals(intervals: list[int]) -> dict[str, tuple]:
+    """:data:`RUNS` plus the new film path (key frames, YUV rendering, flip averaging) at each
+    of ``intervals``: name -> (method, rendering, flip, key interval or None for the
+    default)."""
+    runs = {name: (*run, None) for name, run in RUNS.items()}
+    runs.update({f"{NEW_PATH}-k{k}": ("keyframes", "yuv", True, k) for k in intervals})
+    return runs
+
+
+def interval_list(text: str) -> list[int]:
+    """``2,4`` -> [2, 4] (argparse type): key-frame intervals of 1 or more."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers of 1 or more separated by "
+                                         f"commas, got {text!r}")
+    return values
 
 
 def _no_worse(mean: dict, new: str, old: str) -> bool:
@@ -141,13 +167,18 @@ def main() -> int:
                         help="make the generated clips from this folder's photos (e.g. a "
                              "validation split) instead of scikit-image's and the eval sets'")
     parser.add_argument("--no-real", action="store_true", help="skip the real clips")
+    parser.add_argument("--key-intervals", type=interval_list, default=[],
+                        help="also run the new film path at these key-frame intervals "
+                             "(e.g. 2,4; the default interval is 8)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    methods = {name: TemporalSettings(method=method) for name, (method, _, _) in RUNS.items()}
-    pipelines = {name: rendering for name, (_, rendering, _) in RUNS.items()}
-    by_flip = {flip: [name for name, run in RUNS.items() if run[2] == flip]
+    runs = with_key_intervals(args.key_intervals)
+    methods = {name: TemporalSettings(method=method, **({"key_interval": k} if k else {}))
+               for name, (method, _, _, k) in runs.items()}
+    pipelines = {name: rendering for name, (_, rendering, _, _) in runs.items()}
+    by_flip = {flip: [name for name, run in runs.items() if run[2] == flip]
                for flip in (False, True)}
     rows: dict[str, list[dict]] = {"generated": [], "real": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,7 +202,7 @@ def main() -> int:
                 scores.update(evaluate_video(colorizer, path,
                                              {n: methods[n] for n in names}, progress=False,
                                              pipelines={n: pipelines[n] for n in names}))
-            scores = {name: scores[name] for name in RUNS}
+            scores = {name: scores[name] for name in runs}
             rows[kind].append({"clip": name, "frames": frames or scores["none"].frames,
                                "cuts_true": cuts, "cuts_found": scores["flow"].cuts,
                                "seconds": time.perf_counter() - start,
@@ -183,13 +214,13 @@ def main() -> int:
               "photos": str(args.photos) if args.photos else "scikit-image and eval sets",
               "size": [width, height], "frames_per_shot": args.frames_per_shot,
               "runs": {m: {"temporal": methods[m].__dict__, "rendering": pipelines[m],
-                           "flip": RUNS[m][2]} for m in RUNS}, "torch": torch.__version__}
+                           "flip": runs[m][2]} for m in runs}, "torch": torch.__version__}
     for kind, kind_rows in rows.items():
         if not kind_rows:
             continue
-        mean = _mean(kind_rows)
+        mean = _mean(kind_rows, runs)
         print(f"{kind} clips ({len(kind_rows)}), mean flicker / PSNR:")
-        for m in RUNS:
+        for m in runs:
             print(f"  {m:14s} {mean[m]['flicker']:6.3f} / {mean[m]['psnr']:5.2f} dB")
         method_ok = _no_worse(mean, "keyframes", "flow")
         path_ok = _no_worse(mean, NEW_PATH, OLD_PATH)
