@@ -40,8 +40,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     add_size_option(p, "each frame")
     add_boost_option(p)
     add_flip_option(p, default=True, default_text="on for film: with key frames the network "
-                    "runs on few frames, so the mirror image costs little, and the averaged "
-                    "colour is closer to the truth; see docs/architecture.md")
+                    "runs on few frames, so the mirror image costs little; chosen on clips of "
+                    "held-out photos, where it is slightly closer to the truth (it varies by "
+                    "footage; see docs/architecture.md)")
     add_levels_option(p)
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="frames colorized together; also the most frames held in memory "
