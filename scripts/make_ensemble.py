@@ -8,9 +8,9 @@ Writes ``OUT``, a saved-model folder of architecture ``classifier_ensemble``
 mixed with ``--weights`` before the annealed mean: their weighted arithmetic mean
 (``--mix mean``, the default) or normalized weighted geometric mean (``--mix geometric``).
 The first member gives the working size, the decode setting (its colour bins, prior and
-T / boost) and the inference options; tune the
-ensemble's own setting with ``tinct tune OUT -d VALIDATION --save``, on the validation split,
-never on the eval sets. The members must be colour classifiers with the same colour bins.
+T / boost) and the inference options; tune the ensemble's own setting with
+``tinct tune OUT -d VALIDATION --save``, on the validation split, never on the eval sets. The
+members must be colour classifiers with the same colour bins.
 """
 
 from __future__ import annotations

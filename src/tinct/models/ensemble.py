@@ -6,10 +6,11 @@ mixing their *outputs* keeps both: an older model at its best working size and a
 its own (docs/v3.md, session 46). The distributions are mixed either by their weighted
 arithmetic mean (``mix="mean"``, which broadens a pixel's distribution where the members
 disagree) or by their normalized weighted geometric mean (``mix="geometric"``, the weighted
-mean of log-probabilities, which keeps it as sharp as the members'; session 47). The members
-are whole classifiers with the same colour bins;
-the ensemble is saved as one model (``config.json`` records each member's architecture and
-arguments; ``model.safetensors`` holds ``members.0.*``, ``members.1.*``, ...).
+mean of log-probabilities: sharper where they disagree, since a colour that either member
+finds unlikely is suppressed; session 47). The members are whole classifiers with the same
+colour bins; the ensemble is saved as one model (``config.json`` records each member's
+architecture and arguments; ``model.safetensors`` holds ``members.0.*``, ``members.1.*``,
+...).
 """
 
 from __future__ import annotations
