@@ -662,3 +662,32 @@ def test_device_train_packs_merges_the_carried_parts_trains_and_returns_fp16_mod
     again = subprocess.run(["bash", str(ROOT / "scripts" / "device_train.sh"), "merge"], env=env,
                            capture_output=True, text=True, check=True)
     assert f"pool: {n_photos} photos" in again.stdout
+
+
+def _sweep_report(points: list[tuple[float, float, bool]]) -> dict:
+    """A decode sweep's metrics.json with settings at (dCF, PSNR, flip), and gray."""
+    models = [{"name": f"m {i}", "info": {"inference": {"flip": flip}},
+               "summary": {"dcf": dcf, "psnr": psnr}} for i, (dcf, psnr, flip)
+              in enumerate(points)]
+    return {"models": [*models, {"name": "gray", "info": {"inference": {"flip": False}},
+                                 "summary": {"dcf": 40.0, "psnr": 30.0}}]}
+
+
+def test_psnr_at_dcf_reads_the_frontier(tmp_path, capsys):
+    """The frontier drops settings beaten by a more colourful one (and gray); the PSNR at a
+    gap is interpolated between its neighbours, and clamped beyond the ends."""
+    script = _script("psnr_at_dcf")
+    report = _sweep_report([(2.0, 22.0, False), (6.0, 23.0, False), (7.0, 22.5, False),
+                            (10.0, 24.0, False), (8.0, 23.9, True)])
+    assert script.frontier(report, flip=False) == [(2.0, 22.0), (6.0, 23.0), (10.0, 24.0)]
+    assert script.psnr_at(report, 8.0, flip=False) == pytest.approx(23.5)
+    assert script.psnr_at(report, 8.0) == pytest.approx(23.9)  # the flip point counts
+    assert script.psnr_at(report, 0.0, flip=False) == pytest.approx(22.0)
+    path = tmp_path / "sweep" / "metrics.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(report))
+    assert script.main([str(path), "--flip", "off"]) == 0
+    assert capsys.readouterr().out.strip() == "sweep: 23.50 dB at dCF 8"
+    assert script.main([str(tmp_path / "missing.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("psnr_at_dcf: ") and "missing.json" in err and "\n" not in err
