@@ -158,6 +158,11 @@ def test_ray_engine_matches_the_one_machine_film(ray_cluster, one_shot, tmp_path
     refused = video("-o", str(tmp_path / "frames") + "/", "--engine", "ray")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert "--engine ray colorizes a video file into a video file" in refused.stderr
-    largest = max(float((a - b).abs().max()) for a, b in zip(
-        _decoded(tmp_path / "ray.mp4")[1], _decoded(tmp_path / "local.mp4")[1], strict=True))
-    assert largest <= 1 / 255
+    # the same colour: where a part's batches differ from one machine's, float rounding can
+    # move a stored YUV sample by one step, which is up to 3/255 in RGB (the conversion's
+    # factors 1.164 for Y and 1.596 / 2.018 for V / U), and nowhere more
+    differences = [(a - b).abs() for a, b in zip(
+        _decoded(tmp_path / "ray.mp4")[1], _decoded(tmp_path / "local.mp4")[1], strict=True)]
+    largest = max(float(d.max()) for d in differences)
+    mean = float(torch.stack(differences).mean())
+    assert largest <= 3 / 255 and mean <= 0.05 / 255, (largest * 255, mean * 255)
