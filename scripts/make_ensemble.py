@@ -65,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         for member, (model, _) in zip(ensemble.members, loaded, strict=True):
             member.load_state_dict(model.state_dict())
         ensemble.set_decode(**decode)
-        mix = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
+        recipe = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
                         for n, w, s in zip(names, args.weights, args.scales, strict=True))
         members = {"members": [Path(n).name for n in names], "weights": args.weights,
                    "scales": args.scales, "mix": args.mix}
         save_like(ensemble, out, config, name=Path(out).name,
-                  description=f"colour distributions averaged ({args.mix}) at decode: {mix}",
+                  description=f"colour distributions averaged ({args.mix}) at decode: {recipe}",
                   training={"ensemble": members}, metrics={}, tuning={})
-        print(f"{mix} -> {out}")
+        print(f"{recipe} -> {out}")
     except (TinctError, ValueError) as exc:
         print(f"make_ensemble: {exc}", file=sys.stderr)
         return 1
