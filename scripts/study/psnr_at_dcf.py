@@ -7,9 +7,10 @@ settings; their (dCF, PSNR) points trace how much PSNR the model gives for how m
 dCF is the absolute gap to the photos' colourfulness (a tuned classifier's settings are all
 fainter than the photos, so it rises as the colour fades). The frontier keeps, in order of
 rising dCF, each point with a higher PSNR than every point of smaller dCF; the PSNR at
-``--dcf`` is interpolated linearly between its two neighbours there (clamped at the ends). This compares two models at equal colourfulness,
-which a tuned setting on a coarse boost grid does not (docs/v3.md, session 47). ``--flip``
-keeps only the settings with (``on``) or without (``off``) flip averaging.
+``--dcf`` is interpolated linearly between its two neighbours there (clamped at the ends).
+This compares two models at equal colourfulness, which a tuned setting on a coarse boost grid
+does not (docs/v3.md, session 47). ``--flip`` keeps only the settings with (``on``) or
+without (``off``) flip averaging.
 """
 
 from __future__ import annotations
