@@ -193,6 +193,9 @@ class Track:
     ``cut``: the frame starts a new shot. ``flow``: ``(h, w, 2)`` flow to the previous frame
     (None at the first frame, at a cut or after a size change); ``residual``, ``inside``:
     ``(h, w)`` blurred lightness residual after warping and the inside mask (None with it).
+    ``change``: the thumbnail change from the previous frame (L* units; None at the first
+    frame); ``unexplained``: the share of pixels the motion does not explain (None where no
+    flow was computed). The two measurements the cut decision rests on.
     """
 
     index: int
@@ -202,6 +205,8 @@ class Track:
     flow: np.ndarray | None = None
     residual: np.ndarray | None = None
     inside: np.ndarray | None = None
+    change: float | None = None
+    unexplained: float | None = None
 
 
 class ChromaStabilizer:
@@ -245,21 +250,23 @@ class ChromaStabilizer:
         frame, cut, key frame or not)."""
         self.frame_index += 1
         L = np.asarray(L, dtype=np.float32)
-        candidate = self.detector.is_cut(L)
+        change = self.detector.score(L)
         previous, self._previous_L = self._previous_L, L
         if previous is None or previous.shape != L.shape:
-            return self._key(Track(self.frame_index, L, key=True))
+            return self._key(Track(self.frame_index, L, key=True, change=change))
         flow = self.flow(L, previous)
         warped, inside = self.flow.warp(previous[None], flow)
         residual = self.flow.cv2.blur(np.abs(L - warped[0]), (3, 3))
         unexplained = float(np.mean(residual > 2 * self.settings.occlusion_sigma))
-        if candidate and unexplained > CUT_UNEXPLAINED_SHARE:
+        if change > self.settings.cut_threshold and unexplained > CUT_UNEXPLAINED_SHARE:
             self.cuts.append(self.frame_index)
-            return self._key(Track(self.frame_index, L, key=True, cut=True))
+            return self._key(Track(self.frame_index, L, key=True, cut=True, change=change,
+                                   unexplained=unexplained))
         self._since_key += 1
         key = (self._since_key >= self.settings.interval
                or unexplained > self.settings.refresh_share)
-        track = Track(self.frame_index, L, key, False, flow, residual, inside)
+        track = Track(self.frame_index, L, key, False, flow, residual, inside, change,
+                      unexplained)
         return self._key(track) if key else track
 
     def _key(self, track: Track) -> Track:

@@ -41,6 +41,18 @@ Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 _END = object()  # end of a queue's stream
 
 
+def small_lightness(luma: np.ndarray, size: int) -> np.ndarray:
+    """Luma ``(H, W)`` uint8 (limited range) -> L* ``(h, w)`` float32 in [0, 100] at working
+    size ``size`` (the longer side; area average): what the temporal step tracks."""
+    from tinct.video.temporal import import_cv2
+
+    h, w = working_shape(*luma.shape, size)
+    small = luma.astype(np.float32)
+    if (h, w) != luma.shape:
+        small = import_cv2().resize(small, (w, h), interpolation=import_cv2().INTER_AREA)
+    return lightness_of_luma(small)
+
+
 class LumaColorizer:
     """Colorizes consecutive batches of luma planes; the temporal state carries across
     batches. ``fix_luma``: see :func:`tinct.video.planes.colour_planes`."""
@@ -54,13 +66,7 @@ class LumaColorizer:
 
     def small_lightness(self, luma: np.ndarray) -> np.ndarray:
         """Luma ``(H, W)`` uint8 -> L* ``(h, w)`` float32 at the working size (area average)."""
-        from tinct.video.temporal import import_cv2
-
-        h, w = working_shape(*luma.shape, self.size)
-        small = luma.astype(np.float32)
-        if (h, w) != luma.shape:
-            small = import_cv2().resize(small, (w, h), interpolation=import_cv2().INTER_AREA)
-        return lightness_of_luma(small)
+        return small_lightness(luma, self.size)
 
     def chroma(self, lumas: list[np.ndarray]) -> list[np.ndarray]:
         """Luma planes of consecutive frames -> their chroma ``(2, h, w)`` at the working size
