@@ -691,3 +691,40 @@ def test_psnr_at_dcf_reads_the_frontier(tmp_path, capsys):
     assert script.main([str(tmp_path / "missing.json")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("psnr_at_dcf: ") and "missing.json" in err and "\n" not in err
+
+
+def test_cut_scores_measures_clips_and_counts_each_rule(tmp_path, capsys):
+    """A clip of two photos: no measurement at its first frame, the cut frame unexplained by
+    the motion and changed in its thumbnail, the frames of one shot explained. The rules'
+    table counts a cut that only the flow sees as missed by the current rule and found by an
+    'or flow' rule; a frame the flow explains is never a false cut."""
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    script = _script("cut_scores")
+    from tinct.video.testclips import make_clip, skimage_photos
+
+    spec = make_clip(tmp_path / "clip.mp4", skimage_photos()[:2], 96, 72, frames_per_shot=12,
+                     fps=24, audio=False)
+    frames = script.frame_scores(spec.path, 64)
+    assert len(frames) == 24 and spec.cuts == [12]
+    assert frames[0] == {"change": None, "unexplained": None}
+    assert frames[12]["change"] > 12 and frames[12]["unexplained"] > 0.5
+    assert max(f["unexplained"] for i, f in enumerate(frames) if i not in (0, 12)) < 0.5
+
+    alike = {"change": 9.5, "unexplained": 0.61}  # two shots alike in lightness
+    still = {"change": 1.0, "unexplained": 0.05}
+    table = script.score_rules([{"cuts": [1], "frames": [still, alike, still]}])
+    assert table["thumbnail 12 and flow 0.5 (current)"] == {"found": 0, "missed": 1, "false": 0}
+    assert table["... or flow 0.6"] == {"found": 1, "missed": 0, "false": 0}
+    assert table["... or flow 0.7"] == {"found": 0, "missed": 1, "false": 0}
+    table = script.score_rules([{"cuts": [], "frames": [still, alike]}])
+    assert table["thumbnail 6 and flow 0.5"] == {"found": 0, "missed": 0, "false": 1}
+
+    out = tmp_path / "cuts.json"
+    assert script.main(["--clip", f"{spec.path}:12", "--size", "64", "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["rules"]["thumbnail 12 and flow 0.5 (current)"]["found"] == 1
+    assert "1 clips, 1 true cuts" in capsys.readouterr().out
+    assert script.main(["--clip", f"{tmp_path / 'missing.mp4'}:3"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cut_scores: ") and "missing.mp4" in err and "\n" not in err

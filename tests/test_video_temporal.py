@@ -83,6 +83,20 @@ def test_fast_pans_are_not_cuts():
 
 
 @requires_cv2
+def test_tracks_record_the_measurements_behind_the_cut_decision(small_L):
+    """Each track keeps its thumbnail change and unexplained share: none at the first frame,
+    both above the thresholds at the cut, the share below them within the shot."""
+    stabilizer = ChromaStabilizer()
+    tracks = [stabilizer.track(L) for L in small_L]
+    assert tracks[0].change is None and tracks[0].unexplained is None
+    assert tracks[12].cut and tracks[12].change > 12.0 and tracks[12].unexplained > 0.5
+    thumb = SceneCutDetector().thumbnail
+    assert tracks[1].change == pytest.approx(
+        float(np.abs(thumb(small_L[1]) - thumb(small_L[0])).mean()))
+    assert max(t.unexplained for t in tracks[1:12]) < 0.5
+
+
+@requires_cv2
 def test_propagation_does_not_carry_chroma_across_a_cut(small_L):
     """Chroma is (+40, 0) before the cut and (-40, 0) after: the first frame after the cut
     must be exactly the new prediction, not a blend with the old shot."""

@@ -98,7 +98,7 @@ def clip_argument(text: str) -> tuple[Path, list[int]]:
         raise argparse.ArgumentTypeError(f"cuts must be frame numbers, got {cuts!r}") from None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, action="append", default=[],
                         help="folder of photos; consecutive pairs become clips (repeatable)")
@@ -108,7 +108,18 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256, help="working size (default 256)")
     parser.add_argument("--frame-size", default="320x240", help="generated clips' WxH")
     parser.add_argument("--out", type=Path, help="write the frames and the table as JSON")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        clips = collect_clips(args)
+    except (InputError, OSError) as exc:
+        print(f"cut_scores: {exc}", file=sys.stderr)
+        return 1
+    report(clips, args.out)
+    return 0
+
+
+def collect_clips(args: argparse.Namespace) -> list[dict]:
+    """Every clip's ``{"name", "cuts", "frames"}`` (see :func:`frame_scores`)."""
     width, height = (int(v) for v in args.frame_size.split("x"))
     clips = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,6 +136,11 @@ def main() -> int:
         if not path.is_file():
             raise InputError(f"{path}: not a file")
         clips.append({"name": path.stem, "cuts": cuts, "frames": frame_scores(path, args.size)})
+    return clips
+
+
+def report(clips: list[dict], out: Path | None) -> None:
+    """Prints the measurements' ranges and the rules' table; writes both to ``out``."""
     table = score_rules(clips)
     truth = [c["frames"][i] for c in clips for i in c["cuts"]]
     rest = [f for c in clips for i, f in enumerate(c["frames"])
@@ -140,13 +156,9 @@ def main() -> int:
     for name, row in table.items():
         print(f"{name:40s} found {row['found']:4d}  missed {row['missed']:3d}  "
               f"false {row['false']:3d}")
-    if args.out:
-        args.out.write_text(json.dumps({"clips": clips, "rules": table}, indent=1))
-    return 0
+    if out:
+        out.write_text(json.dumps({"clips": clips, "rules": table}, indent=1))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except InputError as exc:
-        sys.exit(f"cut_scores: {exc}")
+    raise SystemExit(main())
