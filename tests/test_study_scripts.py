@@ -712,19 +712,23 @@ def test_cut_scores_measures_clips_and_counts_each_rule(tmp_path, capsys):
     assert max(f["unexplained"] for i, f in enumerate(frames) if i not in (0, 12)) < 0.5
 
     alike = {"change": 9.5, "unexplained": 0.61}  # two shots alike in lightness
+    flat = {"change": 9.5, "unexplained": 0.45}  # ... with large flat areas
     still = {"change": 1.0, "unexplained": 0.05}
-    table = script.score_rules([{"cuts": [1], "frames": [still, alike, still]}])
-    assert table["thumbnail 12 and flow 0.5 (current)"] == {"found": 0, "missed": 1, "false": 0}
-    assert table["... or flow 0.6"] == {"found": 1, "missed": 0, "false": 0}
-    assert table["... or flow 0.7"] == {"found": 0, "missed": 1, "false": 0}
-    table = script.score_rules([{"cuts": [], "frames": [still, alike]}])
-    assert table["thumbnail 6 and flow 0.5"] == {"found": 0, "missed": 0, "false": 1}
+    pan = {"change": 7.0, "unexplained": 0.25}
+    table = script.score_rules([{"cuts": [1, 3], "frames": [still, alike, still, flat, pan]}])
+    assert table[script.CURRENT] == {"found": 0, "missed": 2, "false": 0}
+    assert table["thumbnail 12 and flow 0.5 or flow 0.6"] == {"found": 1, "missed": 1,
+                                                              "false": 0}
+    assert table["thumbnail 8 and flow 0.4"] == {"found": 2, "missed": 0, "false": 0}
+    assert table["thumbnail 6 and flow 0.2"] == {"found": 2, "missed": 0, "false": 1}
 
     out = tmp_path / "cuts.json"
     assert script.main(["--clip", f"{spec.path}:12", "--size", "64", "--out", str(out)]) == 0
     saved = json.loads(out.read_text())
-    assert saved["rules"]["thumbnail 12 and flow 0.5 (current)"]["found"] == 1
+    assert saved["rules"][script.CURRENT]["found"] == 1
     assert "1 clips, 1 true cuts" in capsys.readouterr().out
+    assert script.main(["--rescore", str(out), "--rescore", str(out)]) == 0
+    assert "2 clips, 2 true cuts" in capsys.readouterr().out
     assert script.main(["--clip", f"{tmp_path / 'missing.mp4'}:3"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("cut_scores: ") and "missing.mp4" in err and "\n" not in err
