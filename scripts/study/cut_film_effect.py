@@ -1,0 +1,90 @@
+"""What a missed scene cut costs the film: the clips of ``cut_scores.py`` on which the old cut
+rule (a thumbnail change above 12 L* and half the pixels unexplained) missed the cut, filmed by
+``tinct video``'s default path (key frames, YUV, flip averaging) under the old and the current
+rule, scored against the colour clip (PSNR over every frame, and over the new shot's first
+``--after`` frames).
+
+    python scripts/study/cut_film_effect.py cuts.json PHOTOS --model tinct-base
+
+``cuts.json`` is a ``cut_scores.py --out`` file made from ``--photos PHOTOS`` (the clips are
+rebuilt from the same consecutive pairs of photos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import tinct.video.temporal as temporal
+from tinct.inference.pipeline import Colorizer
+from tinct.video.evaluate import evaluate_video
+from tinct.video.testclips import folder_photos, make_clip
+
+OLD_RULE = (12.0, 0.5)  # (cut threshold, unexplained share) before session 48
+
+
+def missed_by_old_rule(clips: list[dict]) -> list[dict]:
+    """The clips whose true cut the old rule does not call a cut."""
+    thumb, share = OLD_RULE
+    return [c for c in clips for i in c["cuts"]
+            if not (c["frames"][i]["change"] > thumb and c["frames"][i]["unexplained"] > share)]
+
+
+def film_scores(colorizer: Colorizer, path: Path, rule: tuple[float, float]):
+    """``tinct video``'s default path on the clip under ``rule``: its :class:`VideoScores`."""
+    thumb, share = rule
+    saved = temporal.CUT_UNEXPLAINED_SHARE
+    temporal.CUT_UNEXPLAINED_SHARE = share
+    try:
+        settings = temporal.TemporalSettings(method="keyframes", cut_threshold=thumb)
+        return evaluate_video(colorizer, path, {"film": settings}, progress=False,
+                              pipelines={"film": "yuv"})["film"]
+    finally:
+        temporal.CUT_UNEXPLAINED_SHARE = saved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cuts", type=Path, help="cut_scores.py --out file")
+    parser.add_argument("photos", type=Path, help="the folder its clips were made from")
+    parser.add_argument("--model", default="tinct-base")
+    parser.add_argument("--after", type=int, default=8,
+                        help="frames of the new shot scored on their own (default 8)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    clips = missed_by_old_rule(json.loads(args.cuts.read_text())["clips"])
+    photos = folder_photos(args.photos, limit=2 * (1 + max(int(c["name"].rsplit("-", 1)[1])
+                                                           for c in clips)))
+    colorizer = Colorizer.from_pretrained(args.model, precision="fp32")
+    colorizer.flip = True  # tinct video's default
+    current = (temporal.TemporalSettings().cut_threshold, temporal.CUT_UNEXPLAINED_SHARE)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            k = int(clip["name"].rsplit("-", 1)[1])
+            spec = make_clip(Path(tmp) / f"{k}.mp4", photos[2 * k:2 * k + 2], 320, 240,
+                             frames_per_shot=24, fps=24, audio=False)
+            old, new = (film_scores(colorizer, spec.path, rule) for rule in (OLD_RULE, current))
+            cut = spec.cuts[0]
+            after = {name: float(np.mean([f["psnr"] for f in s.per_frame[cut:cut + args.after]]))
+                     for name, s in (("old", old), ("new", new))}
+            rows.append({"clip": clip["name"], "cuts_old": old.cuts, "cuts_new": new.cuts,
+                         "psnr_old": old.psnr, "psnr_new": new.psnr,
+                         "psnr_after_cut_old": after["old"], "psnr_after_cut_new": after["new"]})
+            print(f"{clip['name']:10s} cuts {old.cuts} -> {new.cuts}  "
+                  f"PSNR {old.psnr:.2f} -> {new.psnr:.2f} dB, after the cut "
+                  f"{after['old']:.2f} -> {after['new']:.2f} dB")
+    for key in ("psnr", "psnr_after_cut"):
+        print(f"{len(rows)} clips, mean {key}: {np.mean([r[key + '_old'] for r in rows]):.2f} "
+              f"-> {np.mean([r[key + '_new'] for r in rows]):.2f} dB")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
