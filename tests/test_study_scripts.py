@@ -716,10 +716,11 @@ def test_cut_scores_measures_clips_and_counts_each_rule(tmp_path, capsys):
     still = {"change": 1.0, "unexplained": 0.05}
     pan = {"change": 7.0, "unexplained": 0.25}
     table = script.score_rules([{"cuts": [1, 3], "frames": [still, alike, still, flat, pan]}])
-    assert table[script.CURRENT] == {"found": 0, "missed": 2, "false": 0}
+    assert table["thumbnail 12 and flow 0.5"] == {"found": 0, "missed": 2, "false": 0}
     assert table["thumbnail 12 and flow 0.5 or flow 0.6"] == {"found": 1, "missed": 1,
                                                               "false": 0}
     assert table["thumbnail 8 and flow 0.4"] == {"found": 2, "missed": 0, "false": 0}
+    assert table[script.CURRENT] == table["thumbnail 8 and flow 0.3"]
     assert table["thumbnail 6 and flow 0.2"] == {"found": 2, "missed": 0, "false": 1}
 
     out = tmp_path / "cuts.json"

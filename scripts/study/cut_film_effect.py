@@ -2,7 +2,7 @@
 rule (a thumbnail change above 12 L* and half the pixels unexplained) missed the cut, filmed by
 ``tinct video``'s default path (key frames, YUV, flip averaging) under the old and the current
 rule, scored against the colour clip (PSNR over every frame, and over the new shot's first
-``--after`` frames).
+``--after`` frames, with the colourfulness of output and truth there).
 
     python scripts/study/cut_film_effect.py cuts.json PHOTOS --model tinct-base
 
@@ -70,17 +70,22 @@ def main() -> int:
                              frames_per_shot=24, fps=24, audio=False)
             old, new = (film_scores(colorizer, spec.path, rule) for rule in (OLD_RULE, current))
             cut = spec.cuts[0]
-            after = {name: float(np.mean([f["psnr"] for f in s.per_frame[cut:cut + args.after]]))
-                     for name, s in (("old", old), ("new", new))}
-            rows.append({"clip": clip["name"], "cuts_old": old.cuts, "cuts_new": new.cuts,
-                         "psnr_old": old.psnr, "psnr_new": new.psnr,
-                         "psnr_after_cut_old": after["old"], "psnr_after_cut_new": after["new"]})
+            row = {"clip": clip["name"], "cuts_old": old.cuts, "cuts_new": new.cuts,
+                   "psnr_old": old.psnr, "psnr_new": new.psnr}
+            for name, scores in (("old", old), ("new", new)):
+                shot = scores.per_frame[cut:cut + args.after]
+                row[f"psnr_after_cut_{name}"] = float(np.mean([f["psnr"] for f in shot]))
+                row[f"cf_after_cut_{name}"] = float(np.mean([f["cf_pred"] for f in shot]))
+                row["cf_after_cut_truth"] = float(np.mean([f["cf_gt"] for f in shot]))
+            rows.append(row)
             print(f"{clip['name']:10s} cuts {old.cuts} -> {new.cuts}  "
-                  f"PSNR {old.psnr:.2f} -> {new.psnr:.2f} dB, after the cut "
-                  f"{after['old']:.2f} -> {after['new']:.2f} dB")
-    for key in ("psnr", "psnr_after_cut"):
+                  f"PSNR {old.psnr:.2f} -> {new.psnr:.2f} dB; after the cut "
+                  f"{row['psnr_after_cut_old']:.2f} -> {row['psnr_after_cut_new']:.2f} dB, "
+                  f"colourfulness {row['cf_after_cut_old']:.1f} -> "
+                  f"{row['cf_after_cut_new']:.1f} (truth {row['cf_after_cut_truth']:.1f})")
+    for key, unit in (("psnr", " dB"), ("psnr_after_cut", " dB"), ("cf_after_cut", "")):
         print(f"{len(rows)} clips, mean {key}: {np.mean([r[key + '_old'] for r in rows]):.2f} "
-              f"-> {np.mean([r[key + '_new'] for r in rows]):.2f} dB")
+              f"-> {np.mean([r[key + '_new'] for r in rows]):.2f}{unit}")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     return 0

@@ -51,11 +51,13 @@ def rule_name(thumb: float, share: float, alone: float | None) -> str:
 
 # rule name -> (thumbnail change above, unexplained share above) for the first test, and the
 # unexplained share above which a frame is a cut whatever its thumbnail (None: no such test).
-# Listed from the current rule outward: fewer tests first, then higher thresholds first.
+# Listed from the rule before session 48 (thumbnail 12, flow 0.5) outward: fewer tests first,
+# then higher thresholds first.
 RULES = {rule_name(thumb, share, alone): (thumb, share, alone)
          for alone in (None, 0.6) for thumb in (12.0, 8.0, 6.0)
-         for share in (CUT_UNEXPLAINED_SHARE, 0.4, 0.3, 0.2)}
-CURRENT = rule_name(12.0, CUT_UNEXPLAINED_SHARE, None)
+         for share in (0.5, 0.4, 0.3, 0.2)}
+# the rule tinct.video.temporal applies now (chosen in session 48: thumbnail 8, flow 0.3)
+CURRENT = rule_name(TemporalSettings().cut_threshold, CUT_UNEXPLAINED_SHARE, None)
 
 
 def frame_scores(path: Path, size: int) -> list[dict]:
