@@ -19,8 +19,9 @@ objects do not smear. At the first frame and at scene cuts the history is droppe
 warping. The second test keeps fast pans, which also change a thumbnail a lot, from resetting
 the history. Both thresholds were chosen on clips of validation photos
 (``scripts/study/cut_scores.py``): with a threshold of 12 and half the pixels, 14 of 145 cuts
-were missed, mostly between shots with large flat areas (sky, walls), which any flow warps
-well; with 8 and 30%, 1, and no false cut on the street clip's fast passing motion.
+were missed, 13 of them because the flow matched more than half of the new shot (plausibly
+large flat areas, which any flow warps well); with 8 and 30%, 1, and no false cut on the
+street clip's fast passing motion.
 
 Method "keyframes" runs the network only on *key frames* and carries the colour along the flow
 in between: ``out_t = warped`` (the flow is computed anyway). A frame is a key frame at the
