@@ -2,8 +2,9 @@
 with known cuts, and how candidate decision rules score on them.
 
 A frame is a cut when its 16x16 lightness thumbnail changed by more than the cut threshold
-*and* the optical flow leaves more than half of its pixels unexplained
-(:mod:`tinct.video.temporal`). Two shots alike in lightness change the thumbnail little, so
+*and* the optical flow leaves more than a share of its pixels unexplained
+(:mod:`tinct.video.temporal`; 12 L* and half the pixels before session 48, 8 L* and 30% since,
+chosen by this script). Two shots alike in lightness change the thumbnail little, so
 the first test can miss a cut the second sees plainly. This script tracks each clip's
 lightness at the working size exactly as the film path does (:class:`ChromaStabilizer.track`,
 no network), records both measurements per frame, and counts the cuts found and the false
@@ -11,11 +12,12 @@ cuts of each rule in ``RULES``.
 
 How a rule is chosen (written in session 48 before any run): on clips of the validation
 photos, among the rules with no false cut there, the one that finds the most true cuts; ties
-go to the rule listed first (the closest to the current one). Clips of the eval photos and the
-real clips only report; a rule that adds a false cut on the real clips is not adopted.
-The first list (the current rule, "or flow" 0.6-0.9, thumbnail 6 and 3) showed on the
-validation clips that 13 of the current rule's 14 misses fail the flow test, not the
-thumbnail's (shots with large flat areas, which any flow warps well); the list was then
+go to the rule listed first (the closest to the rule of the time, 12 L* and 50%). Clips of
+the eval photos and the real clips only report; a rule that adds a false cut on the real clips
+is not adopted.
+The first list (that rule, "or flow" 0.6-0.9, thumbnail 6 and 3) showed on the validation
+clips that 13 of that rule's 14 misses fail the flow test, not the thumbnail's (plausibly
+shots with large flat areas, which any flow warps well); the list was then
 widened to the grid below, before any eval-photo or real clip was measured, and the same rule
 chooses in it. A rule chosen so must also add no false cut on the eval-photo clips.
 
