@@ -733,3 +733,25 @@ def test_cut_scores_measures_clips_and_counts_each_rule(tmp_path, capsys):
     assert script.main(["--clip", f"{tmp_path / 'missing.mp4'}:3"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("cut_scores: ") and "missing.mp4" in err and "\n" not in err
+
+
+def test_cut_film_effect_picks_the_old_rules_misses_and_restores_the_rule(tiny_classifier_dir,
+                                                                         tmp_path):
+    """Only clips whose true cut the old rule (12 L*, half the pixels) did not call are
+    filmed again; the module's share is the current one again after a run, even one that
+    fails."""
+    script = _script("cut_film_effect")
+    import tinct.video.temporal as temporal
+
+    missed = {"name": "v3-0", "cuts": [1], "frames": [{}, {"change": 9.5, "unexplained": 0.61}]}
+    found = {"name": "v3-1", "cuts": [1], "frames": [{}, {"change": 20.0, "unexplained": 0.8}]}
+    flat = {"name": "v3-2", "cuts": [1], "frames": [{}, {"change": 20.0, "unexplained": 0.4}]}
+    assert [c["name"] for c in script.missed_by_old_rule([missed, found, flat])] == ["v3-0",
+                                                                                       "v3-2"]
+    from tinct.inference.pipeline import Colorizer
+
+    share = temporal.CUT_UNEXPLAINED_SHARE
+    colorizer = Colorizer.from_pretrained(tiny_classifier_dir, precision="fp32")
+    with pytest.raises(Exception, match="missing.mp4"):
+        script.film_scores(colorizer, tmp_path / "missing.mp4", script.OLD_RULE)
+    assert temporal.CUT_UNEXPLAINED_SHARE == share != script.OLD_RULE[1]
