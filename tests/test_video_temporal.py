@@ -15,6 +15,7 @@ from tinct.cli import main
 from tinct.color import lab_to_rgb
 from tinct.errors import InputError
 from tinct.inference.pipeline import lightness_of
+from tinct.video import temporal
 from tinct.video.colorize import FrameColorizer
 from tinct.video.evaluate import evaluate_video, stored_render
 from tinct.video.flicker import FlickerMeter, static_mask
@@ -115,6 +116,34 @@ def test_a_cut_between_shots_alike_in_lightness_is_found(seed):
     assert 8.0 < tracks[4].change < 12.0
     assert stabilizer.cuts == [4]
     old = ChromaStabilizer(TemporalSettings(cut_threshold=12.0))
+    for x in frames:
+        old.track(x)
+    assert old.cuts == []
+
+
+def flat_with_texture(seed: int, textured: float = 0.45) -> np.ndarray:
+    """Lightness ``(h, w)`` at 50 on the left, a contrasty texture (std 25) on the right
+    ``textured`` share: two such shots share their flat part, which any flow explains."""
+    t = texture(seed)
+    t = (t - t.mean()) / t.std() * 25 + 50
+    frame = np.full((H, W), 50.0, np.float32)
+    start = int(W * (1 - textured))
+    frame[:, start:] = np.clip(t[:, start:], 0, 100)
+    return frame
+
+
+@requires_cv2
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_cut_between_shots_sharing_a_flat_area_is_found(seed, monkeypatch):
+    """Only the textured 45% of the frame changes at the cut, so the flow explains over half
+    of the new shot: the cut is found with the share of 30%, and missed with the old 50%."""
+    frames = [flat_with_texture(0)] * 3 + [flat_with_texture(seed)] * 3
+    stabilizer = ChromaStabilizer()
+    tracks = [stabilizer.track(x) for x in frames]
+    assert tracks[3].change > 8.0 and 0.3 < tracks[3].unexplained < 0.5
+    assert stabilizer.cuts == [3]
+    monkeypatch.setattr(temporal, "CUT_UNEXPLAINED_SHARE", 0.5)
+    old = ChromaStabilizer()
     for x in frames:
         old.track(x)
     assert old.cuts == []
