@@ -735,23 +735,26 @@ def test_cut_scores_measures_clips_and_counts_each_rule(tmp_path, capsys):
     assert err.startswith("cut_scores: ") and "missing.mp4" in err and "\n" not in err
 
 
-def test_cut_film_effect_picks_the_old_rules_misses_and_restores_the_rule(tiny_classifier_dir,
-                                                                         tmp_path):
+def test_cut_film_effect_picks_the_old_rules_misses_and_films_under_each_rule(
+        tiny_classifier_dir, tmp_path):
     """Only clips whose true cut the old rule (12 L*, half the pixels) did not call are
-    filmed again; the module's share is the current one again after a run, even one that
-    fails."""
+    filmed again; each film is tracked under the rule it is given (a rule no frame passes
+    finds no cut, the old rule finds this clip's plain cut)."""
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
     script = _script("cut_film_effect")
-    import tinct.video.temporal as temporal
+    from tinct.inference.pipeline import Colorizer
+    from tinct.video.testclips import make_clip, skimage_photos
 
     missed = {"name": "v3-0", "cuts": [1], "frames": [{}, {"change": 9.5, "unexplained": 0.61}]}
     found = {"name": "v3-1", "cuts": [1], "frames": [{}, {"change": 20.0, "unexplained": 0.8}]}
     flat = {"name": "v3-2", "cuts": [1], "frames": [{}, {"change": 20.0, "unexplained": 0.4}]}
     assert [c["name"] for c in script.missed_by_old_rule([missed, found, flat])] == ["v3-0",
                                                                                        "v3-2"]
-    from tinct.inference.pipeline import Colorizer
-
-    share = temporal.CUT_UNEXPLAINED_SHARE
     colorizer = Colorizer.from_pretrained(tiny_classifier_dir, precision="fp32")
+    spec = make_clip(tmp_path / "clip.mp4", skimage_photos()[:2], 64, 48, frames_per_shot=8,
+                     fps=24, audio=False)
+    assert script.film_scores(colorizer, spec.path, script.OLD_RULE).cuts == [8]
+    assert script.film_scores(colorizer, spec.path, (1e9, 1.0)).cuts == []
     with pytest.raises(Exception, match="missing.mp4"):
         script.film_scores(colorizer, tmp_path / "missing.mp4", script.OLD_RULE)
-    assert temporal.CUT_UNEXPLAINED_SHARE == share != script.OLD_RULE[1]

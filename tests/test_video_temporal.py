@@ -15,12 +15,10 @@ from tinct.cli import main
 from tinct.color import lab_to_rgb
 from tinct.errors import InputError
 from tinct.inference.pipeline import lightness_of
-from tinct.video import temporal
 from tinct.video.colorize import FrameColorizer
 from tinct.video.evaluate import evaluate_video, stored_render
 from tinct.video.flicker import FlickerMeter, static_mask
 from tinct.video.temporal import (
-    CUT_UNEXPLAINED_SHARE,
     ChromaStabilizer,
     SceneCutDetector,
     TemporalSettings,
@@ -93,11 +91,11 @@ def test_tracks_record_the_measurements_behind_the_cut_decision(small_L):
     assert tracks[0].change is None and tracks[0].unexplained is None
     settings = stabilizer.settings
     assert tracks[12].cut and tracks[12].change > settings.cut_threshold
-    assert tracks[12].unexplained > CUT_UNEXPLAINED_SHARE
+    assert tracks[12].unexplained > settings.cut_share
     thumb = SceneCutDetector().thumbnail
     assert tracks[1].change == pytest.approx(
         float(np.abs(thumb(small_L[1]) - thumb(small_L[0])).mean()))
-    assert max(t.unexplained for t in tracks[1:12]) < CUT_UNEXPLAINED_SHARE
+    assert max(t.unexplained for t in tracks[1:12]) < settings.cut_share
 
 
 @requires_cv2
@@ -134,7 +132,7 @@ def flat_with_texture(seed: int, textured: float = 0.45) -> np.ndarray:
 
 @requires_cv2
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_cut_between_shots_sharing_a_flat_area_is_found(seed, monkeypatch):
+def test_a_cut_between_shots_sharing_a_flat_area_is_found(seed):
     """Only the textured 45% of the frame changes at the cut, so the flow explains over half
     of the new shot: the cut is found with the share of 30%, and missed with the old 50%."""
     frames = [flat_with_texture(0)] * 3 + [flat_with_texture(seed)] * 3
@@ -142,11 +140,16 @@ def test_a_cut_between_shots_sharing_a_flat_area_is_found(seed, monkeypatch):
     tracks = [stabilizer.track(x) for x in frames]
     assert tracks[3].change > 8.0 and 0.3 < tracks[3].unexplained < 0.5
     assert stabilizer.cuts == [3]
-    monkeypatch.setattr(temporal, "CUT_UNEXPLAINED_SHARE", 0.5)
-    old = ChromaStabilizer()
+    old = ChromaStabilizer(TemporalSettings(cut_share=0.5))
     for x in frames:
         old.track(x)
     assert old.cuts == []
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_cut_share_outside_zero_to_one_is_refused(share):
+    with pytest.raises(InputError, match="cut share must be in"):
+        TemporalSettings(cut_share=share)
 
 
 @requires_cv2

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-import tinct.video.temporal as temporal
 from tinct.inference.pipeline import Colorizer
 from tinct.video.evaluate import evaluate_video
+from tinct.video.temporal import TemporalSettings
 from tinct.video.testclips import folder_photos, make_clip
 
 OLD_RULE = (12.0, 0.5)  # (cut threshold, unexplained share) before session 48
@@ -37,14 +37,9 @@ def missed_by_old_rule(clips: list[dict]) -> list[dict]:
 def film_scores(colorizer: Colorizer, path: Path, rule: tuple[float, float]):
     """``tinct video``'s default path on the clip under ``rule``: its :class:`VideoScores`."""
     thumb, share = rule
-    saved = temporal.CUT_UNEXPLAINED_SHARE
-    temporal.CUT_UNEXPLAINED_SHARE = share
-    try:
-        settings = temporal.TemporalSettings(method="keyframes", cut_threshold=thumb)
-        return evaluate_video(colorizer, path, {"film": settings}, progress=False,
-                              pipelines={"film": "yuv"})["film"]
-    finally:
-        temporal.CUT_UNEXPLAINED_SHARE = saved
+    settings = TemporalSettings(method="keyframes", cut_threshold=thumb, cut_share=share)
+    return evaluate_video(colorizer, path, {"film": settings}, progress=False,
+                          pipelines={"film": "yuv"})["film"]
 
 
 def main() -> int:
@@ -61,7 +56,7 @@ def main() -> int:
                                                            for c in clips)))
     colorizer = Colorizer.from_pretrained(args.model, precision="fp32")
     colorizer.flip = True  # tinct video's default
-    current = (temporal.TemporalSettings().cut_threshold, temporal.CUT_UNEXPLAINED_SHARE)
+    current = (TemporalSettings().cut_threshold, TemporalSettings().cut_share)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:

@@ -40,7 +40,7 @@ import numpy as np
 
 from tinct.errors import InputError
 from tinct.video.sources import VideoFileSource
-from tinct.video.temporal import CUT_UNEXPLAINED_SHARE, ChromaStabilizer, TemporalSettings
+from tinct.video.temporal import ChromaStabilizer, TemporalSettings
 from tinct.video.testclips import folder_photos, make_clip
 from tinct.video.yuvpath import small_lightness
 
@@ -59,7 +59,7 @@ RULES = {rule_name(thumb, share, alone): (thumb, share, alone)
          for alone in (None, 0.6) for thumb in (12.0, 8.0, 6.0)
          for share in (0.5, 0.4, 0.3, 0.2)}
 # the rule tinct.video.temporal applies now (chosen in session 48: thumbnail 8, flow 0.3)
-CURRENT = rule_name(TemporalSettings().cut_threshold, CUT_UNEXPLAINED_SHARE, None)
+CURRENT = rule_name(TemporalSettings().cut_threshold, TemporalSettings().cut_share, None)
 
 
 def frame_scores(path: Path, size: int) -> list[dict]:

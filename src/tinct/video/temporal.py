@@ -15,7 +15,7 @@ while occluded or newly visible pixels (large residual) take the current predict
 objects do not smear. At the first frame and at scene cuts the history is dropped:
 ``out_t = pred_t``. A cut is a frame whose 16x16 lightness thumbnail changed by more than
 ``cut_threshold`` (:class:`SceneCutDetector`) *and* that the motion does not explain: more than
-``CUT_UNEXPLAINED_SHARE`` (30%) of its pixels keep a residual above ``2 * occlusion_sigma`` after
+``cut_share`` (30%) of its pixels keep a residual above ``2 * occlusion_sigma`` after
 warping. The second test keeps fast pans, which also change a thumbnail a lot, from resetting
 the history. Both thresholds were chosen on clips of validation photos
 (``scripts/study/cut_scores.py``): with a threshold of 12 and half the pixels, 14 of 145 cuts
@@ -46,7 +46,7 @@ from tinct.errors import InputError
 
 TEMPORAL_METHODS = ("keyframes", "flow", "none")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
-CUT_UNEXPLAINED_SHARE = 0.3  # a cut candidate is a cut if more of it than this stays unmatched
+CUT_UNEXPLAINED_SHARE = 0.3  # TemporalSettings.cut_share's default
 
 
 @dataclass
@@ -62,6 +62,8 @@ class TemporalSettings:
     ``occlusion_sigma``: lightness residual (L* units) at which the weight falls to 1/e.
     ``cut_threshold``: mean absolute lightness change of a 16x16 thumbnail (L* units) above
     which a frame is a scene-cut candidate (confirmed when the motion does not explain it).
+    ``cut_share``: a candidate is a cut when more than this share of its pixels is not
+    explained by the motion (lightness residual above ``2 * occlusion_sigma``), in [0, 1].
     ``flow_preset``: speed/quality of DIS optical flow (ultrafast, fast, medium).
     ``key_interval``: method "keyframes" only: the network runs at most this many frames
     apart (and at the first frame, at cuts and where the motion does not explain the frame);
@@ -74,6 +76,7 @@ class TemporalSettings:
     strength: float = 0.85
     occlusion_sigma: float = 4.0
     cut_threshold: float = 8.0
+    cut_share: float = CUT_UNEXPLAINED_SHARE
     flow_preset: str = "medium"
     key_interval: int = 8
     refresh_share: float = 0.1
@@ -88,6 +91,8 @@ class TemporalSettings:
             raise InputError(f"occlusion sigma must be positive, got {self.occlusion_sigma}")
         if self.cut_threshold <= 0:
             raise InputError(f"cut threshold must be positive, got {self.cut_threshold}")
+        if not 0.0 <= self.cut_share <= 1.0:
+            raise InputError(f"cut share must be in [0, 1], got {self.cut_share}")
         if self.flow_preset not in FLOW_PRESETS:
             raise InputError(f"unknown flow preset {self.flow_preset!r}; choose one of "
                              f"{', '.join(FLOW_PRESETS)}")
@@ -263,7 +268,7 @@ class ChromaStabilizer:
         warped, inside = self.flow.warp(previous[None], flow)
         residual = self.flow.cv2.blur(np.abs(L - warped[0]), (3, 3))
         unexplained = float(np.mean(residual > 2 * self.settings.occlusion_sigma))
-        if change > self.settings.cut_threshold and unexplained > CUT_UNEXPLAINED_SHARE:
+        if change > self.settings.cut_threshold and unexplained > self.settings.cut_share:
             self.cuts.append(self.frame_index)
             return self._key(Track(self.frame_index, L, key=True, cut=True, change=change,
                                    unexplained=unexplained))
