@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             member.load_state_dict(model.state_dict())
         ensemble.set_decode(**decode)
         recipe = ", ".join(f"{w:g} x {Path(n).name} at {s:g}"
-                        for n, w, s in zip(names, args.weights, args.scales, strict=True))
+                           for n, w, s in zip(names, args.weights, args.scales, strict=True))
         members = {"members": [Path(n).name for n in names], "weights": args.weights,
                    "scales": args.scales, "mix": args.mix}
         save_like(ensemble, out, config, name=Path(out).name,
