@@ -758,3 +758,74 @@ def test_cut_film_effect_picks_the_old_rules_misses_and_films_under_each_rule(
     assert script.film_scores(colorizer, spec.path, (1e9, 1.0)).cuts == []
     with pytest.raises(Exception, match="missing.mp4"):
         script.film_scores(colorizer, tmp_path / "missing.mp4", script.OLD_RULE)
+
+
+def test_hue_keeping_mean_is_the_annealed_mean_at_gamma_0_and_keeps_its_hue():
+    """gamma 0 is tinct's decode (with and without a boost's bias); gamma 1 keeps the mean's
+    direction and gives it the expected chroma; a distribution on one bin is left alone."""
+    from tinct.models import quantization
+
+    script = _script("hue_keeping_decode")
+    torch.manual_seed(0)
+    centres = quantization.gamut_bins(10.0)
+    logits = torch.randn(2, centres.shape[0], 5, 6) * 3
+    bias = torch.randn(centres.shape[0])
+    for b in (None, bias):
+        want = quantization.annealed_mean(logits, centres, 0.38, b)
+        got = script.hue_keeping_mean(logits, centres, 0.38, b, 0.0)
+        assert torch.allclose(got, want, atol=1e-4)
+    mean = script.hue_keeping_mean(logits, centres, 0.6, bias, 0.0)
+    kept = script.hue_keeping_mean(logits, centres, 0.6, bias, 1.0)
+    p = torch.softmax(logits / 0.6 + bias[None, :, None, None], 1)
+    expected = torch.einsum("bqhw,q->bhw", p, centres.norm(dim=1))
+    assert torch.allclose(kept.norm(dim=1), expected, rtol=1e-4)
+    cosine = (kept * mean).sum(1) / (kept.norm(dim=1) * mean.norm(dim=1))
+    assert torch.allclose(cosine, torch.ones_like(cosine), atol=1e-5)
+    assert (kept.norm(dim=1) >= mean.norm(dim=1) - 1e-4).all()
+    # two opposite hues of equal odds: the mean is faint, gamma 0.5 lifts it part way
+    red, green = (centres - torch.tensor([40.0, 0.0])).norm(dim=1).argmin(), \
+        (centres - torch.tensor([-30.0, 0.0])).norm(dim=1).argmin()
+    split = torch.full((1, centres.shape[0], 1, 1), -50.0)
+    split[0, [red, green]] = 0.0
+    faint = script.hue_keeping_mean(split, centres, 1.0, None, 0.0).norm()
+    half = script.hue_keeping_mean(split, centres, 1.0, None, 0.5).norm()
+    full = script.hue_keeping_mean(split, centres, 1.0, None, 1.0).norm()
+    assert faint < half < full
+    assert full == pytest.approx((centres[red].norm() + centres[green].norm()) / 2, rel=1e-4)
+    one = torch.full((1, centres.shape[0], 1, 1), -50.0)
+    one[0, red] = 0.0
+    assert torch.allclose(script.hue_keeping_mean(one, centres, 1.0, None, 1.0)[0, :, 0, 0],
+                          centres[red], atol=1e-3)
+
+
+def test_hue_keeping_decode_measures_each_setting_and_reads_each_gammas_frontier(
+        tiny_classifier_dir, tmp_path, capsys):
+    """End to end on a saved classifier: one entry per (T, b, gamma), gamma 0's measurement
+    equal to `tinct tune`'s view of the same setting, and the frontier table per gamma."""
+    from test_evaluate import write_photos
+    from tinct.evaluation.evaluate import evaluate_many
+    from tinct.evaluation.tune import Decode, decode_entries
+
+    script = _script("hue_keeping_decode")
+    photos = tmp_path / "photos"
+    write_photos(photos, broken=False)
+    out = tmp_path / "out"
+    assert script.main([str(tiny_classifier_dir), str(photos), str(out), "--size", "96",
+                        "-t", "0.6", "-b", "0,0.5", "-g", "0,1"]) == 0
+    models = json.loads((out / "metrics.json").read_text())["models"]
+    assert [(m["info"]["decode"]["boost"], m["info"]["decode"]["gamma"]) for m in models] \
+        == [(0, 0), (0, 1), (0.5, 0), (0.5, 1)]
+    _, reference = decode_entries(tiny_classifier_dir, [Decode(0.6, 0.5)], size=96)
+    tuned = evaluate_many(reference, photos, features=False, progress=False)[0].summary
+    assert models[2]["summary"]["psnr"] == pytest.approx(tuned["psnr"], abs=1e-3)
+    assert models[2]["summary"]["dcf"] == pytest.approx(tuned["dcf"], abs=1e-3)
+    # gamma 1 is at least as colourful as gamma 0 at the same T and b
+    assert models[1]["summary"]["cf_pred"] >= models[0]["summary"]["cf_pred"] - 1e-6
+    table = json.loads((out / "frontier.json").read_text())
+    assert table["dcf"] == 8 and set(table["psnr"]) == {"gamma=0", "gamma=1", "all"}
+    assert table["psnr"]["gamma=0"] == pytest.approx(
+        script.psnr_at({"models": [models[0], models[2]]}, 8.0))
+    assert "gamma=1" in capsys.readouterr().out
+    assert script.main([str(tmp_path / "nowhere"), str(photos), str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hue_keeping_decode: ") and "\n" not in err
