@@ -733,6 +733,15 @@ def test_cut_scores_measures_clips_and_counts_each_rule(tmp_path, capsys):
     assert script.main(["--clip", f"{tmp_path / 'missing.mp4'}:3"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("cut_scores: ") and "missing.mp4" in err and "\n" not in err
+    (tmp_path / "one").mkdir()  # one photo makes no clip
+    from PIL import Image
+
+    from conftest import photo
+
+    Image.fromarray(photo(size=(96, 72))).save(tmp_path / "one" / "a.png")
+    assert script.main(["--photos", str(tmp_path / "one")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cut_scores: no clips to score") and "\n" not in err
 
 
 def test_cut_film_effect_picks_the_old_rules_misses_and_films_under_each_rule(

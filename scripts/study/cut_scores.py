@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         clips = collect_clips(args)
         for path in args.rescore:
             clips += json.loads(path.read_text())["clips"]
+        if not clips:
+            raise InputError("no clips to score: give --photos, --clip or --rescore "
+                             "(a folder with fewer than two photos makes no clip)")
     except (InputError, OSError, ValueError, KeyError) as exc:
         print(f"cut_scores: {exc}", file=sys.stderr)
         return 1
