@@ -820,7 +820,7 @@ def test_hue_keeping_decode_measures_each_setting_and_reads_each_gammas_frontier
     write_photos(photos, broken=False)
     out = tmp_path / "out"
     assert script.main([str(tiny_classifier_dir), str(photos), str(out), "--size", "96",
-                        "-t", "0.6", "-b", "0,0.5", "-g", "0,1"]) == 0
+                        "-t", "0.6", "-b", "0,0.5", "-g", "0,1", "--no-progress"]) == 0
     models = json.loads((out / "metrics.json").read_text())["models"]
     assert [(m["info"]["decode"]["boost"], m["info"]["decode"]["gamma"]) for m in models] \
         == [(0, 0), (0, 1), (0.5, 0), (0.5, 1)]

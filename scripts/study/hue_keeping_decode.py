@@ -124,13 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-g", "--gammas", default="0,0.25,0.5,0.75,1")
     parser.add_argument("--dcf", type=float, default=8.0, help="colourfulness gap (default 8)")
     parser.add_argument("--limit", type=int, help="only the first N photos")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
         grid = [(t, b, g) for t in parse_values(args.temperatures)
                 for b in parse_values(args.boosts, "boost", allow_zero=True)
                 for g in parse_values(args.gammas, "gamma", allow_zero=True)]
         results = evaluate_many(entries(args.model, grid, args.size), args.photos,
-                                limit=args.limit, features=False, progress=False)
+                                limit=args.limit, features=False,
+                                progress=not args.no_progress)
     except (InputError, OSError, ValueError) as exc:
         print(f"hue_keeping_decode: {exc}", file=sys.stderr)
         return 1
