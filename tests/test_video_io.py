@@ -19,7 +19,12 @@ from tinct.video.colorize import PIPELINES, colorize_video  # noqa: E402
 from tinct.video.sinks import VideoFileSink  # noqa: E402
 from tinct.video.sources import VideoFileSource  # noqa: E402
 from tinct.video.temporal import TemporalSettings  # noqa: E402
-from tinct.video.testclips import SAMPLE_RATE, make_clip, skimage_photos  # noqa: E402
+from tinct.video.testclips import (  # noqa: E402
+    SAMPLE_RATE,
+    clip_frames,
+    make_clip,
+    skimage_photos,
+)
 
 FPS = 12
 FRAMES_PER_SHOT = 12
@@ -55,6 +60,19 @@ def probe(path: Path) -> dict:
     with av.open(os.fspath(path)) as c:
         info["samples"] = [sum(f.samples for f in c.decode(a)) for a in c.streams.audio]
     return info
+
+
+def test_generated_clips_are_lossless_so_every_run_decodes_the_same_frames(tmp_path):
+    """A test clip decodes to exactly the 4:2:0 conversion of its rendered frames, so a
+    benchmark sees the same clip on every run (lossy x264 here is not reproducible)."""
+    photos = skimage_photos()[:2]
+    spec = make_clip(tmp_path / "a.mp4", photos, 96, 72, frames_per_shot=6, fps=12, audio=False)
+    want = [av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            .to_ndarray() for rgb in clip_frames(photos, 96, 72, 6)]
+    with av.open(os.fspath(spec.path)) as c:
+        got = [f.to_ndarray() for f in c.decode(video=0)]
+    assert len(got) == len(want) == 12
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
 def listing(folder: Path) -> list[str]:

@@ -105,9 +105,15 @@ def clip_frames(photos: Sequence[np.ndarray], width: int, height: int,
 
 def make_clip(path: str | os.PathLike, photos: Sequence[np.ndarray], width: int = 64,
               height: int = 48, frames_per_shot: int = 12, fps: int | Fraction = 12,
-              audio: bool = True, crf: int = 10, rotation: int = 0,
+              audio: bool = True, crf: int = 0, rotation: int = 0,
               title: str = "tinct test clip") -> ClipSpec:
     """Writes a clip (H.264 yuv420p, AAC sine tone when ``audio``) and returns its spec.
+
+    ``crf`` 0 (the default) is lossless, so the clip's decoded frames are the same on every
+    run: the 4:2:0 conversion of the rendered frames. Lossy x264 output (crf above 0) is not
+    reproducible with this build: ten encodes of the same frames at crf 10 decoded to ten
+    different clips (docs/architecture.md, session 49), which moved a film benchmark's
+    per-clip PSNR by up to 0.11 dB between runs.
 
     ``rotation``: display rotation stored in the file (degrees counter-clockwise). The file
     is written to a temporary sibling and renamed, and has container tag ``title``.
