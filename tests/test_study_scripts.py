@@ -799,7 +799,8 @@ def test_hue_keeping_mean_is_the_annealed_mean_at_gamma_0_and_keeps_its_hue():
     faint = script.hue_keeping_mean(split, centres, 1.0, None, 0.0).norm()
     half = script.hue_keeping_mean(split, centres, 1.0, None, 0.5).norm()
     full = script.hue_keeping_mean(split, centres, 1.0, None, 1.0).norm()
-    assert faint < half < full
+    fainter = script.hue_keeping_mean(split, centres, 1.0, None, -1.0).norm()
+    assert fainter < faint < half < full
     assert full == pytest.approx((centres[red].norm() + centres[green].norm()) / 2, rel=1e-4)
     one = torch.full((1, centres.shape[0], 1, 1), -50.0)
     one[0, red] = 0.0
@@ -838,3 +839,6 @@ def test_hue_keeping_decode_measures_each_setting_and_reads_each_gammas_frontier
     assert script.main([str(tmp_path / "nowhere"), str(photos), str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("hue_keeping_decode: ") and "\n" not in err
+    assert script.parse_gammas("0.5, -1,0,0.5") == [-1.0, 0.0, 0.5]
+    assert script.main([str(tiny_classifier_dir), str(photos), str(out), "-g", "x"]) == 1
+    assert "not a gamma: 'x'" in capsys.readouterr().err

@@ -1,15 +1,17 @@
 """A decode that keeps the annealed mean's hue and restores the chroma that averaging loses.
 
     python scripts/study/hue_keeping_decode.py MODEL PHOTOS OUT [--size 256]
-        [-t 0.38,0.6] [-b 0,0.2,0.4,0.6,0.8] [-g 0,0.25,0.5,0.75,1] [--dcf 8] [--limit N]
+        [-t 0.38,0.6] [-b 0,0.2,0.4,0.6,0.8] [-g -1,-0.5,0,0.5,1] [--dcf 8] [--limit N]
 
 A colour classifier's annealed mean ``m = sum_q p_T(q) c_q`` is shorter than the chroma of any
 bin when the distribution's mass is split between hues, and that is where colour goes faint.
 With ``e = sum_q p_T(q) |c_q|`` the expected chroma of the same annealed (and boosted)
 distribution, ``r = |m| / e`` lies in [0, 1] (1 when the bins agree on a hue), and this decode
 returns ``m * r^-gamma``: ``gamma = 0`` is tinct's decode, ``gamma = 1`` gives the mean's hue
-the expected chroma. The boost raises colour by favouring rare bins, which can change the hue;
-this raises it only where hues disagree (docs/v3.md, session 49).
+the expected chroma, and a negative ``gamma`` does the opposite, fainter where the hues
+disagree (to be paired with a stronger boost). The boost raises colour by favouring rare
+bins, which can change the hue; a positive gamma raises it only where hues disagree
+(docs/v3.md, session 49).
 
 Every (T, b, gamma) setting is measured on PHOTOS by ``tinct eval``'s metrics at one working
 size, with the network run once per photo. OUT gets ``metrics.json`` in the layout
@@ -41,8 +43,9 @@ def hue_keeping_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: f
                      bias: torch.Tensor | None, gamma: float) -> torch.Tensor:
     """Logits ``(B, Q, h, w)``, bin centres ``(Q, 2)`` (colour-space units), the boost's bias
     ``(Q,)`` on the scaled logits or None -> chroma ``(B, 2, h, w)`` in colour-space units:
-    the annealed mean ``m`` times ``(|m| / E|c|)^-gamma`` (``gamma`` >= 0; 0 is the annealed
-    mean). Where the expected chroma is 0 the mean is returned unchanged."""
+    the annealed mean ``m`` times ``(|m| / E|c|)^-gamma`` (0 is the annealed
+    mean; negative: fainter where the bins disagree). Where the expected chroma is 0 the mean
+    is returned unchanged."""
     z = logits.float() / temperature
     if bias is not None:
         z = z + bias.float()[None, :, None, None]
@@ -63,8 +66,8 @@ class HueKeepingView(DecodeView):
     def __init__(self, classifier: ColorClassifier, temperature: float, boost: float,
                  gamma: float, network=None):
         super().__init__(classifier, temperature, boost, network=network)
-        if not 0 <= gamma < float("inf"):
-            raise InputError(f"gamma must be 0 or more, got {gamma}")
+        if not -float("inf") < gamma < float("inf"):
+            raise InputError(f"gamma must be a finite number, got {gamma}")
         self.gamma = float(gamma)
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
@@ -99,6 +102,22 @@ def entries(model: str, grid: list[tuple[float, float, float]], size: int):
     return out
 
 
+def parse_gammas(text: str) -> list[float]:
+    """``"-1,0,0.5"`` -> ``[-1.0, 0.0, 0.5]`` (sorted, no repeats, each finite)."""
+    values = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(f"not a gamma: {part!r} (expected numbers like -0.5,0,1)") from None
+        if value != value or abs(value) == float("inf"):
+            raise InputError(f"a gamma must be a finite number, got {part}")
+        values.add(value)
+    if not values:
+        raise InputError("no gammas given")
+    return sorted(values)
+
+
 def frontier_table(report: dict, dcf: float) -> dict[str, float]:
     """``{"gamma=G": PSNR at dcf on that gamma's frontier, ..., "all": every setting's}``."""
     gammas = sorted({m["info"]["decode"]["gamma"] for m in report["models"]})
@@ -121,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256, help="working size (default 256)")
     parser.add_argument("-t", "--temperatures", default="0.38,0.6")
     parser.add_argument("-b", "--boosts", default="0,0.2,0.4,0.6,0.8")
-    parser.add_argument("-g", "--gammas", default="0,0.25,0.5,0.75,1")
+    parser.add_argument("-g", "--gammas", default="-1,-0.5,0,0.5,1")
     parser.add_argument("--dcf", type=float, default=8.0, help="colourfulness gap (default 8)")
     parser.add_argument("--limit", type=int, help="only the first N photos")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -129,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         grid = [(t, b, g) for t in parse_values(args.temperatures)
                 for b in parse_values(args.boosts, "boost", allow_zero=True)
-                for g in parse_values(args.gammas, "gamma", allow_zero=True)]
+                for g in parse_gammas(args.gammas)]
         results = evaluate_many(entries(args.model, grid, args.size), args.photos,
                                 limit=args.limit, features=False,
                                 progress=not args.no_progress)
