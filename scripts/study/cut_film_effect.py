@@ -14,24 +14,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from tinct.inference.pipeline import Colorizer
-from tinct.video.evaluate import evaluate_video
-from tinct.video.temporal import TemporalSettings
-from tinct.video.testclips import folder_photos, make_clip
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cut_scores import is_cut  # noqa: E402
+
+from tinct.fileio import atomic_write_text  # noqa: E402
+from tinct.inference.pipeline import Colorizer  # noqa: E402
+from tinct.video.evaluate import evaluate_video  # noqa: E402
+from tinct.video.temporal import TemporalSettings  # noqa: E402
+from tinct.video.testclips import folder_photos, make_clip  # noqa: E402
 
 OLD_RULE = (12.0, 0.5)  # (cut threshold, unexplained share) before session 48
 
 
 def missed_by_old_rule(clips: list[dict]) -> list[dict]:
     """The clips whose true cut the old rule does not call a cut."""
-    thumb, share = OLD_RULE
-    return [c for c in clips for i in c["cuts"]
-            if not (c["frames"][i]["change"] > thumb and c["frames"][i]["unexplained"] > share)]
+    rule = (*OLD_RULE, None)  # cut_scores.RULES' form: no flow-only test
+    return [c for c in clips for i in c["cuts"] if not is_cut(c["frames"][i], rule)]
 
 
 def film_scores(colorizer: Colorizer, path: Path, rule: tuple[float, float]):
@@ -71,7 +76,7 @@ def main() -> int:
                 shot = scores.per_frame[cut:cut + args.after]
                 row[f"psnr_after_cut_{name}"] = float(np.mean([f["psnr"] for f in shot]))
                 row[f"cf_after_cut_{name}"] = float(np.mean([f["cf_pred"] for f in shot]))
-                row["cf_after_cut_truth"] = float(np.mean([f["cf_gt"] for f in shot]))
+            row["cf_after_cut_truth"] = float(np.mean([f["cf_gt"] for f in shot]))  # same frames
             rows.append(row)
             print(f"{clip['name']:10s} cuts {old.cuts} -> {new.cuts}  "
                   f"PSNR {old.psnr:.2f} -> {new.psnr:.2f} dB; after the cut "
@@ -82,7 +87,7 @@ def main() -> int:
         print(f"{len(rows)} clips, mean {key}: {np.mean([r[key + '_old'] for r in rows]):.2f} "
               f"-> {np.mean([r[key + '_new'] for r in rows]):.2f}{unit}")
     if args.out:
-        args.out.write_text(json.dumps(rows, indent=1))
+        atomic_write_text(args.out, json.dumps(rows, indent=1))
     return 0
 
 
