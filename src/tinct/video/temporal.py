@@ -46,6 +46,7 @@ from tinct.errors import InputError
 
 TEMPORAL_METHODS = ("keyframes", "flow", "none")
 FLOW_PRESETS = ("ultrafast", "fast", "medium")
+CUT_THRESHOLD = 8.0  # TemporalSettings.cut_threshold's default (L*)
 CUT_UNEXPLAINED_SHARE = 0.3  # TemporalSettings.cut_share's default
 
 
@@ -75,7 +76,7 @@ class TemporalSettings:
     method: str = "keyframes"
     strength: float = 0.85
     occlusion_sigma: float = 4.0
-    cut_threshold: float = 8.0
+    cut_threshold: float = CUT_THRESHOLD
     cut_share: float = CUT_UNEXPLAINED_SHARE
     flow_preset: str = "medium"
     key_interval: int = 8
@@ -128,7 +129,7 @@ class SceneCutDetector:
 
     THUMB = 16
 
-    def __init__(self, threshold: float = 8.0):
+    def __init__(self, threshold: float = CUT_THRESHOLD):
         self.threshold = threshold
         self._previous: np.ndarray | None = None
 
