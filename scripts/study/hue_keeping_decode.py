@@ -104,18 +104,9 @@ def entries(model: str, grid: list[tuple[float, float, float]], size: int):
 
 def parse_gammas(text: str) -> list[float]:
     """``"-1,0,0.5"`` -> ``[-1.0, 0.0, 0.5]`` (sorted, no repeats, each finite)."""
-    values = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        try:
-            value = float(part)
-        except ValueError:
-            raise InputError(f"not a gamma: {part!r} (expected numbers like -0.5,0,1)") from None
-        if value != value or abs(value) == float("inf"):
-            raise InputError(f"a gamma must be a finite number, got {part}")
-        values.add(value)
-    if not values:
-        raise InputError("no gammas given")
-    return sorted(values)
+    from tinct.evaluation.tune import parse_values
+
+    return parse_values(text, "gamma", allow_negative=True)
 
 
 def frontier_table(report: dict, dcf: float) -> dict[str, float]:

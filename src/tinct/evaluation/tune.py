@@ -26,6 +26,7 @@ metrics in order wins, e.g. semantic agreement and then FD, which PSNR does not 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections import OrderedDict
@@ -82,9 +83,11 @@ class SharedOutput(nn.Module):
         return out
 
 
-def parse_values(text: str, what: str = "temperature", allow_zero: bool = False) -> list[float]:
+def parse_values(text: str, what: str = "temperature", allow_zero: bool = False,
+                 allow_negative: bool = False) -> list[float]:
     """``"0.4,0.8, 1.2"`` -> ``[0.4, 0.8, 1.2]`` (sorted, no repeats); each must be a finite
-    number above 0 (or at least 0 with ``allow_zero``). ``what`` names them in errors."""
+    number above 0 (or at least 0 with ``allow_zero``; any finite number with
+    ``allow_negative``). ``what`` names them in errors."""
     values = []
     for part in text.split(","):
         part = part.strip()
@@ -95,9 +98,10 @@ def parse_values(text: str, what: str = "temperature", allow_zero: bool = False)
         except ValueError:
             raise InputError(f"not a {what}: {part!r} (expected numbers like 0.4,0.8)") \
                 from None
-        ok = (value >= 0 if allow_zero else value > 0) and value != float("inf")
-        if not ok:  # also refuses nan
-            bound = "0 or more" if allow_zero else "a positive number"
+        above = allow_negative or (value >= 0 if allow_zero else value > 0)
+        if not (above and math.isfinite(value)):  # also refuses nan
+            bound = ("a finite number" if allow_negative
+                     else "0 or more" if allow_zero else "a positive number")
             raise InputError(f"a {what} must be {bound}, got {part}")
         values.append(value)
     if not values:
