@@ -56,6 +56,12 @@ class LossConfig:
                                      # without forgetting; 0 = off)
     distill_from: str = ""           # the teacher: a saved classifier (name or folder) with
                                      # the same colour bins, e.g. tinct-base
+    semantic: float = 0.0            # weight of a term that keeps what a frozen ImageNet
+                                     # classifier sees in the colorized photo near what it
+                                     # sees in the true one (KL of class distributions;
+                                     # train/semantic.py; 0 = off)
+    semantic_variant: int = 1        # that classifier: EfficientNet-Lite 0..4 (tinct eval's
+                                     # semantic agreement uses 2; train with another)
     adversarial: bool = False        # train a regression model against a PatchGAN too (GAN
                                      # fine-tuning, e.g. with model.init_from); pix2pix always is
     gan_weight: float = 1.0          # GAN: adversarial weight (reconstruction: `l1_weight`)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from tinct import color
 
 COLUMNS = ("step", "epoch", "split", "loss", "lr", "images_per_s", "ab_rmse", "sat_pred",
-           "sat_true", "g_adv", "d_loss", "time", "ab_rmse_hinted", "distill")
+           "sat_true", "g_adv", "d_loss", "time", "ab_rmse_hinted", "distill", "semantic")
 
 
 class RunLogger:

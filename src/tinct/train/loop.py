@@ -235,7 +235,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False,
             L = batch["L"].to(device, non_blocking=True)
             chroma = batch["chroma"].to(device, non_blocking=True)
             clean_L = None
-            if state.objective.teacher is not None and "L_clean" in batch:
+            if state.objective.wants_clean_input and "L_clean" in batch:
                 clean_L = batch["L_clean"].to(device, non_blocking=True)
             if cfg.run.channels_last:
                 L = L.contiguous(memory_format=torch.channels_last)

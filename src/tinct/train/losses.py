@@ -1,4 +1,5 @@
-"""Training objectives: regression, rebalanced classification, GAN, and a colorfulness term.
+"""Training objectives: regression, rebalanced classification, GAN, and the colorfulness,
+distillation and semantic terms.
 
 Shapes: predictions ``(B, C, h, w)``; targets are full-resolution chroma ``(B, 2, H, W)`` in
 colour-space units and are resized here to the prediction's resolution (area averaging).
@@ -67,9 +68,24 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"teacher logits {tuple(teacher_logits.shape)} do not match the "
                          f"student's {tuple(student_logits.shape)}")
-    log_t = F.log_softmax(teacher_logits.float(), dim=1)
-    log_s = F.log_softmax(student_logits.float(), dim=1)
-    return (log_t.exp() * (log_t - log_s)).sum(dim=1).mean()
+    return _kl_of_logits(teacher_logits, student_logits)
+
+
+def _kl_of_logits(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """KL(softmax(target) || softmax(logits)) over dimension 1, averaged over the rest."""
+    log_t = F.log_softmax(target_logits.float(), dim=1)
+    log_p = F.log_softmax(logits.float(), dim=1)
+    return (log_t.exp() * (log_t - log_p)).sum(dim=1).mean()
+
+
+def semantic_loss(pred_logits: torch.Tensor, true_logits: torch.Tensor) -> torch.Tensor:
+    """KL(truth || prediction) of a classifier's class distributions, averaged over images.
+
+    ``pred_logits``, ``true_logits`` ``(B, K)``: the classifier's logits for the colorized and
+    the true photos (``tinct.train.semantic.SemanticCritic``). 0 when it sees the same thing
+    in both; nats. Only the prediction's side carries a gradient.
+    """
+    return _kl_of_logits(true_logits.detach(), pred_logits)
 
 
 def soft_targets(chroma: torch.Tensor, centres: torch.Tensor, size, sigma: float = 5.0):

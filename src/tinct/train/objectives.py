@@ -52,6 +52,17 @@ class Objective:
     def __init__(self, cfg: TrainConfig, model: nn.Module, device: torch.device):
         self.cfg, self.device = cfg, device
         self.scale = color.CHROMA_SCALE
+        self.critic = None  # loss.semantic's frozen ImageNet classifier
+        if cfg.loss.semantic:
+            from tinct.train.semantic import SemanticCritic
+
+            self.critic = SemanticCritic(cfg.loss.semantic_variant, cfg.model.space).to(device)
+
+    @property
+    def wants_clean_input(self) -> bool:
+        """Whether ``step`` needs the undamaged lightness (a teacher or a critic looks at
+        the true photo)."""
+        return self.teacher is not None or self.critic is not None
 
     # -- hooks
     def prepare(self, train_set, log) -> None:
@@ -95,6 +106,10 @@ class Objective:
             kept = self.distillation(net, L if clean_L is None else clean_L, out, amp_dtype)
             loss = loss + self.cfg.loss.distill * kept
             logged["distill"] = float(kept.detach())
+        if self.critic is not None:
+            seen = self.semantic(net, L if clean_L is None else clean_L, out, chroma, amp_dtype)
+            loss = loss + self.cfg.loss.semantic * seen
+            logged["semantic"] = float(seen.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._clip(net)
@@ -114,6 +129,19 @@ class Objective:
         with torch.no_grad(), autocast(self.device, amp_dtype):
             target = self.teacher(L)
         return losses.distillation_loss(out, target)
+
+    def semantic(self, net, L: torch.Tensor, out: torch.Tensor, chroma: torch.Tensor,
+                 amp_dtype) -> torch.Tensor:
+        """How differently ``loss.semantic``'s classifier sees the photo colorized with the
+        decoded ``out`` and the true photo (``chroma`` ``(B, 2, H, W)``, Lab units), both on
+        the undamaged lightness ``L`` ``(B, 1, H, W)`` (network units), so the term judges
+        the colour alone (``losses.semantic_loss``)."""
+        pred = _unwrap(net).decode(out.float())
+        with autocast(self.device, amp_dtype):
+            with torch.no_grad():
+                seen_true = self.critic(L, color.normalize_chroma(chroma, self.scale))
+            seen_pred = self.critic(L, pred)
+        return losses.semantic_loss(seen_pred, seen_true)
 
     def _clip(self, net) -> None:
         if self.cfg.optim.grad_clip:
@@ -264,6 +292,9 @@ def build_objective(cfg: TrainConfig, model: nn.Module, device: torch.device) ->
     elif kind not in losses.REGRESSION_LOSSES:
         raise ConfigError(f"unknown loss.kind {kind!r}; choose l1, l2, huber or ce")
     elif cfg.model.architecture == "pix2pix" or cfg.loss.adversarial:
+        if cfg.loss.semantic:
+            raise ConfigError("loss.semantic is not part of GAN training (pix2pix, "
+                             "loss.adversarial); set loss.semantic=0")
         obj = GANObjective(cfg, model, device)
     else:
         obj = Objective(cfg, model, device)
