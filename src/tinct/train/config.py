@@ -60,7 +60,7 @@ class LossConfig:
                                      # classifier sees in the colorized photo near what it
                                      # sees in the true one (KL of class distributions;
                                      # train/semantic.py; 0 = off)
-    semantic_variant: int = 1        # that classifier: EfficientNet-Lite 0..4 (tinct eval's
+    semantic_variant: int = 0        # that classifier: EfficientNet-Lite 0..4 (tinct eval's
                                      # semantic agreement uses 2; train with another)
     adversarial: bool = False        # train a regression model against a PatchGAN too (GAN
                                      # fine-tuning, e.g. with model.init_from); pix2pix always is

@@ -34,7 +34,7 @@ class SemanticCritic(nn.Module):
     [-1, 1]; the crops it sees in training are square already. Gradients flow to ``chroma``.
     """
 
-    def __init__(self, variant: int = 1, space: str = "lab"):
+    def __init__(self, variant: int = 0, space: str = "lab"):
         super().__init__()
         if variant not in range(5):
             raise ConfigError(f"loss.semantic_variant must be an EfficientNet-Lite variant "
