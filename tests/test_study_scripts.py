@@ -769,6 +769,48 @@ def test_cut_film_effect_picks_the_old_rules_misses_and_films_under_each_rule(
         script.film_scores(colorizer, tmp_path / "missing.mp4", script.OLD_RULE)
 
 
+def test_cut_film_effect_end_to_end(tiny_classifier_dir, tmp_path, capsys):
+    """main: films the one clip the old rule missed (rebuilt from its pair of photos) under
+    both rules and writes a row for it; a missing or malformed cuts file is a one-line error,
+    and a file where the old rule missed nothing films nothing."""
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from PIL import Image
+
+    from tinct.video.testclips import skimage_photos
+
+    script = _script("cut_film_effect")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, rgb in enumerate(skimage_photos()):
+        Image.fromarray(rgb).resize((160, 120)).save(photos / f"{i}.png")
+    missed = {"name": "t-1", "cuts": [24], "frames": [{}] * 24 + [{"change": 9.5,
+                                                                    "unexplained": 0.61}]}
+    found = {"name": "t-0", "cuts": [24], "frames": [{}] * 24 + [{"change": 20.0,
+                                                                   "unexplained": 0.8}]}
+    cuts = tmp_path / "cuts.json"
+    cuts.write_text(json.dumps({"clips": [found, missed]}))
+    out = tmp_path / "effect.json"
+    assert script.main([str(cuts), str(photos), "--model", str(tiny_classifier_dir),
+                        "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["clip"] for r in rows] == ["t-1"]
+    row = rows[0]
+    assert row["cuts_new"] == [24] and all(np.isfinite(row[k]) for k in (
+        "psnr_old", "psnr_new", "psnr_after_cut_old", "psnr_after_cut_new", "cf_after_cut_truth"))
+    assert "1 clips, mean psnr:" in capsys.readouterr().out
+
+    found_only = tmp_path / "found.json"
+    found_only.write_text(json.dumps({"clips": [found]}))
+    assert script.main([str(found_only), str(photos)]) == 0
+    assert "missed no cut" in capsys.readouterr().out
+    for bad in (tmp_path / "missing.json", photos / "0.png"):
+        assert script.main([str(bad), str(photos)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"cut_film_effect: {bad}: not a cut_scores.py --out file")
+        assert "\n" not in err
+
+
 def test_hue_keeping_mean_is_the_annealed_mean_at_gamma_0_and_keeps_its_hue():
     """gamma 0 is tinct's decode (with and without a boost's bias); gamma 1 keeps the mean's
     direction and gives it the expected chroma; a distribution on one bin is left alone."""

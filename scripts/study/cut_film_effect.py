@@ -47,7 +47,7 @@ def film_scores(colorizer: Colorizer, path: Path, rule: tuple[float, float]):
                           pipelines={"film": "yuv"})["film"]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cuts", type=Path, help="cut_scores.py --out file")
     parser.add_argument("photos", type=Path, help="the folder its clips were made from")
@@ -55,8 +55,16 @@ def main() -> int:
     parser.add_argument("--after", type=int, default=8,
                         help="frames of the new shot scored on their own (default 8)")
     parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    clips = missed_by_old_rule(json.loads(args.cuts.read_text())["clips"])
+    args = parser.parse_args(argv)
+    try:
+        clips = missed_by_old_rule(json.loads(args.cuts.read_text())["clips"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"cut_film_effect: {args.cuts}: not a cut_scores.py --out file "
+              f"({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 1
+    if not clips:
+        print(f"cut_film_effect: the old rule missed no cut in {args.cuts}; nothing to film")
+        return 0
     photos = folder_photos(args.photos, limit=2 * (1 + max(int(c["name"].rsplit("-", 1)[1])
                                                            for c in clips)))
     colorizer = Colorizer.from_pretrained(args.model, precision="fp32")
