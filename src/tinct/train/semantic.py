@@ -2,8 +2,8 @@
 
 ``loss.semantic`` (Vitoria et al.'s ChromaGAN uses a class-distribution term of this kind):
 the colorized photo and the true photo go through the same frozen EfficientNet-Lite with its
-ImageNet head, and the training term is the KL divergence of the prediction's class
-distribution from the truth's (:func:`tinct.train.losses.semantic_loss`). A colour that makes a
+ImageNet head, and the training term is KL(truth's class distribution || the
+colorization's) (:func:`tinct.train.losses.semantic_loss`). A colour that makes a
 classifier see another thing (a brown sky, an orange face) costs; a colour it cannot tell
 from the truth costs nothing. Train with another variant than the one ``tinct eval`` scores
 semantic agreement with (Lite2), so the metric does not grade its own teacher.
