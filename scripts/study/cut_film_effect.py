@@ -27,7 +27,11 @@ from cut_scores import is_cut  # noqa: E402
 from tinct.fileio import atomic_write_text  # noqa: E402
 from tinct.inference.pipeline import Colorizer  # noqa: E402
 from tinct.video.evaluate import evaluate_video  # noqa: E402
-from tinct.video.temporal import TemporalSettings  # noqa: E402
+from tinct.video.temporal import (  # noqa: E402
+    CUT_THRESHOLD,
+    CUT_UNEXPLAINED_SHARE,
+    TemporalSettings,
+)
 from tinct.video.testclips import folder_photos, make_clip  # noqa: E402
 
 OLD_RULE = (12.0, 0.5)  # (cut threshold, unexplained share) before session 48
@@ -37,6 +41,11 @@ def missed_by_old_rule(clips: list[dict]) -> list[dict]:
     """The clips whose true cut the old rule does not call a cut."""
     rule = (*OLD_RULE, None)  # cut_scores.RULES' form: no flow-only test
     return [c for c in clips for i in c["cuts"] if not is_cut(c["frames"][i], rule)]
+
+
+def clip_index(clip: dict) -> int:
+    """``k`` of a clip named ``NAME-k``: it was made from the photos ``2k`` and ``2k + 1``."""
+    return int(clip["name"].rsplit("-", 1)[1])
 
 
 def film_scores(colorizer: Colorizer, path: Path, rule: tuple[float, float]):
@@ -65,15 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     if not clips:
         print(f"cut_film_effect: the old rule missed no cut in {args.cuts}; nothing to film")
         return 0
-    photos = folder_photos(args.photos, limit=2 * (1 + max(int(c["name"].rsplit("-", 1)[1])
-                                                           for c in clips)))
+    photos = folder_photos(args.photos, limit=2 * (1 + max(map(clip_index, clips))))
     colorizer = Colorizer.from_pretrained(args.model, precision="fp32")
     colorizer.flip = True  # tinct video's default
-    current = (TemporalSettings().cut_threshold, TemporalSettings().cut_share)
+    current = (CUT_THRESHOLD, CUT_UNEXPLAINED_SHARE)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
-            k = int(clip["name"].rsplit("-", 1)[1])
+            k = clip_index(clip)
             spec = make_clip(Path(tmp) / f"{k}.mp4", photos[2 * k:2 * k + 2], 320, 240,
                              frames_per_shot=24, fps=24, audio=False)
             old, new = (film_scores(colorizer, spec.path, rule) for rule in (OLD_RULE, current))

@@ -102,12 +102,13 @@ class Objective:
             out = net(L) if hints is None else net(L, hints)
         loss = self.loss(net, out, chroma)
         logged = {}
+        seen_L = L if clean_L is None else clean_L  # what a teacher or critic looks at
         if self.teacher is not None:
-            kept = self.distillation(net, L if clean_L is None else clean_L, out, amp_dtype)
+            kept = self.distillation(net, seen_L, out, amp_dtype)
             loss = loss + self.cfg.loss.distill * kept
             logged["distill"] = float(kept.detach())
         if self.critic is not None:
-            seen = self.semantic(net, L if clean_L is None else clean_L, out, chroma, amp_dtype)
+            seen = self.semantic(net, seen_L, out, chroma, amp_dtype)
             loss = loss + self.cfg.loss.semantic * seen
             logged["semantic"] = float(seen.detach())
         optimizer.zero_grad(set_to_none=True)
