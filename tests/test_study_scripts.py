@@ -592,8 +592,21 @@ def test_final_candidate_tunes_gates_scores_and_tries_wise_ft(tiny_classifier_di
     sweep = json.loads((tmp_path / "gated" / "scenes-best" / "metrics.json").read_text())
     assert len(sweep["models"]) == 10 and sweep["models"][-1]["name"] == "gray"
     result = json.loads((tmp_path / "gated" / "summary.json").read_text())
-    assert result["scenes"] == {"best": _script("final_candidate").scene_score(sweep)}
+    scored = result["scenes"]["best"]
+    as_decoded = scored.pop("as_decoded")
+    assert scored == _script("final_candidate").scene_score(sweep)
     assert result["scene_min_gap"] == -6.0 and "scene score of best" in gated.stdout
+    # ... and, beside the start model, its PSNR, FD and semantic agreement as decoded
+    beside = json.loads((tmp_path / "gated" / "scenes-best-as-decoded" / "metrics.json")
+                        .read_text())
+    assert [m["name"] for m in beside["models"]][0] == "cand"  # the copy tuned on validation
+    assert beside["models"][0]["info"]["folder"] == str(tmp_path / "gated" / "score-best" / "cand")
+    for which, model in zip(("cand", "start"), beside["models"][:2], strict=True):
+        assert as_decoded[which] == {key: model["summary"][key] for key in
+                                     ("psnr", "fd_effnet_lite2", "semantic_agreement")}
+    assert as_decoded["cand"]["psnr"] > 0
+    assert (as_decoded["cand"]["semantic_agreement"] is not None) == bool(prefer)
+    assert "on the scene photos as decoded, best / start: psnr" in gated.stdout
     if prefer:
         tuning = json.loads((tmp_path / "gated" / "score-best" / "cand" / "config.json")
                             .read_text())["tuning"]

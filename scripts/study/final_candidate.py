@@ -15,7 +15,9 @@
 With ``--scenes`` (a folder of held-out scene photos, docs/v3.md session 43), every tuned model
 also gets its **scene score**, reported and not used to choose: the best PSNR on those photos
 among the 9 settings T in {0.38, 0.6, 1} x b in {0, 0.5, 1} (at its chosen working size) whose
-colourfulness is no more than ``SCENE_MIN_GAP`` below the photos'.
+colourfulness is no more than ``SCENE_MIN_GAP`` below the photos'; and its PSNR, FD and
+semantic agreement on them at the decode chosen on validation, beside ``--start``'s at its own
+(session 51: the scene-set losses of the fine-tunes showed there first).
 
     python scripts/study/final_candidate.py RUN_DIR OUT --validation VAL --damaged DAMAGED \\
         [--damaged-validation VAL_DAMAGED] [--start tinct-base] [--gate 22.43] \\
@@ -44,6 +46,7 @@ DEFAULT_GRID = "-t 0.38,0.6 -b 0,0.2,0.4,0.6,0.8 --sizes 128,160,192,256"
 WITHIN_DB = 0.2  # the shipping rule's own PSNR margin
 SCENE_GRID = (HERE / "frontier_grid.txt").read_text().strip()  # frontier_sweeps.sh's too
 SCENE_MIN_GAP = -6.0  # v2's faintest setting on the scene photos is 5.4 below them
+SCENE_FEATURES = ("psnr", "fd_effnet_lite2", "semantic_agreement")  # reported as decoded
 
 
 def tuned_psnr(folder: Path) -> float:
@@ -135,8 +138,19 @@ def scene_score(report: dict, min_gap: float = SCENE_MIN_GAP) -> dict:
     return {"psnr": round(psnr, 4), "gap": round(gap, 3), "setting": name}
 
 
+def as_decoded(report: dict) -> list[dict]:
+    """A ``tinct compare`` report's PSNR, FD and semantic agreement of each model in the
+    order given (gray left out): ``[{"psnr", "fd_effnet_lite2", "semantic_agreement"}, ...]``;
+    the feature metrics are None where their weights are not installed."""
+    return [{key: m["summary"][key] for key in SCENE_FEATURES}
+            for m in report["models"] if m["name"] != "gray"]
+
+
 def scenes(name: str, args: argparse.Namespace) -> dict | None:
-    """The scene score of ``name``'s tuned copy on ``--scenes`` (swept once), or None."""
+    """The scene score of ``name``'s tuned copy on ``--scenes`` (swept once), and its PSNR,
+    FD and semantic agreement there at the decode chosen on validation beside ``--start``'s
+    at its own (``as_decoded``, under ``"as_decoded"``: ``{"cand": ..., "start": ...}``);
+    None without ``--scenes``."""
     if args.scenes is None:
         return None
     out = args.out / f"scenes-{name}"
@@ -147,6 +161,15 @@ def scenes(name: str, args: argparse.Namespace) -> dict | None:
     result = scene_score(json.loads((out / "metrics.json").read_text()))
     shown = "every setting fainter" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
     print(f"scene score of {name}: {shown} (gap {result['gap']:.1f})")
+    beside = args.out / f"scenes-{name}-as-decoded"
+    if not (beside / "metrics.json").exists():
+        subprocess.run(["tinct", "compare", str(tuned(name, args)), str(args.start), "-d",
+                        str(args.scenes), "-o", str(beside), "--no-progress", "--no-report"],
+                       check=True)
+    measured = as_decoded(json.loads((beside / "metrics.json").read_text()))
+    result["as_decoded"] = {"cand": measured[0], "start": measured[1]}
+    print(f"on the scene photos as decoded, {name} / start: " + ", ".join(
+        f"{key} {measured[0][key]} / {measured[1][key]}" for key in SCENE_FEATURES))
     return result
 
 
