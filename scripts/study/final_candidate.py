@@ -168,8 +168,9 @@ def scenes(name: str, args: argparse.Namespace) -> dict | None:
                        check=True)
     measured = as_decoded(json.loads((beside / "metrics.json").read_text()))
     result["as_decoded"] = {"cand": measured[0], "start": measured[1]}
+    shown = [{key: "-" if v is None else f"{v:.3f}" for key, v in m.items()} for m in measured]
     print(f"on the scene photos as decoded, {name} / start: " + ", ".join(
-        f"{key} {measured[0][key]} / {measured[1][key]}" for key in SCENE_FEATURES))
+        f"{key} {shown[0][key]} / {shown[1][key]}" for key in SCENE_FEATURES))
     return result
 
 
