@@ -213,7 +213,6 @@ def load_efficientnet_lite_imagenet(model: EfficientNetLite) -> bool:
     return True
 
 
-
 def efficientnet_lite_classifier(variant: int) -> EfficientNetLite | None:
     """EfficientNet-Lite ``variant`` with its ImageNet head and weights, in eval mode: an RGB
     classifier ``(B, 3, H, W)`` in [-1, 1] -> logits ``(B, 1000)``. None when the weights
@@ -226,6 +225,7 @@ def efficientnet_lite_classifier(variant: int) -> EfficientNetLite | None:
         if not load_efficientnet_lite_imagenet(network):
             return None
     return network.eval()
+
 
 # --------------------------------------------------------------------------- ResNet
 
