@@ -12,9 +12,10 @@
 #                                              # most SECONDS, write $OUT/best, $OUT/last
 #                                              # (fp16), $OUT/metrics.csv, $OUT/train.log
 #
-# INIT: the saved model to start from (default ~/tinct-runs/v3L/best). `pack` needs
-# $TINCT_DATA; the parts hold the training split of configs/tinct-base-v3-device.yaml's folders
-# as 160-px centre squares (the cache's own crop), so the validation photos stay here.
+# INIT: the saved model to start from (default: the shipped tinct-base, src/tinct/weights).
+# `pack` needs $TINCT_DATA; the parts hold the training split of
+# configs/tinct-base-v3-device.yaml's folders as 160-px centre squares (the cache's own
+# crop), so the validation photos stay here.
 # DEVICE_WORK (default /tmp/tinct-device) is where the pool, cache and run live there;
 # DEVICE_CONFIG (default configs/tinct-base-v3-device.yaml) is the recipe both ends use.
 set -euo pipefail
@@ -37,7 +38,7 @@ merge() {  # every carried part and the start weights into $WORK (parts already 
 case ${1:-} in
   pack)
     : "${TINCT_DATA:?set TINCT_DATA to the shared data folder}"
-    INIT=${2:-$HOME/tinct-runs/v3L/best}
+    INIT=${2:-$HERE/src/tinct/weights/tinct-base}
     rm -rf "$PACK" && mkdir -p "$PACK"
     python3 "$HERE/scripts/device_train_export.py" --model "$INIT" "$PACK/init"  # fp16: 9 MiB
     python3 "$HERE/scripts/pack_data.py" "$CONFIG" "$PACK" --square --part-mib "${PART_MIB:-38}"
