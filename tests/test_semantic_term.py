@@ -99,13 +99,38 @@ def test_the_semantic_term_steers_a_classifier_toward_what_the_critic_sees(photo
         assert ("semantic" in logged[0]) == bool(weight)
         with torch.no_grad():  # in training mode: ten steps do not settle BatchNorm's statistics
             objective.critic = judge
-            kl[weight] = float(objective.semantic(model, L, model(L), chroma, None))
+            kl[weight] = float(objective.semantic(L, model.decode(model(L).float()), chroma,
+                                                  None))
     assert kl[20] < 0.3 * kl[0]
     seen = []
     judge.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     frozen = torch.optim.SGD(model.parameters(), lr=0)
     objective.step(model, frozen, L, chroma, 0, None, clean_L=torch.flip(L, [-1]))
     assert all(torch.equal(x, torch.flip(L, [-1])) for x in seen) and len(seen) == 2
+
+
+def test_a_step_with_the_semantic_and_colourfulness_terms_decodes_once(photo_root):
+    """Both terms read the decoded chroma: the step decodes the network's output once and
+    its loss is the sum of the terms computed on their own."""
+    L, chroma = training_batch(photo_root, n=2)
+    torch.manual_seed(0)
+    model = create_model("classifier", decoder_channels=[32, 16, 16])
+    cfg = load_config(None, ["loss.kind=ce", "model.architecture=classifier",
+                             "loss.semantic=2", "loss.semantic_variant=0",
+                             "loss.colorfulness=0.5"])
+    objective = build_objective(cfg, model, torch.device("cpu"))
+    model.eval()  # the same output on every forward pass
+    calls = []
+    decode = model.decode
+    model.decode = lambda out, *a, **k: calls.append(out.shape) or decode(out, *a, **k)
+    logged = objective.step(model, torch.optim.SGD(model.parameters(), lr=0), L, chroma, 0, None)
+    assert len(calls) == 1
+    with torch.no_grad():
+        out = model(L)
+        alone = (objective.loss(model, out, chroma)
+                 + 2 * objective.semantic(L, decode(out.float()), chroma, None))
+    assert len(calls) == 2  # objective.loss alone decodes for the colourfulness term
+    assert logged["loss"] == pytest.approx(float(alone), rel=1e-5)
 
 
 def test_the_semantic_term_is_refused_where_it_cannot_apply():

@@ -75,10 +75,14 @@ class Objective:
         pass
 
     # -- loss
-    def loss(self, model: nn.Module, out: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    def loss(self, model: nn.Module, out: torch.Tensor, chroma: torch.Tensor,
+             decoded: torch.Tensor | None = None) -> torch.Tensor:
+        """The training loss of ``out`` against the true ``chroma``; ``decoded`` is
+        ``decode(out.float())`` when the caller already has it (terms on the decoded chroma
+        use it instead of decoding again)."""
         loss = losses.regression_loss(out, chroma, self.cfg.loss.kind, self.scale)
         if self.cfg.loss.colorfulness:
-            pred = _unwrap(model).decode(out)
+            pred = _unwrap(model).decode(out.float()) if decoded is None else decoded
             loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(pred, chroma)
         return loss
 
@@ -100,7 +104,9 @@ class Objective:
         hints = self.hints_for(net, chroma)
         with autocast(self.device, amp_dtype):
             out = net(L) if hints is None else net(L, hints)
-        loss = self.loss(net, out, chroma)
+        # decoded once when the semantic critic and a term of the loss both need it
+        decoded = _unwrap(net).decode(out.float()) if self.critic is not None else None
+        loss = self.loss(net, out, chroma, decoded)
         logged = {}
         seen_L = L if clean_L is None else clean_L  # what a teacher or critic looks at
         if self.teacher is not None:
@@ -108,7 +114,7 @@ class Objective:
             loss = loss + self.cfg.loss.distill * kept
             logged["distill"] = float(kept.detach())
         if self.critic is not None:
-            seen = self.semantic(net, seen_L, out, chroma, amp_dtype)
+            seen = self.semantic(seen_L, decoded, chroma, amp_dtype)
             loss = loss + self.cfg.loss.semantic * seen
             logged["semantic"] = float(seen.detach())
         optimizer.zero_grad(set_to_none=True)
@@ -131,13 +137,13 @@ class Objective:
             target = self.teacher(L)
         return losses.distillation_loss(out, target)
 
-    def semantic(self, net, L: torch.Tensor, out: torch.Tensor, chroma: torch.Tensor,
+    def semantic(self, L: torch.Tensor, pred: torch.Tensor, chroma: torch.Tensor,
                  amp_dtype) -> torch.Tensor:
         """How differently ``loss.semantic``'s classifier sees the photo colorized with the
-        decoded ``out`` and the true photo (``chroma`` ``(B, 2, H, W)``, Lab units), both on
-        the undamaged lightness ``L`` ``(B, 1, H, W)`` (network units), so the term judges
-        the colour alone (``losses.semantic_loss``)."""
-        pred = _unwrap(net).decode(out.float())
+        network's decoded chroma ``pred`` ``(B, 2, h, w)`` (network units) and the true photo
+        (``chroma`` ``(B, 2, H, W)``, Lab units), both on the undamaged lightness ``L``
+        ``(B, 1, H, W)`` (network units), so the term judges the colour alone
+        (``losses.semantic_loss``)."""
         with autocast(self.device, amp_dtype):
             with torch.no_grad():
                 seen_true = self.critic(L, color.normalize_chroma(chroma, self.scale))
@@ -191,12 +197,12 @@ class ClassificationObjective(Objective):
         log(f"colour prior from {n} photos; entropy "
             f"{float(-(model.prior * model.prior.clamp(min=1e-12).log()).sum()):.2f} nats")
 
-    def loss(self, model, out, chroma):
+    def loss(self, model, out, chroma, decoded=None):
         m = _unwrap(model)
         weights = quantization.rebalancing_weights(m.prior, self.cfg.loss.rebalance)
         loss = losses.classification_loss(out, chroma, m.centres, weights)
         if self.cfg.loss.colorfulness or self.cfg.loss.regression:
-            decoded = m.decode(out.float())
+            decoded = m.decode(out.float()) if decoded is None else decoded
             if self.cfg.loss.colorfulness:
                 loss = loss + self.cfg.loss.colorfulness * losses.colorfulness_loss(decoded,
                                                                                     chroma)
