@@ -8,8 +8,11 @@ PSNR gain over gray was 1.06 dB for the half with the strongest fade and 0.44 dB
 half. Mapping each image's dark and light ends to 0 and 100 before the network runs (the "auto
 levels" of photo editors) gives it back the input it knows best: on the validation photos'
 damaged copy, +0.40 dB (21.70 -> 22.10) for v3's second run, and +0.02 dB on the clean photos
-(docs/v3.md, session 35). Only the network's input changes: the output keeps the photo's own
-lightness, so the result is never brighter or darker than the scan.
+(docs/v3.md, session 35). How much it helps depends on the network: the shipped v3 gains
+0.13 dB on the validation photos' damaged copy and 0.01 dB on a second held-out folder's, and
+loses 0.10-0.34 dB on their clean photos, so it ships with levels off (session 52). Only the
+network's input changes: the output keeps the photo's own lightness, so the result is never
+brighter or darker than the scan.
 
 A clean photo already spans nearly the whole range, so the stretch barely changes it; a photo
 that is dark or misty by nature is stretched at most ``100 / min_span`` times.
