@@ -104,7 +104,7 @@ class Objective:
         hints = self.hints_for(net, chroma)
         with autocast(self.device, amp_dtype):
             out = net(L) if hints is None else net(L, hints)
-        # decoded once when the semantic critic and a term of the loss both need it
+        # the semantic critic looks at the decoded chroma; the loss's terms on it reuse it
         decoded = _unwrap(net).decode(out.float()) if self.critic is not None else None
         loss = self.loss(net, out, chroma, decoded)
         logged = {}
